@@ -1,0 +1,216 @@
+"""Typed configuration: dataclasses, YAML presets shipped in the package, and ``key=value`` overrides.
+
+A run is described by one :class:`RunConfig` (``model``, ``data``, ``train``). Presets live in
+``laanet/presets/*.yaml``; ``load_config("paper-sbi", ["train.lr=2e-4", "model.fpn=none"])`` resolves one.
+Every override is parsed with :func:`ast.literal_eval` (falling back to the raw string) and checked against
+the field's type; an unknown key fails and names the nearest valid keys.
+"""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+FpnKind = Literal["efpn", "fpn", "none"]
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of one LAA-Net. Defaults are the paper configuration (spec §1, §9)."""
+
+    backbone: str = "tf_efficientnet_b4"  # any timm model that supports features_only
+    # Indices into the backbone's feature_info for the C3, C4, C5-1 taps (stride 8, 16, 32). The C5 tap is an
+    # extra 1x1 conv + BN + act on top of the last one (EfficientNet's head conv, spec §1.2).
+    feature_indices: tuple[int, int, int] = (2, 3, 4)
+    head_channels: int = 1792  # channels of the C5 head conv
+    # Static TF-"same" padding computed for this input size, as the official backbone does (spec §1.2).
+    # None = timm's dynamic "same" padding. Only affects timm "tf_*" models (those with Conv2dSame).
+    static_padding_size: int | None = 380
+    fpn: FpnKind = "efpn"  # efpn: gated fusion; fpn: plain concat of ReLU(U) and L; none: no lateral inputs
+    heatmap_head: bool = True
+    consistency_head: bool = True
+    head_conv: int = 64  # hidden width of each head (spec §1.4)
+    consistency_dim: int = 256  # per-pixel embedding size of the consistency head
+    tap_dropout: float = 0.4  # element-wise dropout on the four taps in training (B4's dropout_rate)
+    drop_path_rate: float = 0.2  # backbone drop-connect, scaled linearly with block index
+    input_size: int = 384  # square network input (pixels); outputs are input_size / 4
+    pretrained: bool = False  # load ImageNet weights for the backbone (needs internet or pretrained_path)
+    pretrained_path: str | None = None  # local file with backbone weights (timm state dict)
+
+
+@dataclass
+class DataConfig:
+    """What the training data loader produces (spec §3)."""
+
+    method: Literal["sbi", "bi"] = "sbi"
+    frames_per_video: int = 8  # re-sampled every epoch (the official SBI loader never re-samples)
+    val_frames_per_video: int = 8
+    crop_size: int = 256  # stored face-crop size (spec §3.1)
+    val_fraction: float = 0.15  # held-out real videos for validation when the index has no val split
+    workers: int = 2
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation (spec §4.3)."""
+
+    epochs: int = 100
+    batch_size: int = 8  # real/fake pairs per step (SBI): 16 images
+    lr: float = 5e-5  # base lr; warm-up to lr*booster at epochs//4, then linear decay to 0
+    booster: float = 4.0
+    weight_decay: float = 1e-4
+    sam_rho: float = 0.05  # 0 disables SAM (plain Adam)
+    freeze_backbone_epochs: int = 6
+    hm_weight: float = 100.0  # 10 for BI
+    cls_weight: float = 1.0
+    cst_weight: float = 100.0
+    grad_clip: float | None = None
+    amp: Literal["none", "bf16", "fp16"] = "none"  # autocast on CUDA only; float32 otherwise
+    seed: int = 317
+    max_steps: int | None = None
+    save_every: int | None = None
+    log_every: int = 10
+
+
+@dataclass
+class RunConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_plain(dataclasses.asdict(self))
+
+
+def _to_plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_plain(v) for v in value]
+    return value
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name[: -len(".yaml")] for p in resources.files("laanet.presets").iterdir() if p.name.endswith(".yaml"))
+
+
+def _read_yaml(name_or_path: str | Path) -> dict[str, Any]:
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        text = path.read_text()
+    else:
+        res = resources.files("laanet.presets") / f"{name_or_path}.yaml"
+        if not res.is_file():
+            raise ValueError(f"unknown config {str(name_or_path)!r}: not a YAML file and not a preset ({', '.join(preset_names())})")
+        text = res.read_text()
+    data = yaml.safe_load(text) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"config {name_or_path}: top level must be a mapping")
+    return data
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check/convert ``value`` against the annotation ``tp`` (str annotations resolved by the caller)."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is Literal:
+        if value not in args:
+            raise ValueError(f"{key}: {value!r} is not one of {list(args)}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key)
+            except (TypeError, ValueError) as err:
+                errors.append(str(err))
+        raise ValueError(f"{key}: {value!r} does not match {tp}")
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{key}: expected a sequence, got {value!r}")
+        inner = args[0] if args else Any
+        return tuple(_coerce(v, inner, key) for v in value)
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"{key}: expected true/false, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ValueError(f"{key}: expected a number, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ValueError(f"{key}: expected an integer, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise ValueError(f"{key}: expected a string, got {value!r}")
+    return value
+
+
+def _apply(obj: Any, values: dict[str, Any], prefix: str) -> None:
+    hints = typing.get_type_hints(type(obj))
+    names = [f.name for f in dataclasses.fields(obj)]
+    for key, value in values.items():
+        full = f"{prefix}{key}"
+        if key not in names:
+            near = difflib.get_close_matches(key, names, n=3)
+            hint = f"; did you mean {', '.join(prefix + n for n in near)}?" if near else f"; valid: {', '.join(names)}"
+            raise ValueError(f"unknown config key {full!r}{hint}")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ValueError(f"{full}: expected a mapping")
+            _apply(current, value, f"{full}.")
+        else:
+            setattr(obj, key, _coerce(value, hints[key], full))
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    if "=" not in text:
+        raise ValueError(f"override {text!r} must look like section.key=value")
+    key, raw = text.split("=", 1)
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = {"null": None, "none": None, "true": True, "false": False}.get(raw.lower(), raw)
+    return key.strip().split("."), value
+
+
+def config_from_dict(data: dict[str, Any]) -> RunConfig:
+    cfg = RunConfig()
+    _apply(cfg, data, "")
+    return cfg
+
+
+def load_config(name_or_path: str | Path = "paper-sbi", overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """Resolve a preset name or YAML file plus ``section.key=value`` overrides into a :class:`RunConfig`."""
+    cfg = config_from_dict(_read_yaml(name_or_path))
+    for text in overrides:
+        path, value = parse_override(text)
+        nested: Any = value
+        for part in reversed(path):
+            nested = {part: nested}
+        _apply(cfg, nested, "")
+    return cfg
+
+
+def model_config_from_dict(data: dict[str, Any]) -> ModelConfig:
+    cfg = ModelConfig()
+    _apply(cfg, data, "model.")
+    return cfg
