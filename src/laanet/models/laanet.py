@@ -1,0 +1,84 @@
+"""LAA-Net: backbone taps → (E-)FPN decoder → classification, heatmap and self-consistency heads.
+
+Paper: "LAA-Net: Localized Artifact Attention Network for Quality-Agnostic and Generalizable Deepfake
+Detection", Nguyen et al., CVPR 2024, https://arxiv.org/abs/2401.13856. Behaviour follows the official code as
+described in ``laanet-spec.md`` §1; with the ``paper-*`` presets the module has exactly 27,128,786 parameters.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from laanet.config import ModelConfig
+from laanet.models.backbone import Backbone
+from laanet.models.decoder import Decoder
+from laanet.models.heads import ClassificationHead, ConsistencyHead, HeatmapHead
+
+
+class LAANetOutput(NamedTuple):
+    """Raw network outputs, all logits / unnormalised.
+
+    cls: B×1 real(0)/fake(1) logit.
+    heatmap: B×1×H/4×W/4 vulnerable-point heatmap logits (None if the head is off).
+    consistency: B×D×H/4×W/4 per-pixel embedding, D = 256 (None if the head is off).
+    """
+
+    cls: torch.Tensor
+    heatmap: torch.Tensor | None
+    consistency: torch.Tensor | None
+
+
+class LAANet(nn.Module):
+    """LAA-Net for one square input size (``cfg.input_size``); see :class:`laanet.config.ModelConfig`."""
+
+    def __init__(self, cfg: ModelConfig | None = None) -> None:
+        super().__init__()
+        cfg = cfg or ModelConfig()
+        self.cfg = cfg
+        if cfg.input_size % 32:
+            raise ValueError(f"input_size must be a multiple of 32, got {cfg.input_size}")
+        self.backbone = Backbone(
+            cfg.backbone,
+            feature_indices=tuple(cfg.feature_indices),
+            head_channels=cfg.head_channels,
+            static_padding_size=cfg.static_padding_size,
+            drop_path_rate=cfg.drop_path_rate,
+            pretrained=cfg.pretrained,
+            pretrained_path=cfg.pretrained_path,
+        )
+        self.tap_dropout = nn.Dropout(cfg.tap_dropout)  # element-wise, on all four taps, training only
+        self.decoder = Decoder(self.backbone.channels, fpn=cfg.fpn)
+        chs = self.decoder.out_channels
+        self.cls_head = ClassificationHead(chs, cfg.head_conv)
+        self.heatmap_head = HeatmapHead(chs, cfg.head_conv) if cfg.heatmap_head else None
+        self.consistency_head = ConsistencyHead(chs, cfg.head_conv, cfg.consistency_dim) if cfg.consistency_head else None
+        self.init_weights()
+
+    @torch.no_grad()
+    def init_weights(self) -> None:
+        """Official initialisation (spec §1.5); the backbone keeps its own (ImageNet or timm default)."""
+        self.decoder.init_weights()
+        for head in (self.cls_head, self.heatmap_head, self.consistency_head):
+            if head is not None:
+                head.init_weights()
+
+    def backbone_parameters(self) -> list[nn.Parameter]:
+        """Parameters frozen during the first training epochs (backbone incl. the C5 head conv)."""
+        return list(self.backbone.parameters())
+
+    def forward(self, x: torch.Tensor) -> LAANetOutput:
+        """x: B×3×H×W in [-1, 1] (RGB, (pixel/255 - 0.5) / 0.5) → :class:`LAANetOutput`."""
+        feats = [self.tap_dropout(f) for f in self.backbone(x)]  # C5, C5-1, C4, C3
+        f = self.decoder(feats)  # B, 112, H/4, W/4 (B4)
+        return LAANetOutput(
+            cls=self.cls_head(f),  # B, 1
+            heatmap=self.heatmap_head(f) if self.heatmap_head is not None else None,  # B, 1, H/4, W/4
+            consistency=self.consistency_head(f) if self.consistency_head is not None else None,  # B, 256, H/4, W/4
+        )
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of distinct parameters (shared modules counted once)."""
+    return sum(p.numel() for p in model.parameters())
