@@ -1,0 +1,131 @@
+"""Training checkpoints: ``OUT/last.pt`` and ``OUT/best.pt``.
+
+A checkpoint is one plain dict (style point 12)::
+
+    format_version  int
+    model           state_dict of the unwrapped module (no "module." prefixes)
+    config          RunConfig.to_dict()
+    optimizer       base optimizer state_dict (SAM has no state of its own)
+    scheduler       {"kind": "linear_warmup_decay", "lr": float}  (the schedule itself is the pure ``lr_at``)
+    scaler          GradScaler state_dict, or None
+    epoch, step     epoch in progress and global optimizer steps done; ``epoch_done`` says whether it finished
+    best_metric     best validation AUC so far, or None
+    rng             list over ranks of {"python", "numpy", "torch", "cuda"} generator states
+    metrics         the last validation metrics (plain floats)
+
+The top-level ``model`` and ``config`` keys are the ones :func:`laanet.models.checkpoint.load_model` reads, so a
+training checkpoint can be used directly for detection. Every value is a tensor or a builtin, so the file loads
+with ``torch.load(path, weights_only=True)``. Writes are atomic: a temporary file in the same folder, then a
+rename, so a run killed while saving leaves the previous file intact.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["FORMAT_VERSION", "capture_rng", "restore_rng", "save_checkpoint", "load_checkpoint", "atomic_save"]
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+
+
+def capture_rng() -> dict[str, Any]:
+    """Generator states of python ``random``, numpy's legacy global generator, torch CPU and all CUDA devices."""
+    py_version, py_state, py_gauss = random.getstate()
+    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state(legacy=True)
+    return {
+        "python": [py_version, list(py_state), py_gauss],
+        "numpy": [np_name, torch.from_numpy(np_keys.astype(np.int64)), int(np_pos), int(np_has_gauss), float(np_gauss)],
+        "torch": torch.get_rng_state(),
+        "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else [],
+    }
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    """Inverse of :func:`capture_rng`."""
+    py_version, py_state, py_gauss = state["python"]
+    random.setstate((py_version, tuple(py_state), py_gauss))
+    np_name, np_keys, np_pos, np_has_gauss, np_gauss = state["numpy"]
+    np.random.set_state((np_name, np_keys.numpy().astype(np.uint32), np_pos, np_has_gauss, np_gauss))
+    torch.set_rng_state(state["torch"])
+    cuda_states = state.get("cuda") or []
+    if cuda_states and torch.cuda.is_available():
+        if len(cuda_states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda_states)
+        else:
+            log.warning("checkpoint has CUDA RNG states for %d devices, this machine has %d: not restored",
+                        len(cuda_states), torch.cuda.device_count())
+
+
+def atomic_save(obj: Any, path: str | Path) -> None:
+    """``torch.save`` to a temporary file next to ``path``, then rename over it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(
+    path: str | Path,
+    *,
+    model: torch.nn.Module,
+    config: dict[str, Any],
+    optimizer: torch.optim.Optimizer | Any,
+    lr: float,
+    epoch: int,
+    step: int,
+    epoch_done: bool,
+    best_metric: float | None,
+    rng: list[dict[str, Any]],
+    scaler: torch.amp.GradScaler | None = None,
+    metrics: dict[str, float] | None = None,
+) -> None:
+    """Write a training checkpoint (see the module docstring for the keys). ``model`` must be unwrapped."""
+    state = {
+        "format_version": FORMAT_VERSION,
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "config": config,
+        "optimizer": optimizer.state_dict(),
+        "scheduler": {"kind": "linear_warmup_decay", "lr": float(lr)},
+        "scaler": scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
+        "epoch": int(epoch),
+        "step": int(step),
+        "epoch_done": bool(epoch_done),
+        "best_metric": None if best_metric is None else float(best_metric),
+        "rng": rng,
+        "metrics": {k: float(v) for k, v in (metrics or {}).items()},
+    }
+    atomic_save(state, path)
+
+
+def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a training checkpoint written by :func:`save_checkpoint` (``weights_only=True``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    state = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(state, dict) or "model" not in state:
+        raise ValueError(f"{path} is not a laanet checkpoint (no 'model' key)")
+    version = state.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ValueError(f"{path}: checkpoint format_version {version!r} is not supported (expected {FORMAT_VERSION})")
+    for key in ("optimizer", "epoch", "step", "rng"):
+        if key not in state:
+            raise ValueError(f"{path} holds model weights only (no {key!r}); it cannot resume training")
+    return state
