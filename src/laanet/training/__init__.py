@@ -1,0 +1,1 @@
+"""Training: losses, SAM, schedule, loop (see the individual modules)."""
