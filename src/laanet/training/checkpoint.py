@@ -8,7 +8,9 @@ A checkpoint is one plain dict (style point 12)::
     optimizer       base optimizer state_dict (SAM has no state of its own)
     scheduler       {"kind": "linear_warmup_decay", "lr": float}  (the schedule itself is the pure ``lr_at``)
     scaler          GradScaler state_dict, or None
-    epoch, step     epoch in progress and global optimizer steps done; ``epoch_done`` says whether it finished
+    epoch           the epoch to run next (0-based)
+    epoch_step      batches of ``epoch`` already done (0 at an epoch boundary; > 0 for a mid-epoch save)
+    step            global optimizer steps done
     best_metric     best validation AUC so far, or None
     rng             list over ranks of {"python", "numpy", "torch", "cuda"} generator states
     metrics         the last validation metrics (plain floats)
@@ -89,8 +91,8 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer | Any,
     lr: float,
     epoch: int,
+    epoch_step: int,
     step: int,
-    epoch_done: bool,
     best_metric: float | None,
     rng: list[dict[str, Any]],
     scaler: torch.amp.GradScaler | None = None,
@@ -105,8 +107,8 @@ def save_checkpoint(
         "scheduler": {"kind": "linear_warmup_decay", "lr": float(lr)},
         "scaler": scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
         "epoch": int(epoch),
+        "epoch_step": int(epoch_step),
         "step": int(step),
-        "epoch_done": bool(epoch_done),
         "best_metric": None if best_metric is None else float(best_metric),
         "rng": rng,
         "metrics": {k: float(v) for k, v in (metrics or {}).items()},
@@ -125,7 +127,7 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
     version = state.get("format_version")
     if version != FORMAT_VERSION:
         raise ValueError(f"{path}: checkpoint format_version {version!r} is not supported (expected {FORMAT_VERSION})")
-    for key in ("optimizer", "epoch", "step", "rng"):
+    for key in ("optimizer", "epoch", "epoch_step", "step", "rng"):
         if key not in state:
             raise ValueError(f"{path} holds model weights only (no {key!r}); it cannot resume training")
     return state

@@ -1,0 +1,559 @@
+"""The LAA-Net training loop, top to bottom (spec §4.3; style point 7).
+
+One process (CPU or one GPU)::
+
+    laanet train --config paper-sbi --data PREP --out runs/sbi
+
+Many GPUs on one machine (one process per GPU, DistributedDataParallel, ``train.batch_size`` pairs per GPU)::
+
+    torchrun --nproc_per_node 4 -m laanet train --config paper-sbi --data PREP --out runs/sbi
+
+:func:`train` runs: distributed init → seed → device and autocast → data → model → SAM(Adam) → resume →
+for each epoch {:func:`train_one_epoch`, :func:`evaluate`, checkpoint} → teardown.
+
+Reproducibility: every random draw of the data pipeline is a pure function of ``(seed, epoch, item)`` (see
+:mod:`laanet.training.dataset`); shuffling and loader workers use generators seeded by ``(seed, epoch)``; the
+global RNGs (dropout, drop-path) are saved in each checkpoint. So ``--resume`` continues exactly where a run
+stopped, even from a mid-epoch checkpoint (``--save-every K``).
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Sampler
+from torch.utils.data.distributed import DistributedSampler
+
+from laanet.config import RunConfig, config_from_dict
+from laanet.training import distributed as dist_utils
+from laanet.training.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from laanet.training.sam import SAM
+from laanet.training.schedule import lr_at
+
+__all__ = ["TrainResult", "train", "train_one_epoch", "train_step", "evaluate", "resolve_device"]
+
+log = logging.getLogger(__name__)
+
+LAST, BEST = "last.pt", "best.pt"
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or stopped) run did; also written to ``OUT/summary.csv`` and TensorBoard."""
+
+    out_dir: Path
+    epoch: int  # next epoch to run
+    step: int  # global optimizer steps done
+    best_metric: float | None
+    history: list[dict[str, float]] = field(default_factory=list)  # one row per optimizer step of this call
+    epochs: list[dict[str, float]] = field(default_factory=list)  # one row per validation of this call
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# small helpers
+
+
+def resolve_device(name: str | None) -> torch.device:
+    """``None``/"auto" → CUDA when available, else CPU; otherwise ``torch.device(name)`` (checked)."""
+    if name in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise ValueError(f"unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} requested but CUDA is not available")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device {name!r}: training supports cpu and cuda only")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def autocast_context(device: torch.device, amp: str) -> Callable[[], contextlib.AbstractContextManager]:
+    """A factory of the autocast context: bf16/fp16 on CUDA, nothing (float32) otherwise."""
+    if amp == "none":
+        return contextlib.nullcontext
+    if device.type != "cuda":
+        log.warning("train.amp=%s ignored on %s: mixed precision is used on CUDA only; training in float32", amp, device)
+        return contextlib.nullcontext
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[amp]
+    return lambda: torch.autocast(device_type="cuda", dtype=dtype)
+
+
+def set_backbone_trainable(model: nn.Module, trainable: bool) -> None:
+    for p in model.backbone_parameters():
+        p.requires_grad_(trainable)
+
+
+def wrap_model(model: nn.Module, device: torch.device) -> nn.Module:
+    """DistributedDataParallel around ``model`` when running with several processes, else ``model`` itself.
+
+    Called again whenever the set of trainable parameters changes (backbone unfreezing): DDP registers its
+    gradient hooks for the parameters that require grad at construction time.
+    """
+    if dist_utils.world_size() == 1:
+        return model
+    return nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+class SkipSampler(Sampler[int]):
+    """The indices of ``sampler`` after the first ``skip`` (to continue an epoch from a mid-epoch checkpoint)."""
+
+    def __init__(self, sampler: Sampler[int], skip: int) -> None:
+        self.sampler, self.skip = sampler, skip
+
+    def __iter__(self) -> Iterator[int]:
+        for i, index in enumerate(self.sampler):
+            if i >= self.skip:
+                yield index
+
+    def __len__(self) -> int:
+        return max(0, len(self.sampler) - self.skip)  # type: ignore[arg-type]
+
+
+def _loader(dataset, sampler, *, batch_size: int, workers: int, drop_last: bool, seed: int, device: torch.device) -> DataLoader:
+    from laanet.training.dataset import collate_pairs
+
+    generator = torch.Generator().manual_seed(seed)  # worker base seeds never touch the global torch RNG
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        collate_fn=collate_pairs,
+        pin_memory=device.type == "cuda",
+        drop_last=drop_last,
+        generator=generator,
+        persistent_workers=False,
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# one step, one epoch, one evaluation
+
+
+def train_step(
+    model: nn.Module,
+    criterion: nn.Module,
+    batch: dict[str, torch.Tensor],
+    optimizer: SAM | torch.optim.Optimizer,
+    *,
+    autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+    scaler: torch.amp.GradScaler | None = None,
+    grad_clip: float | None = None,
+) -> dict[str, torch.Tensor]:
+    """One optimizer update on ``batch`` (already on the device); returns the detached loss terms of pass 1.
+
+    With SAM this is two forward/backward passes on the same batch (spec §4.3). Under DDP *both* backward
+    passes all-reduce their gradients (no ``no_sync()``): every rank then ascends along the same global
+    gradient, so N processes with B pairs each take the same step as one process with N·B pairs, which is the
+    single-GPU semantics the paper's rho = 0.05 was tuned for. The cost is one extra all-reduce per step.
+    """
+    images = batch["image"]  # B, 3, S, S
+    # pass 1: loss and gradient at w
+    with autocast():
+        output = model(images)
+    losses = criterion(output, batch)  # the loss runs in float32 outside autocast
+    (scaler.scale(losses["total"]) if scaler is not None else losses["total"]).backward()
+    if isinstance(optimizer, SAM):
+        optimizer.first_step()  # w <- w + rho * g / ||g||
+        optimizer.zero_grad(set_to_none=True)
+        # pass 2: gradient at the perturbed weights (new dropout masks, BN statistics updated again, as official)
+        with autocast():
+            output = model(images)
+        losses_2 = criterion(output, batch)
+        (scaler.scale(losses_2["total"]) if scaler is not None else losses_2["total"]).backward()
+    base = optimizer.base if isinstance(optimizer, SAM) else optimizer
+    if scaler is not None:
+        scaler.unscale_(base)
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_([p for g in base.param_groups for p in g["params"] if p.grad is not None], grad_clip)
+    if isinstance(optimizer, SAM):
+        optimizer.second_step(scaler)  # restore w, then Adam step with the gradient taken at w + e
+    elif scaler is not None:
+        scaler.step(optimizer)
+    else:
+        optimizer.step()
+    if scaler is not None:
+        scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+    return {k: v.detach() for k, v in losses.items()}
+
+
+def _to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def _fmt_terms(terms: dict[str, float]) -> str:
+    names = [k for k in ("total", "heatmap", "cls", "consistency") if k in terms]
+    return " ".join(f"{name}: {terms[name]:8.4f}" for name in names)
+
+
+def train_one_epoch(
+    model: nn.Module,
+    criterion: nn.Module,
+    loader: DataLoader,
+    optimizer: SAM | torch.optim.Optimizer,
+    *,
+    epoch: int,
+    epochs: int,
+    first_step: int,
+    epoch_step: int,
+    device: torch.device,
+    autocast: Callable[[], contextlib.AbstractContextManager],
+    scaler: torch.amp.GradScaler | None,
+    grad_clip: float | None,
+    max_steps: int | None,
+    log_every: int,
+    on_step: Callable[[int, int], None],
+    writer: Any = None,
+    progress: bool = False,
+) -> tuple[dict[str, float], list[dict[str, float]], bool]:
+    """Train until the loader ends or ``max_steps`` global steps are done.
+
+    Args:
+        first_step: global steps done before this call; epoch_step: batches of this epoch done before.
+        on_step: called as ``on_step(global_step, epoch_step)`` after every update (periodic checkpoints).
+
+    Returns:
+        (mean of each loss term over this call's steps, reduced over ranks), per-step rows, whether
+        ``max_steps`` stopped the epoch early.
+    """
+    model.train()
+    lr = optimizer.param_groups[0]["lr"]
+    sums: dict[str, float] = {}
+    rows: list[dict[str, float]] = []
+    step, n, stopped = first_step, 0, False
+    total = epoch_step + len(loader)
+    bar = None
+    if progress and dist_utils.is_main():
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, initial=epoch_step, desc=f"epoch {epoch + 1}/{epochs}", leave=False, dynamic_ncols=True)
+    t_data, t_last = 0.0, time.perf_counter()
+    for batch in loader:
+        if max_steps is not None and step >= max_steps:
+            stopped = True
+            break
+        batch = _to_device(batch, device)
+        t_data += time.perf_counter() - t_last
+        losses = train_step(model, criterion, batch, optimizer, autocast=autocast, scaler=scaler, grad_clip=grad_clip)
+        step, n, epoch_step = step + 1, n + 1, epoch_step + 1
+        terms = {k: float(dist_utils.reduce_mean(v)) for k, v in losses.items() if not k.endswith("_raw")}
+        if not all(math.isfinite(v) for v in terms.values()):
+            raise FloatingPointError(f"non-finite loss at step {step} (epoch {epoch}): {terms}; lower train.lr or check the data")
+        for k, v in terms.items():
+            sums[k] = sums.get(k, 0.0) + v
+        rows.append({"step": step, "epoch": epoch, "lr": lr, **terms})
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{terms['total']:.4f}", lr=f"{lr:.2e}")
+        if dist_utils.is_main() and (step % log_every == 0 or epoch_step == total):
+            log.info("Train: epoch [%d/%d] step [%4d/%d] (global %d) %s  lr: %.3e  data: %.2fs",
+                     epoch + 1, epochs, epoch_step, total, step, _fmt_terms(terms), lr, t_data)
+            if writer is not None:
+                for k, v in terms.items():
+                    writer.add_scalar(f"train/loss_{k}", v, step)
+                writer.add_scalar("train/lr", lr, step)
+        on_step(step, epoch_step)
+        t_last = time.perf_counter()
+    else:
+        stopped = max_steps is not None and step >= max_steps
+    if bar is not None:
+        bar.close()
+    means = {k: v / max(n, 1) for k, v in sums.items()}
+    return means, rows, stopped
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    criterion: nn.Module,
+    loader: DataLoader,
+    *,
+    device: torch.device,
+    autocast: Callable[[], contextlib.AbstractContextManager],
+    writer: Any = None,
+    step: int = 0,
+    n_images: int = 4,
+) -> dict[str, float]:
+    """Frame-level AUC/accuracy and mean loss terms on the validation pairs (held-out reals + pseudo-fakes).
+
+    Scores from all ranks are gathered (keyed by sample index, so DistributedSampler padding is not counted
+    twice) before the AUC is computed. ``writer`` gets a grid of ``n_images`` fakes with target and predicted
+    heatmaps.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    model.eval()
+    sums: dict[str, float] = {}
+    n_batches = 0
+    records: list[tuple[int, float, int]] = []
+    shown = False
+    for batch in loader:
+        batch = _to_device(batch, device)
+        with autocast():
+            output = model(batch["image"])
+        losses = criterion(output, batch)
+        for k, v in losses.items():
+            if not k.endswith("_raw"):
+                sums[k] = sums.get(k, 0.0) + float(v)
+        n_batches += 1
+        scores = output.cls.float().flatten().cpu().tolist()
+        labels = batch["label"].flatten().long().cpu().tolist()
+        ids = batch["index"].flatten().long().cpu().tolist()
+        records.extend(zip(ids, scores, labels))
+        if writer is not None and not shown and output.heatmap is not None:
+            _log_heatmaps(writer, batch, output.heatmap, step, n_images)
+            shown = True
+    unique = {}
+    for part in dist_utils.all_gather_object(records):
+        for index, score, label in part:
+            unique[index] = (score, label)
+    scores = np.array([s for s, _ in unique.values()])
+    labels = np.array([y for _, y in unique.values()])
+    metrics = {f"loss_{k}": float(dist_utils.reduce_mean(v / max(n_batches, 1))) for k, v in sums.items()}
+    metrics["auc"] = float(roc_auc_score(labels, scores)) if len(set(labels.tolist())) == 2 else float("nan")
+    metrics["acc"] = float(((scores > 0) == (labels == 1)).mean()) if len(labels) else float("nan")
+    metrics["n"] = float(len(labels))
+    return metrics
+
+
+def _log_heatmaps(writer: Any, batch: dict[str, torch.Tensor], heatmap_logits: torch.Tensor, step: int, n: int) -> None:
+    """Rows of (fake image, target heatmap, predicted heatmap) for the first ``n`` fakes of a batch."""
+    import torch.nn.functional as F
+    from torchvision.utils import make_grid
+
+    fake = (batch["label"].flatten() == 1).nonzero().flatten()[:n]
+    if fake.numel() == 0:
+        return
+    images = (batch["image"][fake].float().cpu() * 0.5 + 0.5).clamp(0, 1)  # n, 3, S, S in [0, 1]
+    size = images.shape[-2:]
+    target = F.interpolate(batch["heatmap"][fake].float().cpu(), size=size, mode="nearest").expand(-1, 3, -1, -1)
+    pred = F.interpolate(heatmap_logits[fake].float().sigmoid().cpu(), size=size, mode="bilinear").expand(-1, 3, -1, -1)
+    tiles = torch.stack([images, target, pred], dim=1).flatten(0, 1)  # 3n, 3, S, S
+    writer.add_image("val/fake_target_pred", make_grid(tiles, nrow=3, padding=2), step)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the run
+
+
+def _check_resume_config(cfg: RunConfig, saved: dict[str, Any], path: Path) -> None:
+    """The model must be the checkpoint's; other differences are allowed but reported."""
+    old = config_from_dict(saved)
+    if old.model != cfg.model:
+        diff = [f"model.{k}: {getattr(old.model, k)!r} -> {getattr(cfg.model, k)!r}"
+                for k in cfg.model.__dataclass_fields__ if getattr(old.model, k) != getattr(cfg.model, k)]
+        raise ValueError(f"cannot resume {path}: the model config differs from the checkpoint's ({'; '.join(diff)})")
+    for section in ("data", "train"):
+        a, b = getattr(old, section), getattr(cfg, section)
+        for k in a.__dataclass_fields__:
+            if getattr(a, k) != getattr(b, k):
+                log.warning("resume: %s.%s changed from %r to %r", section, k, getattr(a, k), getattr(b, k))
+
+
+def _write_summary(path: Path, row: dict[str, float]) -> None:
+    new = not path.is_file()
+    with path.open("a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def train(
+    cfg: RunConfig,
+    *,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    resume: bool = False,
+    device: str | None = None,
+    progress: bool = False,
+    tensorboard: bool = True,
+) -> TrainResult:
+    """Train LAA-Net on the real faces of the prepared folder ``data_dir``; write checkpoints to ``out_dir``.
+
+    Args:
+        cfg: the resolved run configuration (``train.epochs``, ``train.max_steps``, ... included).
+        data_dir: a prepared folder (``PREP/index.jsonl``).
+        out_dir: run folder: ``last.pt``, ``best.pt``, ``config.yaml``, ``summary.csv``, ``tb/``.
+        resume: continue from ``out_dir/last.pt``; without it an existing ``last.pt`` is an error.
+        device: "auto", "cpu", "cuda" or "cuda:N" (under torchrun each process uses ``cuda:LOCAL_RANK``).
+        progress: show a progress bar (rank 0).
+        tensorboard: write TensorBoard events under ``out_dir/tb`` (rank 0).
+    """
+    import yaml
+
+    from laanet.models.laanet import LAANet
+    from laanet.training.dataset import build_datasets
+    from laanet.training.losses import LAANetLoss, LossWeights
+
+    out_dir = Path(out_dir)
+    tc = cfg.train
+    last_path = out_dir / LAST
+    if resume and not last_path.is_file():
+        raise FileNotFoundError(f"--resume: no checkpoint at {last_path}")
+    if not resume and last_path.is_file():
+        raise FileExistsError(f"{out_dir} already holds a run ({LAST}); pass --resume to continue it or choose another --out")
+
+    # 1) distributed init: one process per device under torchrun, nothing otherwise
+    device_ = resolve_device(device)
+    info = dist_utils.init(device_.type)
+    try:
+        if device_.type == "cuda" and info.world_size > 1:
+            device_ = torch.device("cuda", info.local_rank)
+        main = info.is_main
+
+        # 2) seed: each rank draws its own dropout masks; the data pipeline seeds itself per item
+        seed_everything(tc.seed + info.rank)
+
+        # 3) device and autocast: float32 by default, bf16/fp16 autocast on CUDA only; GradScaler for fp16 only
+        autocast = autocast_context(device_, tc.amp)
+        use_scaler = device_.type == "cuda" and tc.amp == "fp16"
+        scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+
+        # 4) data: real faces of the train split; validation = held-out real videos + their pseudo-fakes
+        train_set, val_set = build_datasets(data_dir, cfg)
+        train_sampler = DistributedSampler(train_set, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=tc.seed, drop_last=True)
+        val_sampler = DistributedSampler(val_set, num_replicas=info.world_size, rank=info.rank, shuffle=False, drop_last=False)
+        val_loader = _loader(val_set, val_sampler, batch_size=tc.batch_size, workers=cfg.data.workers, drop_last=False, seed=tc.seed, device=device_)
+        steps_per_epoch = len(train_sampler) // tc.batch_size
+        if steps_per_epoch == 0:
+            raise ValueError(f"{len(train_set)} training pairs per epoch on {info.world_size} process(es) make no batch of "
+                             f"train.batch_size={tc.batch_size}; lower train.batch_size or raise data.frames_per_video")
+        if main:
+            log.info("data: %d training pairs per epoch (%d steps of %d pairs x %d process(es)), %d validation pairs",
+                     len(train_set), steps_per_epoch, tc.batch_size, info.world_size, len(val_set))
+
+        # 5) model and loss
+        model = LAANet(cfg.model).to(device_)
+        criterion = LAANetLoss(LossWeights(heatmap=tc.hm_weight, cls=tc.cls_weight, consistency=tc.cst_weight))
+
+        # 6) optimizer: Adam (L2 weight decay, as official) wrapped by SAM unless rho == 0
+        adam = torch.optim.Adam(model.parameters(), lr=tc.lr, betas=(0.9, 0.999), weight_decay=tc.weight_decay)
+        optimizer: SAM | torch.optim.Optimizer = SAM(adam, rho=tc.sam_rho) if tc.sam_rho > 0 else adam
+
+        # 7) resume
+        start_epoch, epoch_step, step, best = 0, 0, 0, None
+        if resume:
+            ckpt = load_checkpoint(last_path)
+            _check_resume_config(cfg, ckpt["config"], last_path)
+            model.load_state_dict(ckpt["model"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+            if scaler is not None and ckpt.get("scaler"):
+                scaler.load_state_dict(ckpt["scaler"])
+            start_epoch, epoch_step, step, best = ckpt["epoch"], ckpt["epoch_step"], ckpt["step"], ckpt["best_metric"]
+            states = ckpt["rng"]
+            if len(states) != info.world_size:
+                log.warning("checkpoint holds RNG states of %d process(es), this run has %d: the resumed run is not "
+                            "bit-identical to an uninterrupted one", len(states), info.world_size)
+            restore_rng(states[info.rank % len(states)])
+            if main:
+                log.info("resumed %s: epoch %d, step %d of the epoch, global step %d, best AUC %s",
+                         last_path, start_epoch, epoch_step, step, best)
+        elif main:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        if main:
+            (out_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        writer = None
+        if main and tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            writer = SummaryWriter(str(out_dir / "tb"), purge_step=step + 1 if resume else None)
+
+        def checkpoint(path: Path, epoch: int, epoch_step: int, step: int, metrics: dict[str, float] | None = None) -> None:
+            rng = dist_utils.all_gather_object(capture_rng())  # every rank's generators, in rank order
+            if main:
+                save_checkpoint(path, model=model, config=cfg.to_dict(), optimizer=optimizer,
+                                lr=optimizer.param_groups[0]["lr"], epoch=epoch, epoch_step=epoch_step, step=step,
+                                best_metric=best, rng=rng, scaler=scaler, metrics=metrics)
+
+        # 8) epochs
+        result = TrainResult(out_dir=out_dir, epoch=start_epoch, step=step, best_metric=best)
+        trainable: bool | None = None
+        net = model
+        for epoch in range(start_epoch, tc.epochs):
+            if tc.max_steps is not None and step >= tc.max_steps:
+                break
+            lr = lr_at(epoch, base_lr=tc.lr, booster=tc.booster, epochs=tc.epochs)  # stepped once per epoch
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            if trainable != (epoch >= tc.freeze_backbone_epochs):
+                trainable = epoch >= tc.freeze_backbone_epochs
+                set_backbone_trainable(model, trainable)
+                net = wrap_model(model, device_)
+                if main:
+                    log.info("epoch %d: backbone %s", epoch + 1, "trainable" if trainable else "frozen")
+            train_set.set_epoch(epoch)  # re-sample frames_per_video frames of every video
+            train_sampler.set_epoch(epoch)
+            sampler = SkipSampler(train_sampler, epoch_step * tc.batch_size) if epoch_step else train_sampler
+            loader = _loader(train_set, sampler, batch_size=tc.batch_size, workers=cfg.data.workers, drop_last=True,
+                             seed=tc.seed * 1000 + epoch * 100 + info.rank, device=device_)
+
+            def on_step(global_step: int, done: int, epoch: int = epoch) -> None:
+                if tc.save_every and global_step % tc.save_every == 0 and done < steps_per_epoch:
+                    checkpoint(last_path, epoch, done, global_step)
+
+            t0 = time.perf_counter()
+            train_means, rows, stopped = train_one_epoch(
+                net, criterion, loader, optimizer, epoch=epoch, epochs=tc.epochs, first_step=step, epoch_step=epoch_step,
+                device=device_, autocast=autocast, scaler=scaler, grad_clip=tc.grad_clip, max_steps=tc.max_steps,
+                log_every=tc.log_every, on_step=on_step, writer=writer, progress=progress)
+            step, epoch_step = step + len(rows), epoch_step + len(rows)
+            result.history.extend(rows)
+            finished = epoch_step >= steps_per_epoch
+
+            metrics = evaluate(model, criterion, val_loader, device=device_, autocast=autocast, writer=writer, step=step)
+            if main:
+                log.info("Val: epoch [%d/%d] AUC: %.4f  acc: %.4f  loss: %.4f  (%d images)%s", epoch + 1, tc.epochs,
+                         metrics["auc"], metrics["acc"], metrics.get("loss_total", float("nan")), int(metrics["n"]),
+                         "" if finished else f"  [stopped at step {epoch_step}/{steps_per_epoch} of the epoch]")
+            improved = math.isfinite(metrics["auc"]) and (best is None or metrics["auc"] > best)
+            if improved:
+                best = metrics["auc"]
+            next_epoch, next_epoch_step = (epoch + 1, 0) if finished else (epoch, epoch_step)
+            checkpoint(last_path, next_epoch, next_epoch_step, step, metrics)
+            if improved and main:
+                # best.pt is last.pt at its best moment; copy the bytes instead of serialising twice
+                from laanet.training.checkpoint import atomic_save
+
+                atomic_save(torch.load(last_path, map_location="cpu", weights_only=True), out_dir / BEST)
+            row = {"epoch": epoch + 1, "step": step, "lr": lr, "seconds": round(time.perf_counter() - t0, 2),
+                   **{f"train_{k}": v for k, v in train_means.items()}, **{f"val_{k}": v for k, v in metrics.items()}}
+            result.epochs.append(row)
+            if main:
+                _write_summary(out_dir / "summary.csv", row)
+                if writer is not None:
+                    writer.add_scalar("val/auc", metrics["auc"], step)
+                    writer.add_scalar("val/acc", metrics["acc"], step)
+                    for k, v in metrics.items():
+                        if k.startswith("loss_"):
+                            writer.add_scalar(f"val/{k}", v, step)
+                    writer.flush()
+            result.epoch, result.step, result.best_metric = next_epoch, step, best
+            epoch_step = next_epoch_step
+            if stopped:
+                break
+        if writer is not None:
+            writer.close()
+        dist_utils.barrier()
+        return result
+    finally:
+        # 9) teardown
+        dist_utils.teardown()
