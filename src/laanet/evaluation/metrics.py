@@ -1,0 +1,182 @@
+"""Binary detection metrics, frame and video level, as the LAA-Net paper reports them (spec §5).
+
+Scores are fake-probabilities ``sigmoid(logit)``; label 1 = fake. Per set:
+
+- ``auc``: area under the ROC curve (ties handled like scikit-learn's ``roc_auc_score``).
+- ``ap``: average precision, the step-wise sum ``Σ (R_k − R_{k−1}) P_k`` (scikit-learn's definition).
+- ``ar``: macro recall at threshold 0.5, i.e. (TPR + TNR) / 2 (the official ``recall_score(average='macro')``).
+- ``mf1``: the paper's "mF1" = 2·AP·AR / (AP + AR), a harmonic mean of AP and AR (not an F1 score).
+- ``f1``: the standard F1 of the fake class at 0.5, under its own name.
+- ``eer``: equal error rate, FPR = FNR, linearly interpolated between the two ROC points around the crossing.
+- ``acc``: accuracy at 0.5; ``n``, ``n_real``, ``n_fake``: counts.
+
+Video level: the mean of the frame **logits** per video, then the sigmoid (the official test.py ranks by mean
+logit). Videos are keyed by the index's unique ``video_id``, never by folder name (spec §5, anchors §B.9).
+A set with one class only has ``auc``, ``ap``, ``eer`` and ``mf1`` = ``None``.
+"""
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from typing import Sequence
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "average_precision",
+    "binary_metrics",
+    "equal_error_rate",
+    "frame_and_video_metrics",
+    "roc_auc",
+    "roc_curve",
+    "sigmoid",
+    "video_level",
+]
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Numerically stable logistic function."""
+    x = np.asarray(logits, dtype=np.float64)
+    out = np.empty_like(x)
+    pos = x >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
+    ex = np.exp(x[~pos])
+    out[~pos] = ex / (1.0 + ex)
+    return out
+
+
+def _check(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(labels).astype(np.int64).ravel()
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    if y.shape != s.shape:
+        raise ValueError(f"labels and scores differ in length: {y.size} vs {s.size}")
+    if y.size == 0:
+        raise ValueError("no samples to score")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError(f"labels must be 0 (real) or 1 (fake), got {sorted(set(y.tolist()))}")
+    if not np.isfinite(s).all():
+        raise ValueError("scores contain NaN or infinity")
+    return y, s
+
+
+def _cumulative_counts(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """True/false positive counts at every distinct threshold, from the highest score down."""
+    order = np.argsort(-s, kind="mergesort")
+    s_sorted, y_sorted = s[order], y[order]
+    last_of_run = np.r_[np.nonzero(np.diff(s_sorted))[0], y_sorted.size - 1]  # last index of each tie run
+    tps = np.cumsum(y_sorted)[last_of_run].astype(np.float64)
+    fps = (last_of_run + 1) - tps
+    return tps, fps, s_sorted[last_of_run]
+
+
+def roc_curve(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(fpr, tpr, thresholds), starting at (0, 0) with threshold +inf. Needs both classes."""
+    y, s = _check(labels, scores)
+    tps, fps, thr = _cumulative_counts(y, s)
+    if tps[-1] == 0 or fps[-1] == 0:
+        raise ValueError("ROC needs both real and fake samples")
+    fpr = np.r_[0.0, fps / fps[-1]]
+    tpr = np.r_[0.0, tps / tps[-1]]
+    return fpr, tpr, np.r_[np.inf, thr]
+
+
+def roc_auc(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray) -> float:
+    """Trapezoidal area under the ROC curve."""
+    fpr, tpr, _ = roc_curve(labels, scores)
+    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
+
+
+def average_precision(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray) -> float:
+    """Σ (R_k − R_{k−1}) · P_k over the distinct thresholds (no interpolation). Needs a positive sample."""
+    y, s = _check(labels, scores)
+    tps, fps, _ = _cumulative_counts(y, s)
+    if tps[-1] == 0:
+        raise ValueError("average precision needs at least one fake sample")
+    precision = tps / (tps + fps)
+    recall = tps / tps[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def equal_error_rate(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray) -> float:
+    """The rate at which FPR = FNR, interpolated on the segment of the ROC curve where FNR − FPR changes sign."""
+    fpr, tpr, _ = roc_curve(labels, scores)
+    diff = (1.0 - tpr) - fpr  # 1 at the start, −1 at the end, non-increasing
+    i = int(np.argmax(diff <= 0))
+    if diff[i] == 0:
+        return float(fpr[i])
+    t = diff[i - 1] / (diff[i - 1] - diff[i])
+    return float(fpr[i - 1] + t * (fpr[i] - fpr[i - 1]))
+
+
+def binary_metrics(labels: Sequence[int] | np.ndarray, probs: Sequence[float] | np.ndarray, *, threshold: float = 0.5) -> dict[str, float | int | None]:
+    """All metrics of the module docstring for fake-probabilities ``probs``."""
+    y, p = _check(labels, probs)
+    pred = (p >= threshold).astype(np.int64)
+    n_fake, n_real = int(y.sum()), int((1 - y).sum())
+    recalls = [float((pred[y == c] == c).mean()) for c in (0, 1) if (y == c).any()]
+    ar = float(np.mean(recalls))
+    tp = int(((pred == 1) & (y == 1)).sum())
+    f1_den = 2 * tp + int(((pred == 1) & (y == 0)).sum()) + int(((pred == 0) & (y == 1)).sum())
+    out: dict[str, float | int | None] = {
+        "auc": None,
+        "ap": None,
+        "ar": ar,
+        "mf1": None,
+        "f1": 2 * tp / f1_den if f1_den else 0.0,
+        "eer": None,
+        "acc": float((pred == y).mean()),
+        "n": int(y.size),
+        "n_real": n_real,
+        "n_fake": n_fake,
+    }
+    if n_fake and n_real:
+        out["auc"] = roc_auc(y, p)
+        out["ap"] = average_precision(y, p)
+        out["eer"] = equal_error_rate(y, p)
+        ap = out["ap"]
+        out["mf1"] = 2 * ap * ar / (ap + ar) if ap + ar > 0 else 0.0
+    else:
+        logger.warning("only one class (%d real, %d fake): AUC, AP, EER and mF1 are undefined", n_real, n_fake)
+    return out
+
+
+def video_level(
+    video_ids: Sequence[str],
+    labels: Sequence[int] | np.ndarray,
+    logits: Sequence[float] | np.ndarray,
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(video ids in first-seen order, video labels, mean frame logit per video).
+
+    Raises ``ValueError`` if the frames of one video disagree on the label (ids are expected to be unique across
+    real and fake sources).
+    """
+    y = np.asarray(labels).astype(np.int64).ravel()
+    z = np.asarray(logits, dtype=np.float64).ravel()
+    if not (len(video_ids) == y.size == z.size):
+        raise ValueError(f"video_ids, labels and logits differ in length: {len(video_ids)}, {y.size}, {z.size}")
+    groups: OrderedDict[str, list[int]] = OrderedDict()
+    for i, vid in enumerate(video_ids):
+        groups.setdefault(vid, []).append(i)
+    ids, vlabels, vlogits = [], [], []
+    for vid, rows in groups.items():
+        lab = np.unique(y[rows])
+        if lab.size != 1:
+            raise ValueError(f"video {vid!r} has frames labelled both real and fake; video ids must be unique per label")
+        ids.append(vid)
+        vlabels.append(int(lab[0]))
+        vlogits.append(float(z[rows].mean()))
+    return ids, np.asarray(vlabels, dtype=np.int64), np.asarray(vlogits, dtype=np.float64)
+
+
+def frame_and_video_metrics(
+    video_ids: Sequence[str],
+    labels: Sequence[int] | np.ndarray,
+    logits: Sequence[float] | np.ndarray,
+) -> dict[str, dict[str, float | int | None]]:
+    """``{"frame": binary_metrics(...), "video": binary_metrics(...)}`` from per-frame logits."""
+    z = np.asarray(logits, dtype=np.float64)
+    frame = binary_metrics(labels, sigmoid(z))
+    _, vlabels, vlogits = video_level(video_ids, labels, z)
+    return {"frame": frame, "video": binary_metrics(vlabels, sigmoid(vlogits))}
