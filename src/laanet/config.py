@@ -126,6 +126,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             raise ValueError(f"{key}: {value!r} is not one of {list(args)}")
         return value
     if origin in (typing.Union, types.UnionType):
+        if isinstance(value, str) and value.lower() in ("none", "null") and type(None) in args:
+            return None
         if value is None and type(None) in args:
             return None
         errors = []
@@ -145,6 +147,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if tp is Any:
         return value
     if tp is bool:
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
         if isinstance(value, bool):
             return value
         raise ValueError(f"{key}: expected true/false, got {value!r}")
@@ -188,7 +192,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     try:
         value = ast.literal_eval(raw)
     except (ValueError, SyntaxError):
-        value = {"null": None, "none": None, "true": True, "false": False}.get(raw.lower(), raw)
+        value = raw  # a bare word: _coerce maps none/null/true/false where the field type wants it
     return key.strip().split("."), value
 
 

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import pytest
+
+from laanet.config import RunConfig, config_from_dict, load_config, preset_names
+
+
+def test_presets_exist_and_load():
+    assert {"paper-sbi", "paper-bi", "cpu-tiny"} <= set(preset_names())
+    sbi, bi = load_config("paper-sbi"), load_config("paper-bi")
+    assert sbi.train.hm_weight == 100 and bi.train.hm_weight == 10
+    assert sbi.model.input_size == 384 and sbi.model.fpn == "efpn"
+
+
+def test_overrides_are_typed():
+    cfg = load_config("paper-sbi", ["train.lr=2e-4", "model.fpn=none", "train.grad_clip=1.0", "model.pretrained=false"])
+    assert cfg.train.lr == 2e-4 and cfg.model.fpn == "none" and cfg.train.grad_clip == 1.0 and cfg.model.pretrained is False
+    with pytest.raises(ValueError, match="did you mean train.lr"):
+        load_config("paper-sbi", ["train.lrr=1"])
+    with pytest.raises(ValueError, match="fpn"):
+        load_config("paper-sbi", ["model.fpn=bifpn"])
+    with pytest.raises(ValueError, match="expected an integer"):
+        load_config("paper-sbi", ["train.epochs=1.5"])
+    with pytest.raises(ValueError, match="section.key=value"):
+        load_config("paper-sbi", ["nonsense"])
+
+
+def test_yaml_file_and_roundtrip(tmp_path):
+    import yaml
+
+    path = tmp_path / "my.yaml"
+    path.write_text(yaml.safe_dump({"model": {"input_size": 256}, "train": {"epochs": 3}}))
+    cfg = load_config(path)
+    assert cfg.model.input_size == 256 and cfg.train.epochs == 3
+    again = config_from_dict(cfg.to_dict())
+    assert again == cfg
+    with pytest.raises(ValueError, match="unknown config"):
+        load_config("no-such-preset")
+    assert isinstance(RunConfig().to_dict()["model"]["feature_indices"], list)

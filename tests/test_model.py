@@ -1,0 +1,109 @@
+"""LAA-Net architecture: parameter count, shapes, switches, initialisation."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from laanet.config import ModelConfig, load_config
+from laanet.models.backbone import Conv2dStaticSame
+from laanet.models.laanet import LAANet, LAANetOutput, count_parameters
+
+
+@pytest.fixture(scope="module")
+def paper_model() -> LAANet:
+    return LAANet(ModelConfig(pretrained=False)).eval()
+
+
+def test_paper_parameter_count(paper_model):
+    assert count_parameters(paper_model) == 27_128_786
+    assert count_parameters(paper_model.backbone) == 17_548_616
+    assert sum(p.numel() for p in paper_model.decoder.parameters()) == 9_369_288
+    heads = {n: sum(p.numel() for p in getattr(paper_model, n).parameters()) for n in ("heatmap_head", "cls_head", "consistency_head")}
+    assert heads == {"heatmap_head": 64_769, "cls_head": 64_769, "consistency_head": 81_344}
+    assert sum(p.numel() for p in paper_model.decoder.deconv_4[0].parameters()) == 29_960  # shared inception
+
+
+def test_paper_shapes_and_taps(paper_model):
+    assert paper_model.backbone.channels == [1792, 448, 160, 56]
+    assert paper_model.backbone.body.feature_info.reduction() == [8, 16, 32]
+    x = torch.rand(1, 3, 384, 384) * 2 - 1
+    with torch.no_grad():
+        feats = paper_model.backbone(x)
+        out = paper_model(x)
+    assert [tuple(f.shape[1:]) for f in feats] == [(1792, 12, 12), (448, 12, 12), (160, 24, 24), (56, 48, 48)]
+    assert isinstance(out, LAANetOutput)
+    assert out.cls.shape == (1, 1)
+    assert out.heatmap.shape == (1, 1, 96, 96)
+    assert out.consistency.shape == (1, 256, 96, 96)
+
+
+def test_static_padding_matches_official_380(paper_model):
+    """Official pads for 380 px: at 384 only the first stage-3 depthwise conv differs from dynamic 'same'."""
+    pads = {n: m.pad for n, m in paper_model.backbone.body.named_modules() if isinstance(m, Conv2dStaticSame)}
+    assert pads["blocks.2.0.conv_dw"] == (2, 2, 2, 2)  # dynamic 'same' at 96 px would be (1, 2, 1, 2)
+    assert pads["conv_stem"] == (0, 1, 0, 1)
+    assert pads["blocks.5.0.conv_dw"] == (1, 2, 1, 2)
+
+
+def test_init(paper_model):
+    assert torch.allclose(paper_model.heatmap_head[3].bias, torch.tensor([-2.19]))
+    assert paper_model.consistency_head[3].bias.abs().max() == 0
+    torch.manual_seed(0)
+    m = LAANet(ModelConfig(pretrained=False))
+    w = m.decoder.deconv_2[1].weight  # ConvT 160 -> 160, 4x4
+    assert abs(w.std().item() - (2 / (16 * 160)) ** 0.5) < 2e-3
+    assert abs(m.consistency_head[3].weight.std().item() - (2 / 256) ** 0.5) < 5e-3
+
+
+@pytest.mark.parametrize("fpn", ["efpn", "fpn", "none"])
+def test_tiny_fpn_variants(fpn):
+    cfg = load_config("cpu-tiny", [f"model.fpn={fpn}"]).model
+    m = LAANet(cfg).eval()
+    with torch.no_grad():
+        out = m(torch.zeros(2, 3, 128, 128))
+    assert out.cls.shape == (2, 1)
+    assert out.heatmap.shape == (2, 1, 32, 32)
+    assert out.consistency.shape == (2, 256, 32, 32)
+    assert m.decoder.out_channels == (40 if fpn == "none" else 80)
+
+
+def test_gated_fusion_formula():
+    from laanet.models.decoder import ConcatFusion, GatedFusion
+
+    u, l = torch.randn(1, 3, 4, 4), torch.randn(1, 3, 4, 4)
+    z = GatedFusion()(u, l)
+    assert torch.equal(z[:, :3], u)
+    assert torch.allclose(z[:, 3:], (1 - torch.sigmoid(u)) * l)
+    assert torch.allclose(ConcatFusion()(u, l)[:, :3], u.clamp(min=0))
+
+
+def test_heads_off():
+    cfg = load_config("cpu-tiny", ["model.heatmap_head=False", "model.consistency_head=False"]).model
+    out = LAANet(cfg).eval()(torch.zeros(1, 3, 128, 128))
+    assert out.heatmap is None and out.consistency is None and out.cls.shape == (1, 1)
+
+
+def test_tap_dropout_only_in_training():
+    m = LAANet(load_config("cpu-tiny").model)
+    x = torch.rand(1, 3, 128, 128)
+    m.eval()
+    with torch.no_grad():
+        a, b = m(x).cls, m(x).cls
+    assert torch.equal(a, b)
+    assert m.tap_dropout.p == 0.2
+
+
+def test_resnet50_backbone():
+    cfg = ModelConfig(backbone="resnet50", static_padding_size=None, head_channels=2048, input_size=256, drop_path_rate=0.0)
+    m = LAANet(cfg).eval()
+    assert m.backbone.channels == [2048, 2048, 1024, 512]
+    with torch.no_grad():
+        out = m(torch.zeros(1, 3, 256, 256))
+    assert out.heatmap.shape == (1, 1, 64, 64) and out.consistency.shape == (1, 256, 64, 64)
+
+
+def test_bad_backbone_and_size():
+    with pytest.raises(ValueError, match="input_size"):
+        LAANet(ModelConfig(input_size=100, pretrained=False))
+    with pytest.raises(ValueError, match="timm backbone"):
+        LAANet(ModelConfig(backbone="no_such_net", pretrained=False))
