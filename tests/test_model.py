@@ -107,3 +107,17 @@ def test_bad_backbone_and_size():
         LAANet(ModelConfig(input_size=100, pretrained=False))
     with pytest.raises(ValueError, match="timm backbone"):
         LAANet(ModelConfig(backbone="no_such_net", pretrained=False))
+
+
+def test_pretrained_backbone_from_local_file(tmp_path):
+    """Users offline can point model.pretrained_path at a timm state dict; nothing is downloaded."""
+    import timm
+
+    torch.manual_seed(1)
+    reference = timm.create_model("efficientnet_b0")
+    path = tmp_path / "b0.pth"
+    torch.save(reference.state_dict(), path)
+    cfg = load_config("cpu-tiny", ["model.pretrained=true", f"model.pretrained_path={path}"]).model
+    m = LAANet(cfg)
+    assert torch.equal(m.backbone.body.conv_stem.weight, reference.conv_stem.weight)
+    assert torch.equal(m.backbone.body.blocks[3][0].conv_pw.weight, reference.blocks[3][0].conv_pw.weight)
