@@ -1,0 +1,165 @@
+"""Training and validation data: real faces of a prepared folder → (real, pseudo-fake) pairs with targets.
+
+LAA-Net learns from real faces only (spec §3): every item is one real face crop and a pseudo-fake made from it
+on the fly (SBI or BI, :mod:`laanet.synthesis`), with the heatmap and self-consistency targets of both.
+
+* **Frames.** Each epoch re-draws ``data.frames_per_video`` frames of every training video
+  (:meth:`PairDataset.set_epoch`). This is the paper's "8 frames dynamically selected" per epoch; the official
+  SBI loader draws once and never again (spec §3.5). A video with at least N frames gives N distinct frames; a
+  shorter one (a still image is a 1-frame video) gives all of its frames and repeats random ones.
+* **Validation** is on the source domain only: held-out *real* videos (the index's ``val`` split, or else
+  ``data.val_fraction`` of the training videos, chosen by the seed) plus pseudo-fakes made from them. Its frames
+  and fakes are drawn once, so the AUC of every epoch is measured on the same pairs. The ``test`` split and
+  every fake record of the index are never used.
+* **Randomness.** Item ``i`` of epoch ``e`` draws from ``numpy.random.default_rng([seed, stream, e, i])``:
+  it is the same whichever worker builds it and in whatever order, which is what makes ``--resume`` exact.
+
+An item is a dict of tensors, the real face first: ``image`` 2×3×S×S float in [-1, 1], ``heatmap`` and
+``consistency`` 2×1×S/4×S/4 float, ``label`` 2 (0 real, 1 fake), ``index`` 2 (a unique id per image).
+:func:`collate_pairs` turns B items into one batch of 2B images: B reals, then B fakes.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from laanet.config import RunConfig
+from laanet.data.index import IndexRecord, group_by_video, read_index
+
+__all__ = ["PairDataset", "build_datasets", "collate_pairs", "split_videos"]
+
+log = logging.getLogger(__name__)
+
+TRAIN_STREAM, VAL_STREAM = 0, 1
+
+
+def split_videos(
+    records: list[IndexRecord], *, val_fraction: float, seed: int
+) -> tuple["OrderedDict[str, list[IndexRecord]]", "OrderedDict[str, list[IndexRecord]]"]:
+    """(train videos, validation videos) of the real faces in ``records``; fakes and the test split are dropped.
+
+    Validation = the real videos of the ``val`` split; when there are none, ``val_fraction`` of the training
+    videos (at least one when there are two or more), picked by ``seed``.
+    """
+    usable = [r for r in records if r.label == 0 and r.split in ("train", "val")]
+    no_landmarks = [r for r in usable if len(r.landmarks) < 68]
+    if no_landmarks:
+        log.warning("%d real face crop(s) have no 68-point landmarks and are skipped (e.g. %s)", len(no_landmarks), no_landmarks[0].path)
+        usable = [r for r in usable if len(r.landmarks) >= 68]
+    skipped = len(records) - len(usable) - len(no_landmarks)
+    if skipped:
+        log.info("%d index record(s) of fakes or of the test split are not used for training", skipped)
+    train = group_by_video(r for r in usable if r.split == "train")
+    val = group_by_video(r for r in usable if r.split == "val")
+    if not train:
+        raise ValueError("the prepared index holds no real training faces with landmarks (split 'train', label 0)")
+    if not val and val_fraction > 0 and len(train) >= 2:
+        ids = sorted(train)
+        random.Random(seed).shuffle(ids)
+        n_val = min(len(ids) - 1, max(1, round(val_fraction * len(ids))))
+        held = set(ids[:n_val])
+        val = OrderedDict((k, v) for k, v in train.items() if k in held)
+        train = OrderedDict((k, v) for k, v in train.items() if k not in held)
+    if not val:
+        log.warning("no validation videos (one training video only, or data.val_fraction=0): validation AUC is not measured")
+    return train, val
+
+
+def _draw_frames(n_frames: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` frame positions out of ``n_frames``: distinct when possible, all frames plus repeats otherwise."""
+    if n_frames >= n:
+        return np.sort(rng.choice(n_frames, size=n, replace=False))
+    extra = rng.choice(n_frames, size=n - n_frames, replace=True)
+    return np.sort(np.concatenate([np.arange(n_frames), extra]))
+
+
+class PairDataset(Dataset):
+    """(real, pseudo-fake) pairs from the real faces of some videos; see the module docstring.
+
+    Args:
+        prep_dir: the prepared folder the records' ``path`` are relative to.
+        videos: video id → its frames (records).
+        cfg: the run configuration (``data.*`` and ``model.input_size`` are used).
+        frames_per_video: frames drawn per video and epoch.
+        train: training augmentation and per-epoch re-sampling (False: validation, drawn once).
+        seed: base seed of every draw.
+    """
+
+    def __init__(
+        self,
+        prep_dir: str | Path,
+        videos: "OrderedDict[str, list[IndexRecord]]",
+        cfg: RunConfig,
+        *,
+        frames_per_video: int,
+        train: bool,
+        seed: int,
+    ) -> None:
+        if frames_per_video < 1:
+            raise ValueError(f"frames per video must be >= 1, got {frames_per_video}")
+        from laanet.training.pairs import PairMaker
+
+        self.prep_dir = Path(prep_dir)
+        self.videos = list(videos.values())
+        self.frames_per_video = frames_per_video
+        self.train = train
+        self.seed = seed
+        self.stream = TRAIN_STREAM if train else VAL_STREAM
+        self.pairs = PairMaker(cfg, train=train, donors=[r for frames in self.videos for r in frames])
+        self.epoch = -1
+        self.items: list[IndexRecord] = []
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw this epoch's frames (validation keeps its epoch-0 draw)."""
+        epoch = epoch if self.train else 0
+        if epoch == self.epoch:
+            return
+        rng = np.random.default_rng([self.seed, self.stream, epoch, 2**31 - 1])
+        items: list[IndexRecord] = []
+        for frames in self.videos:
+            items.extend(frames[i] for i in _draw_frames(len(frames), self.frames_per_video, rng))
+        self.items, self.epoch = items, epoch
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        record = self.items[index]
+        rng = np.random.default_rng([self.seed, self.stream, self.epoch, index])
+        image = _read_crop(self.prep_dir / record.path)
+        pair = self.pairs(image, np.asarray(record.landmarks, dtype=np.float32), rng, record=record)
+        pair["label"] = torch.tensor([0, 1])
+        pair["index"] = torch.tensor([2 * index, 2 * index + 1])
+        return pair
+
+
+def _read_crop(path: Path) -> np.ndarray:
+    """A stored face crop as H×W×3 RGB uint8."""
+    import cv2
+
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise FileNotFoundError(f"face crop {path} is missing or unreadable (was the prepared folder moved?)")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def collate_pairs(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """B pair items → one batch of 2B images (all reals, then all fakes), every key flattened the same way."""
+    return {key: torch.stack([it[key] for it in items], dim=1).flatten(0, 1) for key in items[0]}  # 2B, ...
+
+
+def build_datasets(prep_dir: str | Path, cfg: RunConfig) -> tuple[PairDataset, PairDataset]:
+    """(training pairs, validation pairs) of the prepared folder ``prep_dir`` for the run ``cfg``."""
+    records = read_index(prep_dir)
+    train_videos, val_videos = split_videos(records, val_fraction=cfg.data.val_fraction, seed=cfg.train.seed)
+    log.info("videos: %d for training, %d held out for validation", len(train_videos), len(val_videos))
+    train_set = PairDataset(prep_dir, train_videos, cfg, frames_per_video=cfg.data.frames_per_video, train=True, seed=cfg.train.seed)
+    val_set = PairDataset(prep_dir, val_videos, cfg, frames_per_video=cfg.data.val_frames_per_video, train=False, seed=cfg.train.seed)
+    return train_set, val_set
