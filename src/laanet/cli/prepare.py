@@ -1,0 +1,81 @@
+"""``laanet prepare``: detect, align and crop the faces of a dataset once, and write ``OUT/index.jsonl``."""
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+_EPILOG = (
+    "Examples:  laanet prepare folder --root my_faces --out prep | "
+    "laanet prepare ffpp --root FaceForensics++ --out prep/ffpp-c0-train --split train --methods original --frames 128 --workers 8 | "
+    "laanet prepare cdf2 --root Celeb-DF-v2 --out prep/cdf2 --split test --frames 32"
+)
+
+
+class Dataset(str, Enum):
+    ffpp = "ffpp"
+    cdf2 = "cdf2"
+    dfd = "dfd"
+    dfdcp = "dfdcp"
+    dfdc = "dfdc"
+    dfw = "dfw"
+    deepfakebench = "deepfakebench"
+    folder = "folder"
+
+
+class Split(str, Enum):
+    train = "train"
+    val = "val"
+    test = "test"
+
+
+class Compression(str, Enum):
+    c0 = "c0"
+    c23 = "c23"
+    c40 = "c40"
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=code)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(epilog=_EPILOG)
+    def prepare(
+        dataset: Dataset = typer.Argument(..., help="Dataset layout under --root."),
+        root: Path = typer.Option(..., "--root", "-r", help="The dataset as downloaded (deepfakebench: its JSON file or folder)."),
+        out: Path = typer.Option(..., "--out", "-o", help="Prepared folder: crops/, index.jsonl, prepare_log.jsonl."),
+        frames: int = typer.Option(32, "--frames", "-n", min=1, help="Frames per video, evenly spaced (paper: 128 train, 32 test)."),
+        split: Optional[Split] = typer.Option(None, "--split", help="Only this split (default: every split the dataset has)."),
+        workers: int = typer.Option(0, "--workers", "-j", min=0, help="Parallel processes (0: in this process)."),
+        compression: Compression = typer.Option(Compression.c0, "--compression", help="FF++/DFD/DeepfakeBench quality: c0 (raw), c23, c40."),
+        methods: Optional[str] = typer.Option(None, "--methods", help="FF++ only: comma list of original and/or methods (default: original + the four)."),
+        crop_size: int = typer.Option(256, "--crop-size", min=16, help="Side of the stored face crops (paper: 256)."),
+        detector: Optional[str] = typer.Option(None, "--detector", help="Face backend of laanet.faces (default: its default)."),
+        name: Optional[str] = typer.Option(None, "--name", help="folder only: dataset name in the index (default: folder)."),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    ) -> None:
+        """Sample frames, detect and crop faces, and index them (resumable: a rerun skips finished videos)."""
+        from laanet.data.layouts import list_sources
+        from laanet.data.prepare import PrepareOptions, prepare_sources
+
+        method_list = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
+        if method_list and dataset is not Dataset.ffpp:
+            raise _fail("--methods applies to ffpp only", code=2)
+        try:
+            items = list_sources(dataset.value, root, split=split.value if split else None,
+                                 compression=compression.value, methods=method_list, name=name)
+            if not items:
+                raise ValueError(f"no {dataset.value} sources of split {split.value if split else 'any'} under {root}")
+            options = PrepareOptions(frames=frames, crop_size=crop_size, workers=workers, detector=detector, progress=progress)
+            summary = prepare_sources(items, out, options, compression=compression.value)
+        except (FileNotFoundError, ValueError) as err:
+            raise _fail(str(err))
+        for line in summary.lines():
+            typer.echo(line, err=True)
+        if summary.ok == 0 and summary.skipped == 0:
+            raise _fail(f"no face crop was stored in {out}")
+        typer.echo(f"prepared: {out / 'index.jsonl'}")

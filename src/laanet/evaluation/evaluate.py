@@ -1,0 +1,200 @@
+"""``laanet eval``: score prepared face crops with a model and measure frame- and video-level metrics.
+
+Protocol (spec §5, with the deliberate differences listed in docs/reproduce.md):
+
+- records of the chosen split (``test`` by default) from one or more prepared folders (``laanet prepare``);
+- ``frames`` crops per video, evenly spaced among the stored ones (all of them by default; the official code
+  draws 32 *with replacement*);
+- preprocessing: the stored 256-px crop (optionally perturbed, ``laanet.evaluation.perturb``) → bilinear resize
+  to the model's ``cfg.input_size`` → RGB → (x/255 − 0.5)/0.5;
+- frame score = the cls logit; with ``flip_test`` the mean of the logits of the crop and its mirror image;
+- video score = sigmoid(mean frame logit), per unique ``video_id`` (``laanet.evaluation.metrics``).
+"""
+from __future__ import annotations
+
+import logging
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from laanet.data.index import IndexRecord, group_by_video, read_index
+from laanet.data.sources import even_indices
+from laanet.evaluation.metrics import frame_and_video_metrics
+from laanet.evaluation.perturb import Perturbation, apply_perturbations
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["EvalItem", "EvalOptions", "Predictions", "compute_metrics", "load_items", "predict", "to_model_input"]
+
+
+@dataclass
+class EvalOptions:
+    frames: int | None = None  # crops per video, evenly spaced; None = every stored crop
+    flip_test: bool = False  # average the logits of the crop and of its horizontal flip (official SBI config)
+    perturbations: tuple[Perturbation, ...] = ()  # applied in order to every crop
+    split: str | None = "test"  # None = every record
+    batch_size: int = 32
+    workers: int = 0  # DataLoader workers
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    seed: int = 0  # seeds the random perturbations (block, noise)
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """One crop to score: its record and the prepared folder its path is relative to."""
+
+    record: IndexRecord
+    root: Path
+
+    @property
+    def file(self) -> Path:
+        return self.root / self.record.path
+
+
+@dataclass
+class Predictions:
+    """Per-crop results, in the order of the items."""
+
+    video_id: list[str]
+    frame: np.ndarray  # int
+    label: np.ndarray  # int, 0 real 1 fake
+    logit: np.ndarray  # float, cls logit (flip-averaged when flip_test)
+    dataset: list[str]
+    method: list[str]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def subset(self, mask: np.ndarray) -> "Predictions":
+        idx = np.flatnonzero(mask)
+        return Predictions([self.video_id[i] for i in idx], self.frame[idx], self.label[idx], self.logit[idx],
+                           [self.dataset[i] for i in idx], [self.method[i] for i in idx])
+
+
+def load_items(data_dirs: Sequence[str | Path], *, split: str | None = "test", frames: int | None = None) -> list[EvalItem]:
+    """Records of ``split`` from every prepared folder, ``frames`` evenly spaced crops per video.
+
+    If no record has the requested split, every record is used (with a warning), so that a ``folder`` preparation
+    made for training can still be scored.
+    """
+    items: list[EvalItem] = []
+    for d in data_dirs:
+        root = Path(d)
+        records = read_index(root)
+        chosen = [r for r in records if split is None or r.split == split]
+        if not chosen and records:
+            logger.warning("%s: no records of split %r; using all %d records", root, split, len(records))
+            chosen = records
+        for video in group_by_video(chosen).values():
+            for i in even_indices(len(video), frames):
+                items.append(EvalItem(video[i], root))
+    if not items:
+        raise ValueError(f"no face crops to evaluate in {', '.join(map(str, data_dirs))}")
+    ids = {}
+    for it in items:  # one video id must not come from two prepared folders with different labels
+        if ids.setdefault(it.record.video_id, it.record.label) != it.record.label:
+            raise ValueError(f"video {it.record.video_id!r} appears with both labels across the prepared folders")
+    return items
+
+
+def to_model_input(crop: np.ndarray, size: int) -> np.ndarray:
+    """RGB uint8 crop H×W×3 → float32 3×size×size in [-1, 1] (bilinear resize, (x/255 − 0.5)/0.5)."""
+    import cv2
+
+    if crop.shape[0] != size or crop.shape[1] != size:
+        crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_LINEAR)
+    x = crop.astype(np.float32) / 255.0
+    return ((x - 0.5) / 0.5).transpose(2, 0, 1).copy()  # 3, S, S
+
+
+def _perturb_seed(record: IndexRecord, seed: int) -> int:
+    return zlib.crc32(f"{record.video_id}:{record.frame}".encode()) ^ seed
+
+
+class _CropDataset:
+    """torch-style map dataset: index → (3×S×S float32 tensor, index)."""
+
+    def __init__(self, items: list[EvalItem], size: int, perturbations: tuple[Perturbation, ...], seed: int) -> None:
+        self.items, self.size, self.perturbations, self.seed = items, size, perturbations, seed
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int):
+        import cv2
+        import torch
+
+        item = self.items[i]
+        bgr = cv2.imread(str(item.file), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise FileNotFoundError(f"face crop missing or unreadable: {item.file}")
+        crop = np.ascontiguousarray(bgr[..., ::-1])
+        if self.perturbations:
+            crop = apply_perturbations(crop, self.perturbations, seed=_perturb_seed(item.record, self.seed))
+        return torch.from_numpy(to_model_input(crop, self.size)), i
+
+
+def resolve_device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} requested but CUDA is not available")
+    return name
+
+
+def predict(model: Any, items: list[EvalItem], options: EvalOptions, *, progress: bool = True) -> Predictions:
+    """Run ``model`` (an ``LAANet`` in eval mode) over ``items``; returns per-crop logits."""
+    import torch
+    from torch.utils.data import DataLoader
+    from tqdm.auto import tqdm
+
+    device = next(model.parameters()).device
+    dtype = next(model.parameters()).dtype
+    dataset = _CropDataset(items, int(model.cfg.input_size), tuple(options.perturbations), options.seed)
+    loader = DataLoader(dataset, batch_size=options.batch_size, shuffle=False, num_workers=options.workers,
+                        pin_memory=device.type == "cuda")
+    logits = np.empty(len(items), dtype=np.float64)
+    model.eval()
+    with torch.inference_mode():
+        for x, idx in tqdm(loader, desc="eval", unit="batch", disable=not progress, dynamic_ncols=True):
+            x = x.to(device=device, dtype=dtype, non_blocking=True)
+            z = model(x).cls[:, 0]  # B
+            if options.flip_test:
+                z = (z + model(torch.flip(x, dims=[3])).cls[:, 0]) / 2  # mean of logits (spec §5)
+            logits[idx.numpy()] = z.double().cpu().numpy()
+    recs = [it.record for it in items]
+    return Predictions(
+        video_id=[r.video_id for r in recs],
+        frame=np.array([r.frame for r in recs], dtype=np.int64),
+        label=np.array([r.label for r in recs], dtype=np.int64),
+        logit=logits,
+        dataset=[r.dataset for r in recs],
+        method=[r.method for r in recs],
+    )
+
+
+def compute_metrics(preds: Predictions) -> dict[str, Any]:
+    """Frame and video metrics, overall and per dataset; per manipulation method where a dataset has several.
+
+    ``{"frame": {...}, "video": {...}, "datasets": {name: {"frame", "video", "methods": {method: {...}}}}}``.
+    A method's metrics pair its fakes with all reals of the same dataset.
+    """
+    out: dict[str, Any] = frame_and_video_metrics(preds.video_id, preds.label, preds.logit)
+    out["datasets"] = {}
+    datasets = np.array(preds.dataset)
+    methods = np.array(preds.method)
+    for name in dict.fromkeys(preds.dataset):
+        sub_mask = datasets == name
+        sub = preds.subset(sub_mask)
+        entry = frame_and_video_metrics(sub.video_id, sub.label, sub.logit)
+        fake_methods = sorted(set(methods[sub_mask & (preds.label == 1)].tolist()))
+        if len(fake_methods) > 1:
+            entry["methods"] = {}
+            for m in fake_methods:
+                part = preds.subset(sub_mask & ((preds.label == 0) | (methods == m)))
+                entry["methods"][m] = frame_and_video_metrics(part.video_id, part.label, part.logit)
+        out["datasets"][name] = entry
+    return out

@@ -1,0 +1,190 @@
+"""Evaluation outputs: ``predictions.csv``, ``metrics.json``, ROC plot, paper-style tables, the sweep plot."""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from laanet.evaluation.evaluate import Predictions
+from laanet.evaluation.metrics import roc_curve, sigmoid, video_level
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "PAPER_TABLE1",
+    "paper_table",
+    "plot_roc",
+    "plot_sweep",
+    "sweep_table",
+    "write_metrics",
+    "write_predictions",
+]
+
+# Table-1 column per dataset name found in an index (laanet names and DeepfakeBench names).
+TABLE_COLUMNS: dict[str, str] = {
+    "ffpp": "FF++", "FaceForensics++": "FF++",
+    "cdf2": "CDF2", "Celeb-DF-v2": "CDF2",
+    "dfw": "DFW",
+    "dfd": "DFD", "DeepFakeDetection": "DFD",
+    "dfdcp": "DFDC-P", "DFDCP": "DFDC-P",
+    "dfdc": "DFDC (full)", "DFDC": "DFDC (full)",
+}
+COLUMN_ORDER = ("FF++", "CDF2", "DFW", "DFD", "DFDC-P", "DFDC (full)")
+# The paper's video-level Table 1 as published in the official README (spec §6.1), percent. The paper's "DFDC"
+# column is DFDC-Preview. AR and mF1 are in the paper but not in any source we could read: left blank.
+PAPER_TABLE1: dict[str, dict[str, dict[str, float]]] = {
+    "LAA-Net w/ BI (paper)": {"FF++": {"auc": 99.95}, "CDF2": {"auc": 86.28, "ap": 91.93}, "DFW": {"auc": 57.13, "ap": 56.89},
+                              "DFD": {"auc": 99.51, "ap": 99.80}, "DFDC-P": {"auc": 69.69, "ap": 93.67}},
+    "LAA-Net w/ SBI (paper)": {"FF++": {"auc": 99.96}, "CDF2": {"auc": 95.40, "ap": 97.64}, "DFW": {"auc": 80.03, "ap": 81.08},
+                               "DFD": {"auc": 98.43, "ap": 99.40}, "DFDC-P": {"auc": 86.94, "ap": 97.70}},
+}
+TABLE_METRICS = ("auc", "ap", "ar", "mf1")
+_METRIC_LABELS = {"auc": "AUC", "ap": "AP", "ar": "AR", "mf1": "mF1"}
+
+
+def write_predictions(path: str | Path, preds: Predictions) -> Path:
+    """``video_id, frame, label, score, logit, dataset, method`` per crop; score = sigmoid(logit)."""
+    path = Path(path)
+    scores = sigmoid(preds.logit)
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["video_id", "frame", "label", "score", "logit", "dataset", "method"])
+        for i in range(len(preds.video_id)):
+            w.writerow([preds.video_id[i], int(preds.frame[i]), int(preds.label[i]), f"{scores[i]:.6f}",
+                        f"{preds.logit[i]:.6f}", preds.dataset[i], preds.method[i]])
+    return path
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def write_metrics(path: str | Path, metrics: dict[str, Any]) -> Path:
+    path = Path(path)
+    path.write_text(json.dumps(_clean(metrics), indent=2) + "\n")
+    return path
+
+
+def plot_roc(path: str | Path, preds: Predictions, title: str = "") -> Path | None:
+    """Video-level (solid) and frame-level (dashed) ROC curves, one colour per dataset; None if undefined."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    drawn = 0
+    names = np.array(preds.dataset)
+    for k, name in enumerate(dict.fromkeys(preds.dataset)):
+        sub = preds.subset(names == name)
+        if len(set(sub.label.tolist())) < 2:
+            continue
+        colour = f"C{k % 10}"
+        ids, vlab, vlog = video_level(sub.video_id, sub.label, sub.logit)
+        fpr, tpr, _ = roc_curve(vlab, sigmoid(vlog))
+        ax.plot(fpr, tpr, color=colour, label=f"{name} video ({len(ids)})")
+        fpr, tpr, _ = roc_curve(sub.label, sigmoid(sub.logit))
+        ax.plot(fpr, tpr, color=colour, linestyle="--", alpha=0.6, label=f"{name} frame ({sub.label.size})")
+        drawn += 1
+    if not drawn:
+        plt.close(fig)
+        logger.warning("no dataset has both real and fake samples: no ROC plot")
+        return None
+    ax.plot([0, 1], [0, 1], color="0.7", linewidth=0.8)
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01), title=title or "ROC")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.2f}"
+
+
+def paper_table(rows: Sequence[tuple[str, dict[str, Any]]], *, with_paper: bool = True, level: str = "video") -> str:
+    """A Markdown table laid out like the paper's Table 1 (AUC / AP / AR / mF1 per test set, in %).
+
+    ``rows``: (model name, metrics.json content) pairs. Columns are the datasets present in any row, in the paper's
+    order, then any others. FF++ shows AUC only, as in the paper. The paper's own rows are added for comparison.
+    """
+    per_row: list[tuple[str, dict[str, dict[str, Any]]]] = []
+    columns: list[str] = []
+    for name, metrics in rows:
+        cells = {}
+        for ds, entry in (metrics.get("datasets") or {}).items():
+            col = TABLE_COLUMNS.get(ds, ds)
+            cells[col] = entry[level]
+            if col not in columns:
+                columns.append(col)
+        per_row.append((name, cells))
+    columns.sort(key=lambda c: (COLUMN_ORDER.index(c) if c in COLUMN_ORDER else len(COLUMN_ORDER), c))
+    metrics_of = {c: (("auc",) if c == "FF++" else TABLE_METRICS) for c in columns}
+    head = ["Model"] + [f"{c} {_METRIC_LABELS[m]}" for c in columns for m in metrics_of[c]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, cells in per_row:
+        vals = [_pct(cells.get(c, {}).get(m)) for c in columns for m in metrics_of[c]]
+        lines.append("| " + " | ".join([name] + vals) + " |")
+    if with_paper:
+        for name, cells in PAPER_TABLE1.items():
+            vals = [("–" if cells.get(c, {}).get(m) is None else f"{cells[c][m]:.2f}") for c in columns for m in metrics_of[c]]
+            lines.append("| " + " | ".join([name] + vals) + " |")
+    note = (f"\n{level.capitalize()}-level, %. mF1 = 2·AP·AR/(AP+AR) (the paper's definition); AR = macro recall at 0.5. "
+            "The paper's \"DFDC\" is DFDC-Preview (DFDC-P). \"–\": not measured / not published.\n")
+    return "\n".join(lines) + "\n" + note
+
+
+def sweep_table(results: list[dict[str, Any]], *, metric: str = "auc", level: str = "video") -> str:
+    """Markdown: one row per perturbation, one column per level (0 = clean), ``metric`` in % (all datasets pooled)."""
+    clean = next((r for r in results if r["perturbation"] == "none"), None)
+    names = list(dict.fromkeys(r["perturbation"] for r in results if r["perturbation"] != "none"))
+    levels = sorted({r["level"] for r in results if r["perturbation"] != "none"})
+    head = ["Perturbation", "0 (clean)"] + [str(lv) for lv in levels] + ["mean 1-5"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    base = _pct(clean["metrics"][level][metric]) if clean else "–"
+    for name in names:
+        vals = {r["level"]: r["metrics"][level][metric] for r in results if r["perturbation"] == name}
+        got = [v for v in vals.values() if v is not None]
+        mean = sum(got) / len(got) if got else None
+        lines.append("| " + " | ".join([name, base] + [_pct(vals.get(lv)) for lv in levels] + [_pct(mean)]) + " |")
+    return "\n".join(lines) + f"\n\n{level.capitalize()}-level {metric.upper()} (%), all evaluated datasets pooled.\n"
+
+
+def plot_sweep(path: str | Path, results: list[dict[str, Any]], *, metric: str = "auc", level: str = "video") -> Path:
+    """AUC against perturbation level, one line per perturbation (level 0 = clean)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    clean = next((r["metrics"][level][metric] for r in results if r["perturbation"] == "none"), None)
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for name in dict.fromkeys(r["perturbation"] for r in results if r["perturbation"] != "none"):
+        pts = sorted((r["level"], r["metrics"][level][metric]) for r in results if r["perturbation"] == name)
+        if clean is not None:
+            pts = [(0, clean)] + pts
+        xs = [p[0] for p in pts if p[1] is not None]
+        ys = [100 * p[1] for p in pts if p[1] is not None]
+        ax.plot(xs, ys, marker="o", label=name)
+    ax.set(xlabel="perturbation level (0 = clean)", ylabel=f"{level} {metric.upper()} (%)", xticks=range(0, 6),
+           title="Robustness to DeeperForensics-1.0 perturbations")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
