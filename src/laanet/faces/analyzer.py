@@ -1,0 +1,126 @@
+"""``FaceAnalyzer``: faces with 68 iBUG landmarks from one image, whichever backend finds them.
+
+Detection runs on a copy of the image shrunk to at most ``detect_max_side`` px (huge photos stay fast);
+landmarks are then fitted, and crops cut, on the full-resolution image.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import numpy as np
+
+from laanet.faces.crop import DEFAULT_CROP_SIZE, FaceCrop, crop_face
+from laanet.faces.types import Face, FaceBackendError, NoFaceError
+from laanet.media.image import downscale, to_rgb_uint8
+
+logger = logging.getLogger(__name__)
+
+BackendName = Literal["dlib", "mediapipe"]
+BACKENDS: tuple[str, ...] = ("dlib", "mediapipe")
+DEFAULT_BACKEND: BackendName = "dlib"  # why: docs/faces.md ("Choosing the default backend")
+DEFAULT_DETECT_MAX_SIDE = 1280
+
+
+class FaceAnalyzer:
+    """Detect faces and their landmarks (68 iBUG points; 81 with MediaPipe) in RGB images.
+
+    Models load once, in the constructor. An instance is not thread-safe: use one per thread or process.
+
+    Args:
+        backend: "dlib" (HOG + 68-point predictor, the paper's convention) or "mediapipe" (BlazeFace
+            full-range + FaceMesh mapped to iBUG, with forehead points).
+        detect_max_side: detection runs on the image shrunk to this long side (landmarks stay full-res).
+        min_size: faces whose box is smaller than this many pixels (full resolution) are dropped.
+        max_faces: keep at most this many faces, largest first (None: all).
+        retry_small: dlib only: when nothing is found in an image whose long side is at most 1000 px, try
+            again with the detector upsampling once (finds faces down to ~40 px; 4× slower, only then).
+
+    Raises:
+        ValueError: unknown backend or bad option.
+        FaceBackendError: the backend's package or model file is missing.
+    """
+
+    def __init__(
+        self,
+        backend: BackendName = DEFAULT_BACKEND,
+        *,
+        detect_max_side: int = DEFAULT_DETECT_MAX_SIDE,
+        min_size: int = 20,
+        max_faces: int | None = None,
+        retry_small: bool = True,
+    ) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown face backend {backend!r}; choose one of {BACKENDS}")
+        if detect_max_side < 64:
+            raise ValueError(f"detect_max_side must be at least 64, got {detect_max_side}")
+        if max_faces is not None and max_faces < 1:
+            raise ValueError(f"max_faces must be ≥ 1 or None, got {max_faces}")
+        self.backend_name = backend
+        self.detect_max_side = detect_max_side
+        self.min_size = min_size
+        self.max_faces = max_faces
+        self.retry_small = retry_small
+        self._backend = _make_backend(backend)
+
+    @property
+    def gives_forehead(self) -> bool:
+        """Whether faces carry ``landmarks81`` (the 13 forehead points)."""
+        return self._backend.gives_forehead
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """All faces in ``image``, largest first.
+
+        Args:
+            image: H×W×3 uint8 RGB (grayscale, RGBA, 16-bit and float arrays are converted).
+
+        Returns:
+            Faces in ``image``'s pixel coordinates; an empty list when there is none.
+        """
+        image = to_rgb_uint8(image)
+        small, scale = downscale(image, self.detect_max_side)
+        faces = self._backend.analyze(small, scale, image)
+        if not faces and self.retry_small and self.backend_name == "dlib" and max(small.shape[:2]) <= 1000:
+            faces = self._backend.analyze(small, scale, image, upsample=1)
+        faces = [f for f in faces if min(f.width, f.height) >= self.min_size]
+        faces.sort(key=lambda f: f.area, reverse=True)
+        return faces[: self.max_faces] if self.max_faces else faces
+
+    def detect_one(self, image: np.ndarray) -> Face:
+        """The largest face in ``image``.
+
+        Raises:
+            NoFaceError: no face found.
+        """
+        faces = self.detect(image)
+        if not faces:
+            raise NoFaceError(f"no face found in the {image.shape[1]}×{image.shape[0]} image ({self.backend_name})")
+        return faces[0]
+
+    def detect_and_crop(self, image: np.ndarray, size: int = DEFAULT_CROP_SIZE, **crop_options) -> list[tuple[Face, FaceCrop]]:
+        """Faces and their crops (:func:`laanet.faces.crop_face` with ``crop_options``), largest first."""
+        image = to_rgb_uint8(image)
+        return [(face, crop_face(image, face, size, **crop_options)) for face in self.detect(image)]
+
+    def close(self) -> None:
+        """Release the backend's resources (MediaPipe graphs)."""
+        if hasattr(self._backend, "close"):
+            self._backend.close()
+
+    def __enter__(self) -> FaceAnalyzer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _make_backend(name: str):
+    if name == "dlib":
+        from laanet.faces.dlib_backend import DlibBackend
+
+        return DlibBackend()
+    if name == "mediapipe":
+        from laanet.faces.mediapipe_backend import MediaPipeBackend
+
+        return MediaPipeBackend()
+    raise FaceBackendError(f"unknown face backend {name!r}")  # pragma: no cover (checked by the caller)
