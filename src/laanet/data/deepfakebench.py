@@ -39,25 +39,28 @@ def find_index_files(root: Path) -> tuple[Path, list[Path]]:
 
 
 class _Resolver:
-    """Map the JSON's frame paths to files under ``root``; remembers how many leading parts to drop."""
+    """Map the JSON's frame paths to files under ``root`` (or up to two folders above it, for a JSON file kept in
+    ``dataset_json/``); remembers the base and how many leading parts to drop once one path resolved."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
-        self.drop: int | None = None
+        self.bases = [root, *list(root.parents)[:2]]
+        self.found: tuple[Path, int] | None = None
 
     def __call__(self, raw: str) -> Path | None:
-        parts = [p for p in PurePosixPath(raw.replace("\\", "/")).parts if p not in (".", "")]
+        parts = [p for p in PurePosixPath(raw.replace("\\", "/")).parts if p not in (".", "", "/")]
         if raw.startswith("/") and Path(raw).is_file():
             return Path(raw)
-        if self.drop is not None and len(parts) > self.drop:
-            candidate = self.root.joinpath(*parts[self.drop :])
-            if candidate.is_file():
+        if self.found is not None:
+            base, drop = self.found
+            candidate = base.joinpath(*parts[drop:]) if len(parts) > drop else None
+            if candidate is not None and candidate.is_file():
                 return candidate
-        for drop in range(len(parts)):
-            candidate = self.root.joinpath(*parts[drop:])
-            if candidate.is_file():
-                self.drop = drop
-                return candidate
+        for base in self.bases:
+            for drop in range(len(parts)):
+                candidate = base.joinpath(*parts[drop:])
+                if candidate.is_file():
+                    self.found = (base, drop)
+                    return candidate
         return None
 
 
@@ -88,6 +91,11 @@ def _landmark_file(frame: Path) -> Path | None:
     return None
 
 
+def _relative_source(folder: Path, resolve: _Resolver) -> str:
+    base = resolve.found[0] if resolve.found else resolve.bases[0]
+    return folder.relative_to(base).as_posix() if folder.is_relative_to(base) else folder.as_posix()
+
+
 def list_deepfakebench(root: Path, *, split: str | None = None, compression: str = "c23") -> list[SourceItem]:
     """Sources of every dataset in the JSON index file(s); see the module docstring."""
     base, files = find_index_files(Path(root))
@@ -114,7 +122,7 @@ def list_deepfakebench(root: Path, *, split: str | None = None, compression: str
                         items.append(SourceItem(
                             str(dataset_name), s, label, label_name,
                             f"deepfakebench/{dataset_name}/{label_name}/{video}",
-                            folder.relative_to(base).as_posix() if folder.is_relative_to(base) else folder.as_posix(),
+                            _relative_source(folder, resolve),
                             "frames", folder, frames=tuple(frames), precropped=True,
                             landmarks=tuple(_landmark_file(f) for f in frames),
                         ))
