@@ -93,12 +93,15 @@ def test_tap_dropout_only_in_training():
     assert m.tap_dropout.p == 0.2
 
 
-def test_resnet50_backbone():
-    cfg = ModelConfig(backbone="resnet50", static_padding_size=None, head_channels=2048, input_size=256, drop_path_rate=0.0)
+def test_official_resnet50_efpn_variant():
+    """Spec §1.7: the official PoseResNet E-FPN (use_c2) has 33,238,914 parameters; heatmap 64×64 at 256 px."""
+    cfg = load_config("resnet50-efpn", ["model.pretrained=false"]).model
     m = LAANet(cfg).eval()
-    assert m.backbone.channels == [2048, 2048, 1024, 512]
+    assert m.backbone.channels == [2048, 1024, 512, 256]
+    assert count_parameters(m) == 33_238_914
     with torch.no_grad():
         out = m(torch.zeros(1, 3, 256, 256))
+    assert out.cls.shape == (1, 1)
     assert out.heatmap.shape == (1, 1, 64, 64) and out.consistency.shape == (1, 256, 64, 64)
 
 

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import yaml
 
 FpnKind = Literal["efpn", "fpn", "none"]
+Layout = Literal["laanet", "pose_resnet"]
 
 
 @dataclass
@@ -34,6 +35,7 @@ class ModelConfig:
     # Static TF-"same" padding computed for this input size, as the official backbone does (spec §1.2).
     # None = timm's dynamic "same" padding. Only affects timm "tf_*" models (those with Conv2dSame).
     static_padding_size: int | None = 380
+    layout: Layout = "laanet"  # laanet: B4 E-FPN (spec §1.3); pose_resnet: the official ResNet-50 variant (§1.7)
     fpn: FpnKind = "efpn"  # efpn: gated fusion; fpn: plain concat of ReLU(U) and L; none: no lateral inputs
     heatmap_head: bool = True
     consistency_head: bool = True

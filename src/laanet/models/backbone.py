@@ -109,25 +109,27 @@ def apply_static_same_padding(body: nn.Module, image_size: int) -> int:
 
 
 class Backbone(nn.Module):
-    """timm feature extractor + C5 head conv.
+    """timm feature extractor (+ optional C5 head conv), returning its taps deepest first.
 
     Args:
         name: timm model name; must support ``features_only``.
-        feature_indices: feature_info indices of the C3, C4, C5-1 taps (strides 8, 16, 32).
-        head_channels: output channels of the C5 head conv (1×1 conv + BN + SiLU on C5-1).
+        feature_indices: feature_info indices of the taps, shallowest first. LAA-Net/B4: C3, C4, C5-1
+            (strides 8, 16, 32); the PoseResNet layout: C2, C3, C4, C5 (strides 4, 8, 16, 32).
+        head_channels: output channels of a 1×1 conv + BN + SiLU on the deepest tap, appended as an extra
+            deepest tap (EfficientNet's head conv, "C5" in spec §1.2); 0 = no head conv.
         static_padding_size: if set, pad ``tf_*`` convs statically as for this input size (official code: 380).
         drop_path_rate: stochastic-depth rate of the backbone blocks.
         pretrained: load timm's ImageNet weights (network access, or ``pretrained_path``).
         pretrained_path: local file holding a timm state dict for the full classification model.
 
-    ``forward(x)`` takes B×3×H×W and returns ``[c5, c5_1, c4, c3]`` (deepest first).
+    ``forward(x)`` takes B×3×H×W and returns the taps deepest first, e.g. ``[c5, c5_1, c4, c3]`` for B4.
     """
 
     def __init__(
         self,
         name: str,
         *,
-        feature_indices: tuple[int, int, int] = (2, 3, 4),
+        feature_indices: tuple[int, ...] = (2, 3, 4),
         head_channels: int = 1792,
         static_padding_size: int | None = None,
         drop_path_rate: float = 0.0,
@@ -135,8 +137,6 @@ class Backbone(nn.Module):
         pretrained_path: str | None = None,
     ) -> None:
         super().__init__()
-        if head_channels <= 0:
-            raise ValueError(f"head_channels must be positive, got {head_channels}")
         kwargs: dict = {"features_only": True, "out_indices": tuple(feature_indices)}
         if drop_path_rate:
             kwargs["drop_path_rate"] = drop_path_rate
@@ -147,10 +147,10 @@ class Backbone(nn.Module):
             self.body = timm.create_model(model_name, pretrained=pretrained, **kwargs)
         except RuntimeError as err:  # timm raises RuntimeError for unknown models
             raise ValueError(f"cannot build timm backbone {name!r}: {err}") from err
-        reductions = self.body.feature_info.reduction()
-        if list(reductions) != [8, 16, 32]:
+        reductions = list(self.body.feature_info.reduction())
+        if reductions[-3:] != [8, 16, 32]:
             raise ValueError(
-                f"backbone {name!r} taps {list(feature_indices)} have reductions {reductions}; LAA-Net needs [8, 16, 32]"
+                f"backbone {name!r} taps {list(feature_indices)} have reductions {reductions}; LAA-Net needs ..., 8, 16, 32"
             )
         if "efficientnet" in name:
             # Official B4: BN momentum 0.01 in PyTorch terms (TF decay 0.99), eps 1e-3 (spec §1.2).
@@ -159,14 +159,22 @@ class Backbone(nn.Module):
                     m.momentum = 0.01
         self.padded_convs = apply_static_same_padding(self.body, static_padding_size) if static_padding_size else 0
 
-        c3, c4, c5_1 = self.body.feature_info.channels()
-        # C5: 1x1 conv + BN + SiLU over the last tap (EfficientNet's head conv; spec §1.2).
-        self.conv_head = nn.Conv2d(c5_1, head_channels, 1, bias=False)
-        self.bn_head = BatchNormAct2d(head_channels, eps=1e-3, momentum=0.01, act_layer=nn.SiLU)
-        self.channels = [head_channels, c5_1, c4, c3]  # C5, C5-1, C4, C3
-        self.reductions = [32, 32, 16, 8]
+        channels = list(self.body.feature_info.channels())
+        if head_channels:
+            # C5: 1x1 conv + BN + SiLU over the deepest tap (EfficientNet's head conv; spec §1.2).
+            self.head = nn.Sequential(
+                nn.Conv2d(channels[-1], head_channels, 1, bias=False),
+                BatchNormAct2d(head_channels, eps=1e-3, momentum=0.01, act_layer=nn.SiLU),
+            )
+            channels.append(head_channels)
+            reductions.append(reductions[-1])
+        else:
+            self.head = None
+        self.channels = channels[::-1]  # deepest first, e.g. [1792, 448, 160, 56] for B4
+        self.reductions = reductions[::-1]  # e.g. [32, 32, 16, 8]
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        c3, c4, c5_1 = self.body(x)  # B,56,H/8,W/8  B,160,H/16,W/16  B,448,H/32,W/32 (B4)
-        c5 = self.bn_head(self.conv_head(c5_1))  # B,1792,H/32,W/32 (B4)
-        return [c5, c5_1, c4, c3]
+        taps = self.body(x)  # shallowest first: B,56,H/8,W/8  B,160,H/16,W/16  B,448,H/32,W/32 (B4)
+        if self.head is not None:
+            taps.append(self.head(taps[-1]))  # B,1792,H/32,W/32 (B4)
+        return taps[::-1]

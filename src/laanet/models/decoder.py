@@ -51,9 +51,10 @@ class InceptionBlock(nn.Module):
         return torch.cat([p, self.conv3_block(p), self.conv5_block(p), self.pw_block(self.pool(x))], dim=1)  # B, C, H, W
 
 
-def upsample(channels: int) -> list[nn.Module]:
+def upsample(channels: int, out_channels: int | None = None) -> list[nn.Module]:
     """ConvTranspose 4×4 stride 2 (no bias) → BN, without ReLU (spec §1.3)."""
-    return [nn.ConvTranspose2d(channels, channels, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(channels)]
+    out_channels = out_channels or channels
+    return [nn.ConvTranspose2d(channels, out_channels, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(out_channels)]
 
 
 class GatedFusion(nn.Module):

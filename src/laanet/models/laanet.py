@@ -15,6 +15,7 @@ from laanet.config import ModelConfig
 from laanet.models.backbone import Backbone
 from laanet.models.decoder import Decoder
 from laanet.models.heads import ClassificationHead, ConsistencyHead, HeatmapHead
+from laanet.models.resnet_decoder import PoseResNetDecoder
 
 
 class LAANetOutput(NamedTuple):
@@ -49,7 +50,8 @@ class LAANet(nn.Module):
             pretrained_path=cfg.pretrained_path,
         )
         self.tap_dropout = nn.Dropout(cfg.tap_dropout)  # element-wise, on all four taps, training only
-        self.decoder = Decoder(self.backbone.channels, fpn=cfg.fpn)
+        decoder_cls = PoseResNetDecoder if cfg.layout == "pose_resnet" else Decoder
+        self.decoder = decoder_cls(self.backbone.channels, fpn=cfg.fpn)
         chs = self.decoder.out_channels
         self.cls_head = ClassificationHead(chs, cfg.head_conv)
         self.heatmap_head = HeatmapHead(chs, cfg.head_conv) if cfg.heatmap_head else None

@@ -36,8 +36,8 @@ _DS_NAMES = {
 _TOP_NAMES = {
     "_conv_stem": "backbone.body.conv_stem",
     "_bn0": "backbone.body.bn1",
-    "_conv_head": "backbone.conv_head",
-    "_bn1": "backbone.bn_head",
+    "_conv_head": "backbone.head.0",
+    "_bn1": "backbone.head.1",
 }
 _HEAD_NAMES = {"hm": "heatmap_head", "cls": "cls_head", "cstency": "consistency_head"}
 SHARED_PREFIX = "inception_block."  # duplicate of deconv_4.0.*
