@@ -9,7 +9,8 @@
 ``video_id`` is unique across datasets, methods and labels (the official code and DeepfakeBench key videos by
 their folder name only, so ``Deepfakes/000_003`` and ``Face2Face/000_003`` merge; spec §5, anchors §B.9).
 ``path`` is relative to the prepared folder; ``landmarks`` (68×2, iBUG order) are in crop coordinates and
-``box`` is the detected face box in source-frame coordinates.
+``box`` is the detected face box in source-frame coordinates. ``landmarks81`` (68 + 13 forehead points) is only
+present when the face backend gives forehead points.
 """
 from __future__ import annotations
 
@@ -51,6 +52,13 @@ class IndexRecord:
     landmarks: list[list[float]] = field(default_factory=list)  # 68×2, crop coordinates
     box: list[float] = field(default_factory=list)  # [x1, y1, x2, y2] in source-frame coordinates
     source: str = ""  # source file, relative to the dataset root
+    landmarks81: list[list[float]] | None = None  # optional 81×2 (68 + 13 forehead points, SBI order), crop coords
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        if data["landmarks81"] is None:
+            del data["landmarks81"]  # optional: only backends with forehead points (MediaPipe) give it
+        return json.dumps(data, separators=(",", ":"))
 
     def __post_init__(self) -> None:
         if self.split not in SPLITS:
@@ -59,9 +67,6 @@ class IndexRecord:
             raise ValueError(f"index record {self.video_id!r}: label must be 0 or 1, got {self.label!r}")
         if not self.video_id:
             raise ValueError("index record: video_id must not be empty")
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "IndexRecord":

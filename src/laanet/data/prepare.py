@@ -109,10 +109,6 @@ def _analyzer(backend: str | None) -> Any:
     return _ANALYZER
 
 
-def _largest(faces: list[Any]) -> Any:
-    return max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
-
-
 def _write_png(path: Path, image: np.ndarray) -> None:
     import cv2
 
@@ -140,6 +136,10 @@ def _frames_of(item: SourceItem, n: int) -> Iterable[tuple[int, np.ndarray, Path
             yield number, read_image(item.frames[i]), lms
 
 
+def _points(points: np.ndarray) -> list[list[float]]:
+    return np.round(np.asarray(points, dtype=np.float64), 2).tolist()
+
+
 def _precropped(image: np.ndarray, size: int, landmark_file: Path | None) -> tuple[np.ndarray, list, list]:
     import cv2
 
@@ -162,6 +162,7 @@ def process_source(item: SourceItem, prep_dir: str | Path, options: PrepareOptio
         analyzer = None if item.precropped else _analyzer(options.detector)
         for frame_index, image, lms_file in _frames_of(item, options.frames):
             result.frames += 1
+            landmarks81 = None
             if item.precropped:
                 crop, landmarks, box = _precropped(image, options.crop_size, lms_file)
             else:
@@ -170,17 +171,18 @@ def process_source(item: SourceItem, prep_dir: str | Path, options: PrepareOptio
                 faces = analyzer.detect(image)
                 if not faces:
                     continue
-                face = _largest(faces)
+                face = max(faces, key=lambda f: f.area)  # the official crop script keeps ~the largest face
                 cropped = crop_face(image, face, size=options.crop_size)
                 crop = cropped.image
-                landmarks = np.round(np.asarray(cropped.landmarks, dtype=np.float64), 2).tolist()
+                landmarks = _points(cropped.landmarks)
+                landmarks81 = None if cropped.landmarks81 is None else _points(cropped.landmarks81)
                 box = [round(float(v), 2) for v in face.box]
             rel = f"{CROPS_DIR}/{item.video_id}/{frame_index:06d}.png"
             _write_png(prep_dir / rel, crop)
             result.records.append(IndexRecord(
                 dataset=item.dataset, split=item.split, label=item.label, method=item.method,
                 video_id=item.video_id, frame=int(frame_index), path=rel, landmarks=landmarks, box=box,
-                source=item.source,
+                source=item.source, landmarks81=landmarks81,
             ))
     except Exception as err:  # noqa: BLE001 - one bad source must not stop a dataset; it is reported instead
         if not isinstance(err, (MediaError, OSError, ValueError)):
