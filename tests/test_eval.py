@@ -1,0 +1,144 @@
+"""``laanet eval``: folder prepare + eval end to end with a tiny model, flip test, perturbations, sweep, tables."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from laanet.cli import app
+from laanet.config import load_config
+from laanet.data.index import IndexRecord, write_index
+from laanet.data.synthetic import make_dataset
+from laanet.evaluation.evaluate import EvalOptions, compute_metrics, load_items, predict, to_model_input
+from laanet.evaluation.report import paper_table
+from laanet.models.checkpoint import load_model, save_model
+from laanet.models.laanet import LAANet
+
+METRIC_KEYS = {"auc", "ap", "ar", "mf1", "f1", "eer", "acc", "n", "n_real", "n_fake"}
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("w") / "tiny.pt"
+    save_model(LAANet(load_config("cpu-tiny").model), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def prep(tmp_path_factory) -> Path:
+    """A `folder` dataset prepared with the CLI (2 frames per clip)."""
+    base = tmp_path_factory.mktemp("e2e")
+    root = make_dataset("folder", base / "faces", frames=3, size=160)
+    res = CliRunner().invoke(app, ["prepare", "folder", "--root", str(root), "--out", str(base / "prep"),
+                                   "--frames", "2", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    return base / "prep"
+
+
+def test_folder_prepare_then_eval_end_to_end(prep, tiny_weights, tmp_path):
+    out = tmp_path / "E"
+    res = CliRunner().invoke(app, ["eval", "--weights", str(tiny_weights), "--data", str(prep), "--out", str(out),
+                                   "--flip-test", "--perturb", "blur:2", "--batch-size", "4", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert "video level (4 videos)" in res.output
+    with (out / "predictions.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0])[:4] == ["video_id", "frame", "label", "score"]
+    assert len(rows) == 6 and {r["label"] for r in rows} == {"0", "1"}
+    for r in rows:
+        assert float(r["score"]) == pytest.approx(1 / (1 + np.exp(-float(r["logit"]))), abs=1e-5)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["frame"]) == METRIC_KEYS and set(metrics["video"]) == METRIC_KEYS
+    assert metrics["frame"]["n"] == 6 and metrics["video"]["n"] == 4
+    assert metrics["protocol"]["flip_test"] is True and metrics["protocol"]["perturbations"] == ["blur:2"]
+    assert metrics["protocol"]["input_size"] == 128
+    assert (out / "roc.png").stat().st_size > 1000
+    assert "| Model |" in (out / "table.md").read_text()
+
+
+def test_flip_test_is_mean_of_logits_and_frames_selection(prep, tiny_weights):
+    model = load_model(tiny_weights)
+    items = load_items([prep], frames=1)
+    assert len(items) == 4  # one crop per video
+    plain = predict(model, items, EvalOptions(batch_size=3), progress=False)
+    flipped = predict(model, items, EvalOptions(batch_size=3, flip_test=True), progress=False)
+    import cv2
+
+    x = torch.stack([torch.from_numpy(to_model_input(cv2.imread(str(i.file))[..., ::-1].copy(), 128)) for i in items])
+    with torch.inference_mode():
+        manual = (model(x).cls[:, 0] + model(torch.flip(x, dims=[3])).cls[:, 0]) / 2
+    np.testing.assert_allclose(flipped.logit, manual.double().numpy(), atol=1e-5)
+    assert not np.allclose(plain.logit, flipped.logit)
+
+
+def test_video_ids_and_per_method_metrics(tmp_path):
+    """Records with the same pair name under two methods stay two videos; per-method metrics pair fakes with all reals."""
+    import cv2
+
+    recs = []
+    for vid, label, method in (("ffpp/original/953", 0, "original"), ("ffpp/original/974", 0, "original"),
+                               ("ffpp/Deepfakes/953_974", 1, "Deepfakes"), ("ffpp/Face2Face/953_974", 1, "Face2Face")):
+        for f in range(2):
+            rel = f"crops/{vid}/{f:06d}.png"
+            (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(tmp_path / rel), np.full((32, 32, 3), 40 * f, np.uint8))
+            recs.append(IndexRecord("ffpp", "test", label, method, vid, f, rel))
+    write_index(tmp_path, recs)
+    items = load_items([tmp_path])
+    from laanet.evaluation.evaluate import Predictions
+
+    preds = Predictions([i.record.video_id for i in items], np.array([i.record.frame for i in items]),
+                        np.array([i.record.label for i in items]), np.array([-2.0, -1.0, -1.0, 0.0, 1.0, 3.0, 0.5, 0.5]),
+                        [i.record.dataset for i in items], [i.record.method for i in items])
+    m = compute_metrics(preds)
+    assert m["video"]["n"] == 4 and m["video"]["n_fake"] == 2  # not merged into one "000_003" video
+    assert set(m["datasets"]["ffpp"]["methods"]) == {"Deepfakes", "Face2Face"}
+    assert m["datasets"]["ffpp"]["methods"]["Deepfakes"]["video"]["n"] == 3
+    assert m["video"]["auc"] == 1.0
+
+
+def test_sweep_outputs_and_compare_table(prep, tiny_weights, tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(app, ["eval", "-w", str(tiny_weights), "-d", str(prep), "-o", str(tmp_path / "A"), "--frames", "1",
+                              "--sweep", "--sweep-types", "noise,compression", "--name", "tiny A", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    sweep = json.loads((tmp_path / "A/sweep.json").read_text())["results"]
+    assert [(r["perturbation"], r["level"]) for r in sweep] == [("none", 0)] + [
+        (p, lv) for p in ("noise", "compression") for lv in range(1, 6)]
+    assert "| noise |" in (tmp_path / "A/sweep.md").read_text()
+    assert (tmp_path / "A/sweep.png").stat().st_size > 1000
+    with (tmp_path / "A/sweep.csv").open() as fh:
+        assert len(list(csv.DictReader(fh))) == 11 * 2 * 2  # (clean + 10) × (all, folder) × (frame, video)
+    res = runner.invoke(app, ["eval", "-w", str(tiny_weights), "-d", str(prep), "-o", str(tmp_path / "B"), "--frames", "1",
+                              "--compare", str(tmp_path / "A"), "--name", "tiny B", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    table = (tmp_path / "B/table.md").read_text()
+    assert "| tiny B |" in table and "| tiny A |" in table and "LAA-Net w/ SBI (paper)" in table
+
+
+def test_paper_table_layout():
+    entry = {"video": {"auc": 0.9, "ap": 0.8, "ar": 0.7, "mf1": 0.75}}
+    table = paper_table([("ours", {"datasets": {"dfdcp": entry, "cdf2": entry, "ffpp": entry}})])
+    header = table.splitlines()[0]
+    assert header.index("FF++ AUC") < header.index("CDF2 AUC") < header.index("DFDC-P AUC")
+    assert "FF++ AP" not in header  # FF++ shows AUC only, as in the paper
+    assert "| ours | 90.00 | 90.00 | 80.00 | 70.00 | 75.00 |" in table
+    assert "| LAA-Net w/ SBI (paper) | 99.96 | 95.40 | 97.64 | – | – | 86.94 | 97.70 | – | – |" in table
+
+
+def test_cli_eval_errors(prep, tiny_weights, tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(app, ["eval", "-w", str(tiny_weights), "-d", str(tmp_path / "none"), "-o", str(tmp_path / "E")])
+    assert res.exit_code == 1 and "no prepared index" in res.output and "Traceback" not in res.output
+    res = runner.invoke(app, ["eval", "-w", str(tmp_path / "missing.pt"), "-d", str(prep), "-o", str(tmp_path / "E")])
+    assert res.exit_code == 1 and "weights file not found" in res.output
+    res = runner.invoke(app, ["eval", "-w", str(tiny_weights), "-d", str(prep), "-o", str(tmp_path / "E"), "--perturb", "blur:9"])
+    assert res.exit_code == 2 and "1-5" in res.output
+    res = runner.invoke(app, ["eval", "-w", str(tiny_weights), "-d", str(prep), "-o", str(tmp_path / "E"), "--split", "dev"])
+    assert res.exit_code == 2
