@@ -14,8 +14,9 @@ def overlay_heatmaps(frame: np.ndarray, heat: np.ndarray, boxes: list[tuple[list
 
     Returns an H'×W'×3 uint8 RGB image (downscaled so its long side is at most ``MAX_OVERLAY_SIDE``).
     """
-    colour = cv2.applyColorMap((np.clip(heat, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
-    alpha = (0.65 * np.clip(heat / max(float(heat.max()), 1e-6), 0, 1))[..., None]  # transparent where no heat
+    heat = np.clip(heat, 0, 1)
+    colour = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
+    alpha = (0.75 * np.sqrt(heat))[..., None]  # opacity follows the probability: clear where the model sees nothing
     out = (frame.astype(np.float32) * (1 - alpha) + colour.astype(np.float32) * alpha).astype(np.uint8)
     scale = min(1.0, MAX_OVERLAY_SIDE / max(out.shape[:2]))
     if scale < 1.0:
