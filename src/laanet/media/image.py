@@ -90,7 +90,7 @@ def to_rgb_uint8(image: np.ndarray) -> np.ndarray:
     """
     if not isinstance(image, np.ndarray):
         raise TypeError(f"expected a numpy array, got {type(image).__name__}")
-    if image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8:
+    if image.size and image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8:
         return image
     if image.size == 0 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
         raise ValueError(f"expected an H×W, H×W×1, H×W×3 or H×W×4 image, got shape {image.shape}")

@@ -22,6 +22,7 @@ def write_video(
     times_s: Sequence[float] | None = None,
     rotation: int = 0,
     faststart: bool = True,
+    keyframe_interval: int | None = None,
 ) -> int:
     """Encode RGB uint8 frames (all the same size, even width and height for yuv420p) into a video file.
 
@@ -34,6 +35,7 @@ def write_video(
         times_s: presentation time of each frame in seconds, increasing (gives a variable frame rate).
         rotation: display rotation written to the stream (degrees counter-clockwise, as phones store it).
         faststart: put the MP4 index first, so that a truncated file still opens.
+        keyframe_interval: frames between keyframes (GOP size); None keeps the encoder's default (250 for x264).
 
     Returns:
         Number of frames written.
@@ -51,6 +53,8 @@ def write_video(
         stream.codec_context.time_base = time_base
         if codec in ("libx264", "h264", "libx265", "hevc"):
             stream.options = {"crf": str(crf), "preset": "veryfast"}
+        if keyframe_interval is not None:
+            stream.codec_context.gop_size = keyframe_interval
         if rotation:
             stream.set_display_rotation(rotation)
         for i, image in enumerate(frames):

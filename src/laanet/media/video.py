@@ -126,7 +126,7 @@ def read_video_frames(path: str | Path, n: int = DEFAULT_NUM_FRAMES) -> VideoSam
         stream = _video_stream(container, path)
         stream.thread_type = "AUTO"
         info = _info(container, stream, path)
-        targets = _target_times(info, stream, n)
+        targets = _target_times(container, info, stream, n)
         frames, error = _decode_targets(container, stream, info, targets)
     if not frames:
         raise MediaDecodeError(f"no frame could be decoded ({error or 'empty video stream'})", path=path)
@@ -218,12 +218,39 @@ def _count_packets(container, stream) -> tuple[float, int, float]:
     return duration, count, fps
 
 
-def _target_times(info: VideoInfo, stream, n: int) -> np.ndarray:
+def _target_times(container, info: VideoInfo, stream, n: int) -> np.ndarray:
     start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-    frame_period = 1.0 / info.fps if info.fps > 0 else 0.0
-    last = start + max(0.0, info.duration_s - frame_period)
+    last = _last_frame_time(container, stream)
+    if last is None or last < start:  # fall back on the header
+        frame_period = 1.0 / info.fps if info.fps > 0 else 0.0
+        last = start + max(0.0, info.duration_s - frame_period)
     count = min(n, info.frame_count) if info.frame_count > 0 else n
     return np.linspace(start, last, max(1, count))
+
+
+def _last_frame_time(container, stream) -> float | None:
+    """Timestamp of the last packet, read by seeking to the last keyframe and demuxing to the end.
+
+    Header durations are unreliable for variable frame rate; this costs one seek and a GOP of demuxing
+    (no decoding). Returns None when the container cannot tell (e.g. the file is cut short).
+    """
+    import av
+
+    last = None
+    try:
+        container.seek(2**62, stream=stream, backward=True, any_frame=False)
+        for packet in container.demux(stream):
+            if packet.pts is not None and packet.time_base is not None and packet.size:
+                time = float(packet.pts * packet.time_base)
+                last = time if last is None else max(last, time)
+    except (av.error.FFmpegError, OSError):
+        last = None
+    finally:
+        try:
+            container.seek(0)
+        except av.error.FFmpegError:
+            pass
+    return last
 
 
 def _decode_targets(container, stream, info: VideoInfo, targets: np.ndarray) -> tuple[list[VideoFrame], str | None]:
@@ -314,21 +341,17 @@ class _FrameCursor:
         self.current = frame if frame is not None else before
 
     def advance_to(self, target: float, tolerance: float):
-        """Consume frames up to the one nearest ``target``; None if the stream ends first."""
-        if self.current is None or self.current.time < target - tolerance:
-            while True:
-                frame = self._pull()
-                if frame is None:
-                    return None
-                if frame.time >= target - tolerance:
-                    if self.current is not None and frame.time - target > target - self.current.time \
-                            and self.current.time > target - 2 * tolerance * 4:
-                        self._pending = frame  # variable frame rate: the previous frame is nearer
-                        return self.current
-                    self.current = frame
-                    return frame
-                self.current = frame
-        return self.current
+        """Consume frames up to the one nearest ``target``; None if the stream ends before reaching it."""
+        best = self.current
+        while True:
+            frame = self._pull()
+            if frame is None:  # end of stream: the last frame counts only if it is close enough
+                return best if best is not None and best.time >= target - tolerance else None
+            if best is None or abs(frame.time - target) <= abs(best.time - target):
+                best = self.current = frame
+                continue
+            self._pending = frame  # farther than the previous one: that one was the nearest
+            return best
 
 
 def _to_video_frame(frame, start: float, info: VideoInfo) -> VideoFrame:
