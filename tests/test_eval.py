@@ -14,7 +14,8 @@ from laanet.cli import app
 from laanet.config import load_config
 from laanet.data.index import IndexRecord, write_index
 from laanet.data.synthetic import make_dataset
-from laanet.evaluation.evaluate import EvalOptions, compute_metrics, load_items, predict, to_model_input
+from laanet.evaluation.evaluate import EvalOptions, compute_metrics, load_items, predict
+from laanet.inference.preprocess import crop_to_input
 from laanet.evaluation.report import paper_table
 from laanet.models.checkpoint import load_model, save_model
 from laanet.models.laanet import LAANet
@@ -70,7 +71,7 @@ def test_flip_test_is_mean_of_logits_and_frames_selection(prep, tiny_weights):
     flipped = predict(model, items, EvalOptions(batch_size=3, flip_test=True), progress=False)
     import cv2
 
-    x = torch.stack([torch.from_numpy(to_model_input(cv2.imread(str(i.file))[..., ::-1].copy(), 128)) for i in items])
+    x = torch.stack([torch.from_numpy(crop_to_input(cv2.imread(str(i.file))[..., ::-1].copy(), 128).copy()) for i in items])
     with torch.inference_mode():
         manual = (model(x).cls[:, 0] + model(torch.flip(x, dims=[3])).cls[:, 0]) / 2
     np.testing.assert_allclose(flipped.logit, manual.double().numpy(), atol=1e-5)

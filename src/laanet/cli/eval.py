@@ -36,6 +36,7 @@ def register(app: typer.Typer) -> None:
         name: Optional[str] = typer.Option(None, "--name", help="Row name in table.md (default: the weights file name)."),
         compare: Optional[list[Path]] = typer.Option(None, "--compare", help="Earlier eval folder whose row to add to table.md (repeatable)."),
         seed: int = typer.Option(0, "--seed", help="Seed of the random perturbations (block, noise)."),
+        margin: Optional[int] = typer.Option(None, "--margin", min=0, help="Pixels cut from each side of the stored crop before resizing (default: as laanet detect, 5 at 256)."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     ) -> None:
         """Score prepared face crops; write per-crop predictions and frame/video AUC, AP, AR, mF1, F1, EER, ACC."""
@@ -59,7 +60,7 @@ def register(app: typer.Typer) -> None:
 
         options = EvalOptions(frames=frames, flip_test=flip_test, perturbations=perturbations,
                               split=None if split == "all" else split, batch_size=batch_size, workers=workers,
-                              device=device, seed=seed)
+                              device=device, seed=seed, margin=margin)
         try:
             metrics = run_eval(weights, data, out, options, name=name, compare=compare or (), sweep=sweep,
                                sweep_types=types, progress=progress)

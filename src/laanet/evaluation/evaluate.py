@@ -5,8 +5,9 @@ Protocol (spec §5, with the deliberate differences listed in docs/reproduce.md)
 - records of the chosen split (``test`` by default) from one or more prepared folders (``laanet prepare``);
 - ``frames`` crops per video, evenly spaced among the stored ones (all of them by default; the official code
   draws 32 *with replacement*);
-- preprocessing: the stored 256-px crop (optionally perturbed, ``laanet.evaluation.perturb``) → bilinear resize
-  to the model's ``cfg.input_size`` → RGB → (x/255 − 0.5)/0.5;
+- preprocessing: the stored 256-px crop (optionally perturbed, ``laanet.evaluation.perturb``) → the same
+  ``laanet.inference.preprocess.crop_to_input`` as ``laanet detect`` (a 5-px margin off every side, as the
+  official SBI test loader, then a bilinear resize to the model's ``cfg.input_size``, RGB, (x/255 − 0.5)/0.5);
 - frame score = the cls logit; with ``flip_test`` the mean of the logits of the crop and its mirror image;
 - video score = sigmoid(mean frame logit), per unique ``video_id`` (``laanet.evaluation.metrics``).
 """
@@ -27,7 +28,7 @@ from laanet.evaluation.perturb import Perturbation, apply_perturbations
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EvalItem", "EvalOptions", "Predictions", "compute_metrics", "load_items", "predict", "to_model_input"]
+__all__ = ["EvalItem", "EvalOptions", "Predictions", "compute_metrics", "load_items", "predict"]
 
 
 @dataclass
@@ -40,6 +41,7 @@ class EvalOptions:
     workers: int = 0  # DataLoader workers
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     seed: int = 0  # seeds the random perturbations (block, noise)
+    margin: int | None = None  # px cut from each side of the crop before resizing; None = laanet detect's (5 at 256)
 
 
 @dataclass(frozen=True)
@@ -98,16 +100,6 @@ def load_items(data_dirs: Sequence[str | Path], *, split: str | None = "test", f
     return items
 
 
-def to_model_input(crop: np.ndarray, size: int) -> np.ndarray:
-    """RGB uint8 crop H×W×3 → float32 3×size×size in [-1, 1] (bilinear resize, (x/255 − 0.5)/0.5)."""
-    import cv2
-
-    if crop.shape[0] != size or crop.shape[1] != size:
-        crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_LINEAR)
-    x = crop.astype(np.float32) / 255.0
-    return ((x - 0.5) / 0.5).transpose(2, 0, 1).copy()  # 3, S, S
-
-
 def _perturb_seed(record: IndexRecord, seed: int) -> int:
     return zlib.crc32(f"{record.video_id}:{record.frame}".encode()) ^ seed
 
@@ -115,8 +107,9 @@ def _perturb_seed(record: IndexRecord, seed: int) -> int:
 class _CropDataset:
     """torch-style map dataset: index → (3×S×S float32 tensor, index)."""
 
-    def __init__(self, items: list[EvalItem], size: int, perturbations: tuple[Perturbation, ...], seed: int) -> None:
-        self.items, self.size, self.perturbations, self.seed = items, size, perturbations, seed
+    def __init__(self, items: list[EvalItem], size: int, perturbations: tuple[Perturbation, ...], seed: int,
+                 margin: int | None) -> None:
+        self.items, self.size, self.perturbations, self.seed, self.margin = items, size, perturbations, seed, margin
 
     def __len__(self) -> int:
         return len(self.items)
@@ -125,6 +118,8 @@ class _CropDataset:
         import cv2
         import torch
 
+        from laanet.inference.preprocess import crop_to_input
+
         item = self.items[i]
         bgr = cv2.imread(str(item.file), cv2.IMREAD_COLOR)
         if bgr is None:
@@ -132,7 +127,7 @@ class _CropDataset:
         crop = np.ascontiguousarray(bgr[..., ::-1])
         if self.perturbations:
             crop = apply_perturbations(crop, self.perturbations, seed=_perturb_seed(item.record, self.seed))
-        return torch.from_numpy(to_model_input(crop, self.size)), i
+        return torch.from_numpy(np.ascontiguousarray(crop_to_input(crop, self.size, margin=self.margin))), i
 
 
 def resolve_device(name: str) -> str:
@@ -153,7 +148,7 @@ def predict(model: Any, items: list[EvalItem], options: EvalOptions, *, progress
 
     device = next(model.parameters()).device
     dtype = next(model.parameters()).dtype
-    dataset = _CropDataset(items, int(model.cfg.input_size), tuple(options.perturbations), options.seed)
+    dataset = _CropDataset(items, int(model.cfg.input_size), tuple(options.perturbations), options.seed, options.margin)
     loader = DataLoader(dataset, batch_size=options.batch_size, shuffle=False, num_workers=options.workers,
                         pin_memory=device.type == "cuda")
     logits = np.empty(len(items), dtype=np.float64)

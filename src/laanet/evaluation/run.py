@@ -77,6 +77,7 @@ def run_eval(
         "flip_test": options.flip_test,
         "perturbations": [str(p) for p in options.perturbations],
         "input_size": int(model.cfg.input_size),
+        "crop_margin_px": options.margin if options.margin is not None else "laanet detect default (5 at 256)",
         "frame_score": "cls logit" + (" (mean with horizontal flip)" if options.flip_test else ""),
         "video_score": "sigmoid(mean of frame logits) per unique video_id",
         "threshold": 0.5,
