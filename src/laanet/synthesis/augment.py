@@ -1,0 +1,181 @@
+"""Shared real/fake augmentation and framing (spec §3.4), on the albumentations 2.x API.
+
+Every transform here is applied to a real image and its pseudo-fake **with identical parameters**
+(``additional_targets``), so that the only difference left between the two is the blend.
+
+* :func:`build_geometry`: horizontal flip (p 0.5), then with p 0.5 exactly one of a random crop to
+  ``(1 − u_h)H × (1 − u_w)W`` (u ∈ {0, 0.01, …, 0.14}), a random scale in [0.85, 1.15], or one random
+  erasing box of 2–33 % of the image (aspect 0.3–3.33, zeros, masks erased too).
+* :func:`frame_affine`: the centre/scale affine that fits the whole (possibly non-square) image into the
+  square network input, computed **after** the geometry (the official SBI loader computes it before).
+* :func:`build_pair_colour`: SBI's post-blend colour/JPEG augmentation on the framed pair.
+* :func:`build_background_colour`: BI's colour pipeline, applied to the real face before blending.
+
+Randomness: each pipeline is re-seeded from the caller's ``numpy.random.Generator`` before every call
+(:func:`run_seeded`), so results depend only on that generator, never on global state.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import albumentations as A
+import cv2
+import numpy as np
+from albumentations.augmentations.crops.transforms import BaseCrop
+
+__all__ = [
+    "GeometryConfig",
+    "RandomFractionCrop",
+    "build_background_colour",
+    "build_geometry",
+    "build_pair_colour",
+    "frame",
+    "frame_affine",
+    "run_seeded",
+]
+
+
+@dataclass(frozen=True)
+class GeometryConfig:
+    """Joint geometric augmentation (spec §3.4; values from the official train config)."""
+
+    hflip_p: float = 0.5
+    one_of_p: float = 0.5  # probability that one of crop / scale / erase is applied
+    crop_max_fraction: float = 0.14  # u_h, u_w ∈ {0, 0.01, ..., 0.14}
+    scale_limit: float = 0.15  # RandomScale in [0.85, 1.15]
+    erase_area: tuple[float, float] = (0.02, 0.33)  # of the actual image (official: of a fixed 257×257)
+    erase_aspect: tuple[float, float] = (0.3, 3.33)
+
+
+class RandomFractionCrop(BaseCrop):
+    """Crop a random ``(1 − u_h)·H × (1 − u_w)·W`` window, u drawn from {0, 1/steps, …, max_fraction}.
+
+    Applied to images and masks alike (a :class:`~albumentations.DualTransform` through ``BaseCrop``).
+    """
+
+    def __init__(self, max_fraction: float = 0.14, steps: int = 100, p: float = 1.0) -> None:
+        super().__init__(p=p)
+        if not 0 <= max_fraction < 1:
+            raise ValueError(f"max_fraction must be in [0, 1), got {max_fraction}")
+        self.max_fraction = max_fraction
+        self.steps = steps
+
+    def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        height, width = params["shape"][:2]
+        top_k = int(round(self.max_fraction * self.steps))
+        u_h = self.py_random.randint(0, top_k) / self.steps
+        u_w = self.py_random.randint(0, top_k) / self.steps
+        crop_h, crop_w = max(1, int((1 - u_h) * height)), max(1, int((1 - u_w) * width))
+        y0 = self.py_random.randint(0, height - crop_h)
+        x0 = self.py_random.randint(0, width - crop_w)
+        return {"crop_coords": (x0, y0, x0 + crop_w, y0 + crop_h)}
+
+    def get_transform_init_args_names(self) -> tuple[str, ...]:
+        return ("max_fraction", "steps")
+
+
+# Targets shared by every pair pipeline: the real is "image", the fake rides along with the same parameters.
+_PAIR_TARGETS = {"fake": "image", "boundary": "mask", "soft": "mask"}
+
+
+def build_geometry(cfg: GeometryConfig | None = None) -> A.Compose:
+    """Joint geometry for (image=real, fake, boundary, soft) — see the module docstring."""
+    cfg = cfg or GeometryConfig()
+    return A.Compose(
+        [
+            A.HorizontalFlip(p=cfg.hflip_p),
+            A.OneOf(
+                [
+                    RandomFractionCrop(max_fraction=cfg.crop_max_fraction, p=1.0),
+                    A.RandomScale(
+                        scale_limit=(-cfg.scale_limit, cfg.scale_limit),
+                        interpolation=cv2.INTER_LINEAR,
+                        mask_interpolation=cv2.INTER_LINEAR,  # official: nearest on the boundary map
+                        p=1.0,
+                    ),
+                    A.Erasing(scale=cfg.erase_area, ratio=cfg.erase_aspect, fill=0, fill_mask=0, p=1.0),
+                ],
+                p=cfg.one_of_p,
+            ),
+        ],
+        additional_targets=_PAIR_TARGETS,
+    )
+
+
+def build_pair_colour() -> A.Compose:
+    """SBI's post-blend colour augmentation, shared by real and fake (spec §3.4, "Colour, SBI").
+
+    The HSV limits of ±0.3 are the official values; on uint8 images they change pixels by a few levels only.
+    """
+    return A.Compose(
+        [
+            A.RGBShift(r_shift_limit=20, g_shift_limit=20, b_shift_limit=20, p=0.3),
+            A.HueSaturationValue(hue_shift_limit=0.3, sat_shift_limit=0.3, val_shift_limit=0.3, p=0.3),
+            A.RandomBrightnessContrast(brightness_limit=0.3, contrast_limit=0.3, p=0.3),
+            A.ImageCompression(quality_range=(40, 100), p=0.5),
+        ],
+        additional_targets={"fake": "image"},
+    )
+
+
+def _cv_sigma(ksize: int) -> float:
+    """σ that OpenCV derives from a Gaussian kernel size when asked for σ = 0."""
+    return 0.3 * ((ksize - 1) * 0.5 - 1) + 0.8
+
+
+def build_background_colour() -> A.Compose:
+    """BI's colour pipeline on the real face before blending (spec §3.4, "Colour, BI")."""
+    # GaussNoise "var 10-50" (albumentations 1.x, pixel² on uint8) = std sqrt(10)..sqrt(50) levels of 255.
+    noise_std = (math.sqrt(10) / 255, math.sqrt(50) / 255)
+    return A.Compose(
+        [
+            A.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.2, p=0.3),
+            A.ImageCompression(quality_range=(40, 100), p=0.5),
+            A.RGBShift(r_shift_limit=20, g_shift_limit=20, b_shift_limit=20, p=0.3),
+            A.RandomGamma(gamma_limit=(80, 120), p=0.5),
+            A.OneOf(
+                [
+                    # GaussianBlur(3-7) of 1.x: odd kernel k ∈ {3, 5, 7} with OpenCV's σ for that kernel.
+                    A.OneOf([A.GaussianBlur(blur_limit=(k, k), sigma_limit=(_cv_sigma(k),) * 2, p=1.0) for k in (3, 5, 7)], p=1.0),
+                    A.GaussNoise(std_range=noise_std, p=1.0),
+                ],
+                p=0.5,
+            ),
+            A.OneOf(
+                [
+                    A.RandomBrightnessContrast(brightness_limit=0.1, contrast_limit=0.1, p=1.0),
+                    A.HueSaturationValue(hue_shift_limit=20, sat_shift_limit=20, val_shift_limit=20, p=1.0),
+                ],
+                p=0.5,
+            ),
+        ]
+    )
+
+
+def run_seeded(pipeline: A.Compose, rng: np.random.Generator, **data: np.ndarray) -> dict[str, Any]:
+    """Run ``pipeline`` on ``data`` after seeding it from ``rng`` (one draw), so results follow ``rng``."""
+    pipeline.set_random_seed(int(rng.integers(0, 2**31 - 1)))
+    return pipeline(**data)
+
+
+def frame_affine(width: int, height: int, out_size: int) -> np.ndarray:
+    """2×3 affine fitting a ``width × height`` image, centred and aspect kept, into ``out_size²``.
+
+    The scale is ``out_size / max(width, height)`` (the official ``scale = max(w, h)/200`` box); pixel
+    centres map to pixel centres, so maps warped to different sizes (input, heatmap) stay aligned.
+    """
+    k = out_size / max(width, height)
+    cx, cy = (width - 1) / 2, (height - 1) / 2
+    centre = (out_size - 1) / 2
+    return np.array([[k, 0.0, centre - k * cx], [0.0, k, centre - k * cy]], dtype=np.float64)
+
+
+def frame(image: np.ndarray, out_size: int, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """Warp ``image`` (H×W or H×W×C) into ``out_size × out_size`` with :func:`frame_affine`, zero border."""
+    height, width = image.shape[:2]
+    matrix = frame_affine(width, height, out_size)
+    return cv2.warpAffine(
+        image, matrix, (out_size, out_size), flags=interpolation, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )

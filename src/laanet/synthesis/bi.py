@@ -1,0 +1,347 @@
+"""Blended Images (BI, Face X-ray style): another person's face blended into the real one (spec §3.3).
+
+Li et al., "Face X-ray for More General Face Forgery Detection", CVPR 2020; parameters as used by LAA-Net's
+BI path. Per call, from one real face crop (the *background*) and its 68 landmarks:
+
+1. (train) BI colour augmentation of the background (:func:`~laanet.synthesis.augment.build_background_colour`);
+2. the *foreground* is drawn uniformly among the ``k`` faces of **other identities** whose landmark
+   configurations are nearest (:class:`PartnerIndex`, a k-NN index over normalised landmarks; the official
+   code ranks 10,000 random frames instead); it is aligned to the background with a similarity transform
+   fitted on the landmarks (laanet addition; ``align_partner=False`` to skip);
+3. both faces are resampled to a random size ``s`` ∈ [0.404·H, H] (the official 128–317 px for 317-px faces,
+   here relative to the actual crop size — no hard-coded 317);
+4. mask = one of 4 hull types → piecewise-affine jitter (σ 0.01–0.15 of the side, 4×4 grid) → with p 0.5
+   erosion (odd kernel 1–21), else dilation (odd kernel 1–5);
+5. colour transfer (foreground mean matched to the background inside the mask), feathered blend with
+   ``α = clip(distance_to_mask_edge / (0.2 · mask size), 0, 1)``; ``M = α``;
+6. back to crop size; with p 0.5 real and fake are both down-sampled to a random 0.2–1× size (bilinear or
+   nearest) and back;
+7. shared margin crop, joint geometry, framing, targets (:mod:`laanet.synthesis.pipeline`).
+
+The real half of the pair is the background after the same resampling as the fake (steps 3 and 6), so
+resolution alone never tells the pair apart. An empty mask or a blend that changes nothing is re-drawn
+(bounded, counted in ``info["redraws"]``).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import cv2
+import numpy as np
+
+from laanet.synthesis.augment import GeometryConfig, build_background_colour, build_geometry, run_seeded
+from laanet.synthesis.hull import HULL_TYPES, HullType, hull_mask
+from laanet.synthesis.landmarks import SynthesisInputError, check_landmarks
+from laanet.synthesis.pipeline import draw_margin, finish_pair, resize, to_sample
+from laanet.synthesis.sample import SynthesisError, SynthesizedPair
+from laanet.synthesis.sbi import check_image
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["BIConfig", "BISynthesizer", "PartnerIndex", "PoolFace", "normalise_landmarks", "piecewise_affine"]
+
+
+# ---------------------------------------------------------------------------------------------------- pool
+@dataclass
+class PoolFace:
+    """One candidate foreground face: an image (path or H×W×3 uint8 RGB array), its 68 landmarks, identity."""
+
+    image: str | Path | np.ndarray
+    landmarks: np.ndarray
+    identity: str
+
+
+def normalise_landmarks(landmarks: np.ndarray) -> np.ndarray:
+    """68×2 → 136 float32: centred on the landmark mean and divided by the RMS distance to it.
+
+    Removes position and scale, keeps pose and expression; the k-NN distance on these vectors is the RMS
+    landmark distance between the two aligned shapes.
+    """
+    lm = np.asarray(landmarks, dtype=np.float64)[:68]
+    centred = lm - lm.mean(axis=0)
+    size = np.sqrt((centred**2).sum(axis=1).mean())
+    if not np.isfinite(size) or size <= 0:
+        raise SynthesisInputError("degenerate landmarks (all points coincide)")
+    return (centred / size).astype(np.float32).reshape(-1)
+
+
+class PartnerIndex:
+    """k-NN index of pool faces by landmark configuration, excluding the query's own identity.
+
+    Build it once from (image, landmarks, identity) triples — for training, the real face crops of the
+    training split with ``identity = video_id``. Queries are exact (brute force, one BLAS matrix-vector
+    product over the pool: ~1 ms per 10k faces). Picklable; images are read lazily from their paths.
+    """
+
+    def __init__(self, faces: Sequence[PoolFace], *, root: str | Path | None = None) -> None:
+        if len(faces) == 0:
+            raise ValueError("BI needs a non-empty pool of faces")
+        self.root = Path(root) if root is not None else None
+        self.images = [f.image for f in faces]
+        self.landmarks = [np.asarray(f.landmarks, dtype=np.float32)[:68] for f in faces]
+        for i, lm in enumerate(self.landmarks):
+            if lm.shape != (68, 2):
+                raise SynthesisInputError(f"pool face {i}: landmarks must be 68×2, got {lm.shape}")
+        names, codes = np.unique([str(f.identity) for f in faces], return_inverse=True)
+        self.identity_names = list(names)
+        self.identities = codes.astype(np.int64)
+        self.features = np.stack([normalise_landmarks(lm) for lm in self.landmarks])  # N, 136
+        self.sq_norms = (self.features.astype(np.float64) ** 2).sum(axis=1)  # N
+        if len(names) < 2:
+            logger.warning("BI pool has a single identity (%s): every query from it will fail", names[0])
+
+    @classmethod
+    def from_records(cls, records: Iterable[Any], root: str | Path, *, reals_only: bool = True) -> "PartnerIndex":
+        """From prepared-index records (``path``, ``landmarks``, ``video_id``, ``label``); paths under ``root``."""
+        faces = [
+            PoolFace(image=rec.path, landmarks=np.asarray(rec.landmarks, np.float32), identity=rec.video_id)
+            for rec in records
+            if rec.landmarks and (not reals_only or int(getattr(rec, "label", 0)) == 0)
+        ]
+        return cls(faces, root=root)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def identity_code(self, identity: str | None) -> int | None:
+        """Integer code of ``identity`` in this pool (None if absent or None)."""
+        if identity is None:
+            return None
+        pos = int(np.searchsorted(self.identity_names, str(identity)))
+        if pos < len(self.identity_names) and self.identity_names[pos] == str(identity):
+            return pos
+        return None
+
+    def neighbours(self, landmarks: np.ndarray, *, identity: str | None = None, k: int = 30) -> np.ndarray:
+        """Indices of the (up to) ``k`` pool faces nearest to ``landmarks``, nearest first.
+
+        Faces of ``identity`` are excluded; without an identity, only exact duplicates (distance 0) are.
+
+        Raises:
+            SynthesisError: no face of another identity in the pool.
+        """
+        query = normalise_landmarks(landmarks).astype(np.float64)
+        dist2 = self.sq_norms - 2.0 * (self.features @ query) + float(query @ query)  # N
+        code = self.identity_code(identity)
+        if code is not None:
+            dist2 = np.where(self.identities == code, np.inf, dist2)
+        else:
+            dist2 = np.where(dist2 <= 1e-10, np.inf, dist2)
+        valid = int(np.isfinite(dist2).sum())
+        if valid == 0:
+            raise SynthesisError(f"BI: no partner face of another identity than {identity!r} in the pool of {len(self)}")
+        k = min(k, valid)
+        nearest = np.argpartition(dist2, k - 1)[:k]
+        return nearest[np.argsort(dist2[nearest], kind="stable")]
+
+    def load(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Image (H×W×3 uint8 RGB) and 68×2 landmarks of pool face ``i``."""
+        image = self.images[i]
+        if not isinstance(image, np.ndarray):
+            from laanet.media import read_image
+
+            path = Path(image)
+            image = read_image(self.root / path if self.root is not None and not path.is_absolute() else path)
+        return image, self.landmarks[i]
+
+
+# ---------------------------------------------------------------------------------------------------- config
+@dataclass(frozen=True)
+class BIConfig:
+    """BI synthesis; defaults follow the official BI path (spec §3.3) scaled to the actual crop size."""
+
+    input_size: int = 384
+    train: bool = True  # background colour + joint geometry
+    k: int = 30  # partners drawn among the k nearest other-identity faces (official: 30 best of 10,000)
+    align_partner: bool = True  # similarity-align the foreground to the background landmarks
+    hull_types: tuple[HullType, ...] = HULL_TYPES
+    blend_size: tuple[float, float] = (128 / 317, 1.0)  # s/H of the blending resolution
+    piecewise_scale: tuple[float, float] = (0.01, 0.15)  # σ of the grid jitter, fraction of the side
+    piecewise_grid: int = 4
+    erode_p: float = 0.5
+    erode_kernel: tuple[int, int] = (1, 21)  # odd
+    dilate_kernel: tuple[int, int] = (1, 5)  # odd
+    feather: float = 0.2  # feather width, fraction of the mask's larger side
+    downsample_p: float = 0.5
+    downsample_size: tuple[float, float] = (64 / 317, 1.0)  # fraction of the crop side
+    margin: tuple[int, int] = (5, 24)  # same framing as SBI (official BI: fixed 317-px crop 60:317, 30:287)
+    margin_reference: int = 256
+    geometry: GeometryConfig = field(default_factory=GeometryConfig)
+    max_redraws: int = 10
+
+    def __post_init__(self) -> None:
+        if self.input_size < 8 or self.input_size % 4:
+            raise ValueError(f"input_size must be a multiple of 4 (≥ 8), got {self.input_size}")
+        if self.k < 1:
+            raise ValueError(f"k must be ≥ 1, got {self.k}")
+        if not self.hull_types or any(h not in HULL_TYPES for h in self.hull_types):
+            raise ValueError(f"hull_types must be a non-empty subset of {HULL_TYPES}, got {self.hull_types}")
+        if self.max_redraws < 0:
+            raise ValueError(f"max_redraws must be ≥ 0, got {self.max_redraws}")
+
+
+# ---------------------------------------------------------------------------------------------------- steps
+def piecewise_affine(mask: np.ndarray, scale: float, grid: int, rng: np.random.Generator) -> np.ndarray:
+    """Jitter a ``grid × grid`` lattice of control points by N(0, scale·side) and warp ``mask`` accordingly.
+
+    The displacement between control points is interpolated bilinearly (imgaug's PiecewiseAffine uses a
+    triangulation; the result is the same kind of smooth, local deformation, ~100× faster).
+    """
+    height, width = mask.shape[:2]
+    dy = rng.normal(0.0, scale * height, size=(grid, grid))
+    dx = rng.normal(0.0, scale * width, size=(grid, grid))
+    # Linear-interpolation weights from the control lattice (corners on the image corners) to every pixel.
+    wy = _interp_weights(height, grid)  # H, G
+    wx = _interp_weights(width, grid)  # W, G
+    field_y = (wy @ dy @ wx.T).astype(np.float32)  # H, W
+    field_x = (wy @ dx @ wx.T).astype(np.float32)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    return cv2.remap(mask, xs + field_x, ys + field_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def _interp_weights(length: int, grid: int) -> np.ndarray:
+    pos = np.linspace(0, grid - 1, length)
+    lo = np.clip(np.floor(pos).astype(int), 0, grid - 2)
+    frac = pos - lo
+    weights = np.zeros((length, grid))
+    weights[np.arange(length), lo] = 1 - frac
+    weights[np.arange(length), lo + 1] = frac
+    return weights
+
+
+def _odd(rng: np.random.Generator, lo: int, hi: int) -> int:
+    return int(lo + 2 * rng.integers(0, (hi - lo) // 2 + 1))
+
+
+def colour_transfer(foreground: np.ndarray, background: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Shift each channel of ``foreground`` so its mean inside ``mask`` equals the background's there."""
+    inside = mask > 0
+    fg = foreground.astype(np.float32)
+    shift = background[inside].astype(np.float32).mean(axis=0) - fg[inside].mean(axis=0)  # 3
+    return np.clip(fg + shift, 0, 255)
+
+
+def feathered_blend(
+    foreground: np.ndarray, background: np.ndarray, mask: np.ndarray, feather: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Blend with ``α = clip(dist_to_edge / (feather · max(mask w, h)), 0, 1)`` → (fake uint8, α float32)."""
+    binary = (mask > 0).astype(np.uint8)
+    dist = cv2.distanceTransform(binary, cv2.DIST_L2, 5)
+    ys, xs = np.nonzero(binary)
+    size = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
+    alpha = np.clip(dist / max(feather * size, 1e-6), 0.0, 1.0).astype(np.float32)
+    a = alpha[..., None]
+    fake = a * foreground.astype(np.float32) + (1 - a) * background.astype(np.float32)
+    return np.clip(np.round(fake), 0, 255).astype(np.uint8), alpha
+
+
+def _align(foreground: np.ndarray, fg_lm: np.ndarray, bg_lm: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Warp ``foreground`` so its landmarks land on the background's (similarity, least squares)."""
+    matrix, _ = cv2.estimateAffinePartial2D(fg_lm.astype(np.float32), bg_lm.astype(np.float32), method=cv2.LMEDS)
+    if matrix is None:
+        return resize(foreground, shape[1], shape[0])
+    return cv2.warpAffine(foreground, matrix, (shape[1], shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+# ---------------------------------------------------------------------------------------------------- synthesizer
+class BISynthesizer:
+    """Make (real, BI fake) pairs with targets from a real face and a :class:`PartnerIndex` of other faces.
+
+    ``synth(image, landmarks, rng, identity=...)`` → :class:`~laanet.synthesis.sample.SynthesizedPair`;
+    all randomness comes from ``rng``. Picklable (the index holds arrays and paths).
+    """
+
+    def __init__(self, index: PartnerIndex, config: BIConfig | None = None) -> None:
+        self.index = index
+        self.config = config or BIConfig()
+        self._colour = build_background_colour() if self.config.train else None
+        self._geometry = build_geometry(self.config.geometry) if self.config.train else None
+
+    def _mask(self, landmarks: np.ndarray, shape: tuple[int, ...], rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+        cfg = self.config
+        hull = cfg.hull_types[int(rng.integers(len(cfg.hull_types)))]
+        mask = hull_mask(landmarks, shape, hull)
+        scale = float(rng.uniform(*cfg.piecewise_scale))
+        mask = piecewise_affine(mask, scale, cfg.piecewise_grid, rng)
+        binary = (mask > 0.5).astype(np.uint8)
+        erode = bool(rng.random() < cfg.erode_p)
+        kernel = _odd(rng, *(cfg.erode_kernel if erode else cfg.dilate_kernel))
+        op = cv2.erode if erode else cv2.dilate
+        binary = op(binary, np.ones((kernel, kernel), np.uint8))
+        return binary, {"hull": hull, "piecewise_scale": scale, "erode": erode, "morph_kernel": kernel}
+
+    def __call__(
+        self,
+        image: np.ndarray,
+        landmarks: np.ndarray,
+        rng: np.random.Generator,
+        *,
+        identity: str | None = None,
+    ) -> SynthesizedPair:
+        """One (real, fake) pair; ``identity`` (e.g. the video id) keeps the partner from the same person.
+
+        Raises:
+            SynthesisInputError: unusable image or landmarks.
+            SynthesisError: no partner of another identity, or no valid fake after ``max_redraws`` re-draws.
+        """
+        cfg = self.config
+        image = check_image(image)
+        lm = check_landmarks(landmarks, image.shape)[:68]
+        height, width = image.shape[:2]
+        background = image
+        if self._colour is not None:
+            background = run_seeded(self._colour, rng, image=image)["image"]
+        partners = self.index.neighbours(lm, identity=identity, k=cfg.k)
+        reasons: list[str] = []
+        for attempt in range(cfg.max_redraws + 1):
+            partner = int(partners[int(rng.integers(len(partners)))])
+            fg, fg_lm = self.index.load(partner)
+            if cfg.align_partner:
+                fg = _align(fg, fg_lm, lm, image.shape)
+            else:
+                fg = resize(fg, width, height)
+            # Blend at a random resolution s (relative to the crop side).
+            s = float(rng.uniform(*cfg.blend_size))
+            bw, bh = max(16, int(round(s * width))), max(16, int(round(s * height)))
+            bg_s, fg_s = resize(background, bw, bh), resize(fg, bw, bh)
+            lm_s = lm * np.array([bw / width, bh / height], np.float32)
+            mask, mask_info = self._mask(lm_s, bg_s.shape, rng)
+            if not mask.any():
+                reasons.append("empty mask")
+                continue
+            fg_s = colour_transfer(fg_s, bg_s, mask)
+            fake_s, alpha = feathered_blend(fg_s, bg_s, mask, cfg.feather)
+            fake, m = resize(fake_s, width, height), resize(alpha, width, height)
+            real = resize(bg_s, width, height)
+            if not (fake != real).any():
+                reasons.append("blend changed nothing")
+                continue
+            downsample = bool(rng.random() < cfg.downsample_p)
+            if downsample:
+                f = float(rng.uniform(*cfg.downsample_size))
+                dw, dh = max(8, int(round(f * width))), max(8, int(round(f * height)))
+                interp = cv2.INTER_LINEAR if rng.random() < 0.5 else cv2.INTER_NEAREST
+                real = resize(resize(real, dw, dh, interp), width, height)
+                fake = resize(resize(fake, dw, dh, interp), width, height)
+            margin = draw_margin(rng, min(height, width), cfg.margin, cfg.margin_reference)
+            framed = finish_pair(real, fake, m, rng, margin=margin, input_size=cfg.input_size, geometry=self._geometry, colour=None)
+            if framed.boundary.max() == 0:
+                reasons.append("boundary lost in framing")
+                continue
+            if attempt:
+                logger.debug("BI: %d re-draw(s) before a valid fake (%s)", attempt, ", ".join(reasons))
+            info = {
+                "method": "bi",
+                "redraws": attempt,
+                "partner": partner,
+                "partner_identity": self.index.identity_names[self.index.identities[partner]],
+                "blend_size": (bh, bw),
+                "downsample": downsample,
+                "margin": margin,
+                **mask_info,
+            }
+            return to_sample(framed, info)
+        raise SynthesisError(f"BI: no valid fake after {cfg.max_redraws + 1} attempts ({', '.join(reasons)})")

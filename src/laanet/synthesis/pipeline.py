@@ -1,0 +1,112 @@
+"""The steps every pseudo-fake shares after blending: margin crop, joint geometry, framing, colour, targets.
+
+Order (spec §3.2 steps 4-5, §3.4):
+
+1. boundary ``B = round(255·4M(1−M))`` (uint8) at crop size; the real's boundary is all zero;
+2. crop the same margin from every side of real, fake, boundary and mask;
+3. joint geometry (train only), identical for the pair;
+4. framing: warp images to ``input_size`` and boundary/mask to ``S = input_size/4`` with the centre/scale
+   affine of the **post-geometry** image (bilinear, on uint8 for the boundary — this is T);
+5. shared colour augmentation (SBI only);
+6. targets from T (:func:`~laanet.synthesis.targets.make_targets`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import albumentations as A
+import cv2
+import numpy as np
+
+from laanet.synthesis.augment import frame, run_seeded
+from laanet.synthesis.sample import SynthesizedPair, Targets
+from laanet.synthesis.targets import make_targets
+
+__all__ = ["FramedPair", "boundary_map", "draw_margin", "finish_pair", "to_sample"]
+
+
+def boundary_map(mask: np.ndarray) -> np.ndarray:
+    """``round(255 · 4M(1 − M))`` as uint8 H×W (spec §2.1); peaks (255) where the soft mask crosses 0.5."""
+    m = np.clip(mask.astype(np.float32), 0.0, 1.0)
+    return np.round(255.0 * 4.0 * m * (1.0 - m)).astype(np.uint8)
+
+
+def draw_margin(rng: np.random.Generator, size: int, margin: tuple[int, int], reference: int) -> int:
+    """Random per-side margin in pixels: ``margin`` is given for a ``reference``-px crop and scaled to ``size``."""
+    scale = size / reference
+    lo, hi = int(round(margin[0] * scale)), int(round(margin[1] * scale))
+    return int(rng.integers(lo, hi + 1))
+
+
+@dataclass
+class FramedPair:
+    """A pair after :func:`finish_pair`: images at input size, boundary T and mask M at S."""
+
+    real: np.ndarray  # N×N×3 uint8
+    fake: np.ndarray  # N×N×3 uint8
+    boundary: np.ndarray  # S×S uint8
+    mask: np.ndarray  # S×S float32
+
+
+def finish_pair(
+    real: np.ndarray,
+    fake: np.ndarray,
+    mask: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    margin: int,
+    input_size: int,
+    geometry: A.Compose | None,
+    colour: A.Compose | None,
+) -> FramedPair:
+    """Steps 1-5 of the module docstring.
+
+    Args:
+        real, fake: H×W×3 uint8 at crop size.
+        mask: H×W float32 soft blend mask M of the fake, in [0, 1].
+        margin: pixels cut from every side before the geometry.
+        geometry: joint geometry pipeline (:func:`~laanet.synthesis.augment.build_geometry`) or None.
+        colour: shared colour pipeline (:func:`~laanet.synthesis.augment.build_pair_colour`) or None.
+    """
+    boundary = boundary_map(mask)
+    mask = mask.astype(np.float32)
+    if margin > 0:
+        height, width = real.shape[:2]
+        if 2 * margin >= min(height, width):
+            raise ValueError(f"margin {margin} px leaves nothing of a {width}×{height} crop")
+        crop = (slice(margin, height - margin), slice(margin, width - margin))
+        real, fake, boundary, mask = real[crop], fake[crop], boundary[crop], mask[crop]
+    if geometry is not None:
+        out = run_seeded(geometry, rng, image=real, fake=fake, boundary=boundary, soft=mask)
+        real, fake, boundary, mask = out["image"], out["fake"], out["boundary"], out["soft"]
+    heatmap_size = input_size // 4
+    real = frame(real, input_size)
+    fake = frame(fake, input_size)
+    boundary = frame(np.ascontiguousarray(boundary), heatmap_size)  # uint8 bilinear: the official T
+    mask = frame(np.ascontiguousarray(mask), heatmap_size)
+    if colour is not None:
+        out = run_seeded(colour, rng, image=real, fake=fake)
+        real, fake = out["image"], out["fake"]
+    return FramedPair(real=real, fake=fake, boundary=boundary, mask=mask)
+
+
+def to_sample(framed: FramedPair, info: dict) -> SynthesizedPair:
+    """Attach targets (step 6): real → zeros, fake → :func:`make_targets` of its boundary."""
+    heatmap, consistency = make_targets(framed.boundary)
+    size = framed.boundary.shape[0]
+    return SynthesizedPair(
+        real=framed.real,
+        fake=framed.fake,
+        boundary=framed.boundary,
+        mask=framed.mask,
+        real_targets=Targets.real(size),
+        fake_targets=Targets(heatmap=heatmap, consistency=consistency, label=1),
+        info=info,
+    )
+
+
+def resize(image: np.ndarray, width: int, height: int, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """``cv2.resize`` to ``width × height`` (a no-op when the size already matches)."""
+    if image.shape[1] == width and image.shape[0] == height:
+        return image
+    return cv2.resize(image, (width, height), interpolation=interpolation)

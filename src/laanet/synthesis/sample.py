@@ -1,0 +1,77 @@
+"""What a synthesizer returns: a real/fake pair at network size with its targets."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["SynthesisError", "SynthesizedPair", "Targets", "to_network_input"]
+
+
+class SynthesisError(RuntimeError):
+    """No valid pseudo-fake could be made from this face within the allowed number of re-draws."""
+
+
+@dataclass
+class Targets:
+    """Dense targets of one image at heatmap size S (= input_size / 4).
+
+    heatmap: 1×S×S float32, vulnerable-point Gaussians (peaks 1); zeros for a real image.
+    consistency: 1×S×S float32, self-consistency target; zeros for a real image.
+    label: 0 real, 1 fake.
+    """
+
+    heatmap: np.ndarray
+    consistency: np.ndarray
+    label: int
+
+    @classmethod
+    def real(cls, size: int) -> "Targets":
+        zeros = np.zeros((1, size, size), dtype=np.float32)
+        return cls(heatmap=zeros, consistency=zeros.copy(), label=0)
+
+
+def to_network_input(image: np.ndarray) -> np.ndarray:
+    """H×W×3 uint8 RGB → 3×H×W float32 in [-1, 1], i.e. ``(x / 255 − 0.5) / 0.5`` (spec §1.1)."""
+    return (image.astype(np.float32).transpose(2, 0, 1) / 127.5) - 1.0
+
+
+@dataclass
+class SynthesizedPair:
+    """One real face and its pseudo-fake, framed to the network input, with targets.
+
+    real, fake: input_size×input_size×3 uint8 RGB; same geometry and colour augmentation.
+    boundary: S×S uint8 boundary map T = warp(round(255·4M(1−M))) of the fake (the real's is all zero).
+    mask: S×S float32 soft blend mask M of the fake, warped like ``boundary`` (previews, tests).
+    real_targets, fake_targets: :class:`Targets` (labels 0 and 1).
+    info: how the pair was drawn (method, hull type, blend ratio, margin, flips, ``redraws`` ...).
+    """
+
+    real: np.ndarray
+    fake: np.ndarray
+    boundary: np.ndarray
+    mask: np.ndarray
+    real_targets: Targets
+    fake_targets: Targets
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def redraws(self) -> int:
+        """How many candidate fakes were rejected (empty mask, no blend) before this one."""
+        return int(self.info.get("redraws", 0))
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Network-ready arrays, real first then fake (``default_collate`` turns them into tensors).
+
+        Returns:
+            ``image`` 2×3×H×W float32 in [-1, 1]; ``heatmap`` and ``consistency`` 2×1×S×S float32;
+            ``label`` (2,) float32 = [0, 1]; ``redraws`` () int64.
+        """
+        return {
+            "image": np.stack([to_network_input(self.real), to_network_input(self.fake)]),
+            "heatmap": np.stack([self.real_targets.heatmap, self.fake_targets.heatmap]),
+            "consistency": np.stack([self.real_targets.consistency, self.fake_targets.consistency]),
+            "label": np.array([self.real_targets.label, self.fake_targets.label], dtype=np.float32),
+            "redraws": np.array(self.redraws, dtype=np.int64),
+        }
