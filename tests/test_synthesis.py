@@ -33,16 +33,15 @@ NAMES = ("astronaut", "grace_hopper", "obama_portrait")
 
 
 @pytest.fixture(scope="module")
-def faces() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def faces(dlib_analyzer) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """256-px crops and their 68 landmarks of three bundled photos (laanet.faces, dlib backend)."""
-    from laanet.faces import FaceAnalyzer, crop_face
+    from laanet.faces import crop_face
     from laanet.media import read_image
 
-    analyzer = FaceAnalyzer()
     out = {}
     for name in NAMES:
         image = read_image(SAMPLES / f"{name}.jpg")
-        crop = crop_face(image, analyzer.detect(image)[0])
+        crop = crop_face(image, dlib_analyzer.detect(image)[0])
         out[name] = (crop.image, crop.landmarks)
     return out
 
