@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 BackendName = Literal["dlib", "mediapipe"]
 BACKENDS: tuple[str, ...] = ("dlib", "mediapipe")
-DEFAULT_BACKEND: BackendName = "dlib"  # why: docs/faces.md ("Choosing the default backend")
+DEFAULT_BACKEND: BackendName = "mediapipe"  # why: docs/faces.md ("Choosing the default backend")
 DEFAULT_DETECT_MAX_SIDE = 1280
 
 
@@ -33,8 +33,10 @@ class FaceAnalyzer:
         detect_max_side: detection runs on the image shrunk to this long side (landmarks stay full-res).
         min_size: faces whose box is smaller than this many pixels (full resolution) are dropped.
         max_faces: keep at most this many faces, largest first (None: all).
-        retry_small: dlib only: when nothing is found in an image whose long side is at most 1000 px, try
-            again with the detector upsampling once (finds faces down to ~40 px; 4× slower, only then).
+        small_faces: look harder for small faces (dlib: the HOG detector upsamples the image once, finding
+            boxes down to ~40 px instead of ~80; MediaPipe: BlazeFace also runs on 2×2 overlapping tiles).
+            About 4× slower. ``None`` (default): only when the normal pass finds nothing; ``True``: always;
+            ``False``: never.
 
     Raises:
         ValueError: unknown backend or bad option.
@@ -48,7 +50,7 @@ class FaceAnalyzer:
         detect_max_side: int = DEFAULT_DETECT_MAX_SIDE,
         min_size: int = 20,
         max_faces: int | None = None,
-        retry_small: bool = True,
+        small_faces: bool | None = None,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"unknown face backend {backend!r}; choose one of {BACKENDS}")
@@ -60,7 +62,7 @@ class FaceAnalyzer:
         self.detect_max_side = detect_max_side
         self.min_size = min_size
         self.max_faces = max_faces
-        self.retry_small = retry_small
+        self.small_faces = small_faces
         self._backend = _make_backend(backend)
 
     @property
@@ -79,9 +81,9 @@ class FaceAnalyzer:
         """
         image = to_rgb_uint8(image)
         small, scale = downscale(image, self.detect_max_side)
-        faces = self._backend.analyze(small, scale, image)
-        if not faces and self.retry_small and self.backend_name == "dlib" and max(small.shape[:2]) <= 1000:
-            faces = self._backend.analyze(small, scale, image, upsample=1)
+        faces = self._backend.analyze(small, scale, image, small_faces=bool(self.small_faces))
+        if not faces and self.small_faces is None:
+            faces = self._backend.analyze(small, scale, image, small_faces=True)
         faces = [f for f in faces if min(f.width, f.height) >= self.min_size]
         faces.sort(key=lambda f: f.area, reverse=True)
         return faces[: self.max_faces] if self.max_faces else faces

@@ -42,7 +42,7 @@ class FaceCrop:
 
     Attributes:
         image: size×size×3 uint8 RGB.
-        landmarks: 68×2 float32 in crop pixel coordinates.
+        landmarks: 68×2 float32 in crop pixel coordinates (None only if the face had none).
         landmarks81: 81×2 float32 in crop pixel coordinates, or None.
         matrix: 2×3 float64 affine, original-image pixel → crop pixel (``[x', y'] = M @ [x, y, 1]``).
         roll: in-plane rotation applied, degrees (the eye line's angle in the original image; 0 if unaligned).
@@ -50,7 +50,7 @@ class FaceCrop:
     """
 
     image: np.ndarray = field(repr=False)
-    landmarks: np.ndarray = field(repr=False)
+    landmarks: np.ndarray | None = field(repr=False)
     landmarks81: np.ndarray | None = field(repr=False)
     matrix: np.ndarray
     roll: float
@@ -83,7 +83,7 @@ class FaceCrop:
         interpolation = cv2.INTER_AREA if size < self.size else cv2.INTER_LINEAR
         return FaceCrop(
             image=cv2.resize(self.image, (size, size), interpolation=interpolation),
-            landmarks=apply_affine(scale, self.landmarks),
+            landmarks=None if self.landmarks is None else apply_affine(scale, self.landmarks),
             landmarks81=None if self.landmarks81 is None else apply_affine(scale, self.landmarks81),
             matrix=compose_affine(scale, self.matrix),
             roll=self.roll,
@@ -130,7 +130,7 @@ def crop_face(
     crop = warp_affine(image, matrix, size, border=border, fill=fill)
     return FaceCrop(
         image=crop,
-        landmarks=apply_affine(matrix, face.landmarks),
+        landmarks=None if face.landmarks is None else apply_affine(matrix, face.landmarks),
         landmarks81=None if face.landmarks81 is None else apply_affine(matrix, face.landmarks81),
         matrix=matrix,
         roll=float(np.degrees(np.arctan2(matrix[0, 1], matrix[0, 0]))),

@@ -27,7 +27,8 @@ class Face:
         score: detector confidence. MediaPipe: probability in [0, 1]; dlib HOG: SVM margin (≈0–3, higher is
             surer). Compare scores only within one backend.
         landmarks: 68×2 float32 ``(x, y)`` in the iBUG 300-W order (jaw 0-16, brows 17-26, nose 27-35,
-            eyes 36-47, mouth 48-67), the order of dlib's 68-point model.
+            eyes 36-47, mouth 48-67), the order of dlib's 68-point model. Always set by ``FaceAnalyzer``; a
+            Face built by hand from a box alone may pass None (crops then use the box).
         landmarks81: 81×2 float32, the 68 points then 13 forehead points from the image-left temple to the
             image-right temple along the hairline (already in the contour order SBI uses; see
             ``docs/faces.md``), or None when the backend cannot give them (dlib).
@@ -36,7 +37,7 @@ class Face:
 
     box: np.ndarray
     score: float
-    landmarks: np.ndarray = field(repr=False)
+    landmarks: np.ndarray | None = field(repr=False)
     landmarks81: np.ndarray | None = field(default=None, repr=False)
     backend: str = ""
 
@@ -57,7 +58,7 @@ class Face:
         return Face(
             box=(self.box * factor).astype(np.float32),
             score=self.score,
-            landmarks=(self.landmarks * factor).astype(np.float32),
+            landmarks=None if self.landmarks is None else (self.landmarks * factor).astype(np.float32),
             landmarks81=None if self.landmarks81 is None else (self.landmarks81 * factor).astype(np.float32),
             backend=self.backend,
         )
