@@ -68,6 +68,17 @@ def normalise_landmarks(landmarks: np.ndarray) -> np.ndarray:
     return (centred / size).astype(np.float32).reshape(-1)
 
 
+def _normalise_many(landmarks: np.ndarray) -> np.ndarray:
+    """:func:`normalise_landmarks` of N×68×2 landmarks at once → N×136 float32."""
+    lm = landmarks.astype(np.float64)
+    centred = lm - lm.mean(axis=1, keepdims=True)
+    size = np.sqrt((centred**2).sum(axis=2).mean(axis=1))  # N
+    bad = ~np.isfinite(size) | (size <= 0)
+    if bad.any():
+        raise SynthesisInputError(f"pool face {int(np.argmax(bad))}: degenerate landmarks (all points coincide)")
+    return (centred / size[:, None, None]).astype(np.float32).reshape(len(lm), -1)
+
+
 class PartnerIndex:
     """k-NN index of pool faces by landmark configuration, excluding the query's own identity.
 
@@ -81,15 +92,19 @@ class PartnerIndex:
             raise ValueError("BI needs a non-empty pool of faces")
         self.root = Path(root) if root is not None else None
         self.images = [f.image for f in faces]
-        self.landmarks = [np.asarray(f.landmarks, dtype=np.float32)[:68] for f in faces]
-        for i, lm in enumerate(self.landmarks):
+        landmarks = [np.asarray(f.landmarks, dtype=np.float32)[:68] for f in faces]
+        for i, lm in enumerate(landmarks):
             if lm.shape != (68, 2):
                 raise SynthesisInputError(f"pool face {i}: landmarks must be 68×2, got {lm.shape}")
+        self.landmarks = np.stack(landmarks)  # N, 68, 2
         names, codes = np.unique([str(f.identity) for f in faces], return_inverse=True)
-        self.identity_names = list(names)
-        self.identities = codes.astype(np.int64)
-        self.features = np.stack([normalise_landmarks(lm) for lm in self.landmarks])  # N, 136
-        self.sq_norms = (self.features.astype(np.float64) ** 2).sum(axis=1)  # N
+        self.identity_names = [str(n) for n in names]
+        self.identities = codes.astype(np.int64)  # N
+        order = np.argsort(self.identities, kind="stable")
+        bounds = np.searchsorted(self.identities[order], np.arange(len(names) + 1))
+        self._members = [order[bounds[c] : bounds[c + 1]] for c in range(len(names))]  # pool rows per identity
+        self.features = _normalise_many(self.landmarks)  # N, 136 float32
+        self.sq_norms = (self.features**2).sum(axis=1)  # N
         if len(names) < 2:
             logger.warning("BI pool has a single identity (%s): every query from it will fail", names[0])
 
@@ -123,15 +138,15 @@ class PartnerIndex:
         Raises:
             SynthesisError: no face of another identity in the pool.
         """
-        query = normalise_landmarks(landmarks).astype(np.float64)
+        query = normalise_landmarks(landmarks)  # 136 float32
         dist2 = self.sq_norms - 2.0 * (self.features @ query) + float(query @ query)  # N
         code = self.identity_code(identity)
         if code is not None:
-            dist2 = np.where(self.identities == code, np.inf, dist2)
+            dist2[self._members[code]] = np.inf
         else:
-            dist2 = np.where(dist2 <= 1e-10, np.inf, dist2)
-        valid = int(np.isfinite(dist2).sum())
-        if valid == 0:
+            dist2[dist2 <= 1e-8] = np.inf  # the query face itself
+        valid = len(dist2) - (len(self._members[code]) if code is not None else int(np.isinf(dist2).sum()))
+        if valid <= 0:
             raise SynthesisError(f"BI: no partner face of another identity than {identity!r} in the pool of {len(self)}")
         k = min(k, valid)
         nearest = np.argpartition(dist2, k - 1)[:k]
@@ -145,7 +160,7 @@ class PartnerIndex:
 
             path = Path(image)
             image = read_image(self.root / path if self.root is not None and not path.is_absolute() else path)
-        return image, self.landmarks[i]
+        return image, self.landmarks[i].copy()
 
 
 # ---------------------------------------------------------------------------------------------------- config
