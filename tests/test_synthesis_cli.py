@@ -59,7 +59,8 @@ def test_sbi_grid_from_photo_folder(photo_dir, tmp_path) -> None:
     assert grid.shape == (HEADER + 3 * TILE, COLS * TILE, 3)
     # same seed, same grid
     again = tmp_path / "again.png"
-    assert _run("--faces", str(photo_dir), "--out", str(again), "--n", "3", "--seed", "1", "--input-size", "128").exit_code == 0
+    res = _run("--faces", str(photo_dir), "--out", str(again), "--n", "3", "--seed", "1", "--input-size", "128")
+    assert res.exit_code == 0
     assert np.array_equal(cv2.imread(str(again)), grid)
 
 

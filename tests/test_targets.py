@@ -26,7 +26,8 @@ def test_matches_official_encoder(official: dict) -> None:
         assert heatmap.shape == consistency.shape == (1, 96, 96)
         assert heatmap.dtype == consistency.dtype == np.float32
         np.testing.assert_allclose(heatmap, official["heatmap"][i].numpy(), atol=1e-4, err_msg=f"heatmap {i}")
-        np.testing.assert_allclose(consistency, official["consistency"][i].numpy(), atol=1e-4, err_msg=f"consistency {i}")
+        expected = official["consistency"][i].numpy()
+        np.testing.assert_allclose(consistency, expected, atol=1e-4, err_msg=f"consistency {i}")
 
 
 def test_real_image_targets_are_zero() -> None:

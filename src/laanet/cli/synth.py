@@ -84,7 +84,9 @@ def make_preview(faces_dir: Path, out: Path, *, method: str, n: int, seed: int, 
         def synth(image, landmarks, identity, rng):  # noqa: ANN001, ARG001
             return sbi(image, landmarks, rng)
     else:
-        pool = PartnerIndex([PoolFace(image=img, landmarks=np.asarray(lm, np.float32)[:68], identity=ident) for img, lm, ident in faces])
+        pool = PartnerIndex(
+            [PoolFace(image=img, landmarks=np.asarray(lm, np.float32)[:68], identity=ident) for img, lm, ident in faces]
+        )
         if len(pool.identity_names) < 2:
             raise ValueError("BI needs faces of at least two identities (videos or images); got one")
         bi = BISynthesizer(pool, BIConfig(input_size=input_size))

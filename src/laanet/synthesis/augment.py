@@ -138,7 +138,10 @@ def build_background_colour() -> A.Compose:
             A.OneOf(
                 [
                     # GaussianBlur(3-7) of 1.x: odd kernel k ∈ {3, 5, 7} with OpenCV's σ for that kernel.
-                    A.OneOf([A.GaussianBlur(blur_limit=(k, k), sigma_limit=(_cv_sigma(k),) * 2, p=1.0) for k in (3, 5, 7)], p=1.0),
+                    A.OneOf(
+                        [A.GaussianBlur(blur_limit=(k, k), sigma_limit=(_cv_sigma(k),) * 2, p=1.0) for k in (3, 5, 7)],
+                        p=1.0,
+                    ),
                     A.GaussNoise(std_range=noise_std, p=1.0),
                 ],
                 p=0.5,

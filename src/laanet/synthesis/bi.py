@@ -147,7 +147,9 @@ class PartnerIndex:
             dist2[dist2 <= 1e-8] = np.inf  # the query face itself
         valid = len(dist2) - (len(self._members[code]) if code is not None else int(np.isinf(dist2).sum()))
         if valid <= 0:
-            raise SynthesisError(f"BI: no partner face of another identity than {identity!r} in the pool of {len(self)}")
+            raise SynthesisError(
+                f"BI: no partner face of another identity than {identity!r} in the pool of {len(self)}"
+            )
         k = min(k, valid)
         nearest = np.argpartition(dist2, k - 1)[:k]
         return nearest[np.argsort(dist2[nearest], kind="stable")]
@@ -258,7 +260,8 @@ def _align(foreground: np.ndarray, fg_lm: np.ndarray, bg_lm: np.ndarray, shape: 
     matrix, _ = cv2.estimateAffinePartial2D(fg_lm.astype(np.float32), bg_lm.astype(np.float32), method=cv2.LMEDS)
     if matrix is None:
         return resize(foreground, shape[1], shape[0])
-    return cv2.warpAffine(foreground, matrix, (shape[1], shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    size = (shape[1], shape[0])
+    return cv2.warpAffine(foreground, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
 # ---------------------------------------------------------------------------------------------------- synthesizer
@@ -275,7 +278,9 @@ class BISynthesizer:
         self._colour = build_background_colour() if self.config.train else None
         self._geometry = build_geometry(self.config.geometry) if self.config.train else None
 
-    def _mask(self, landmarks: np.ndarray, shape: tuple[int, ...], rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    def _mask(
+        self, landmarks: np.ndarray, shape: tuple[int, ...], rng: np.random.Generator
+    ) -> tuple[np.ndarray, dict]:
         cfg = self.config
         hull = cfg.hull_types[int(rng.integers(len(cfg.hull_types)))]
         mask = hull_mask(landmarks, shape, hull)
@@ -342,7 +347,9 @@ class BISynthesizer:
                 real = resize(resize(real, dw, dh, interp), width, height)
                 fake = resize(resize(fake, dw, dh, interp), width, height)
             margin = draw_margin(rng, min(height, width), cfg.margin, cfg.margin_reference)
-            framed = finish_pair(real, fake, m, rng, margin=margin, input_size=cfg.input_size, geometry=self._geometry, colour=None)
+            framed = finish_pair(
+                real, fake, m, rng, margin=margin, input_size=cfg.input_size, geometry=self._geometry, colour=None
+            )
             if framed.boundary.max() == 0:
                 reasons.append("boundary lost in framing")
                 continue

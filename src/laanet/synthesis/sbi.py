@@ -153,7 +153,10 @@ class SBISynthesizer:
         self._affine = A.Compose(
             [
                 A.Affine(
-                    translate_percent={"x": (-cfg.translate[0], cfg.translate[0]), "y": (-cfg.translate[1], cfg.translate[1])},
+                    translate_percent={
+                        "x": (-cfg.translate[0], cfg.translate[0]),
+                        "y": (-cfg.translate[1], cfg.translate[1]),
+                    },
                     scale=cfg.scale,
                     fit_output=False,
                     p=1.0,
@@ -185,7 +188,10 @@ class SBISynthesizer:
             subset68=bool(rng.random() < cfg.subset68_p),
             hull=cfg.hull_types[int(rng.integers(len(cfg.hull_types)))],
             transform_source=bool(rng.random() < cfg.source_transform_p),
-            mask_size=(int(rng.integers(int(lo * height), int(hi * height))), int(rng.integers(int(lo * width), int(hi * width)))),
+            mask_size=(
+                int(rng.integers(int(lo * height), int(hi * height))),
+                int(rng.integers(int(lo * width), int(hi * width))),
+            ),
             kernel1=_odd(rng, *cfg.blur_kernel),
             kernel2=_odd(rng, *cfg.blur_kernel),
             sigma2=int(rng.integers(cfg.blur_sigma[0], cfg.blur_sigma[1] + 1)),
@@ -264,7 +270,14 @@ class SBISynthesizer:
                 reasons.append("blend changed nothing")
                 continue
             framed = finish_pair(
-                real, fake, mask, rng, margin=draw.margin, input_size=cfg.input_size, geometry=self._geometry, colour=self._colour
+                real,
+                fake,
+                mask,
+                rng,
+                margin=draw.margin,
+                input_size=cfg.input_size,
+                geometry=self._geometry,
+                colour=self._colour,
             )
             if framed.boundary.max() == 0:
                 reasons.append("boundary lost in framing")

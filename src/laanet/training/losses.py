@@ -85,7 +85,9 @@ def consistency_similarity_logits(embedding: torch.Tensor, target: torch.Tensor)
         B×1×H×W logits; ``sigmoid`` of them is the predicted similarity.
     """
     if embedding.ndim != 4 or target.ndim != 4 or target.shape[1] != 1:
-        raise ValueError(f"expected embedding B×D×H×W and target B×1×H×W, got {tuple(embedding.shape)} and {tuple(target.shape)}")
+        raise ValueError(
+            f"expected embedding B×D×H×W and target B×1×H×W, got {tuple(embedding.shape)} and {tuple(target.shape)}"
+        )
     if embedding.shape[0] != target.shape[0] or embedding.shape[2:] != target.shape[2:]:
         raise ValueError(f"embedding {tuple(embedding.shape)} and target {tuple(target.shape)} disagree on B, H or W")
     batch, dim, height, width = embedding.shape
