@@ -77,6 +77,10 @@ def test_forehead_points_extend_facehull(faces) -> None:
     raw[[77, 75, 76, 68, 69, 70, 71, 80, 72, 73, 79, 74, 78]] = forehead
     np.testing.assert_array_equal(forehead_to_arc(raw, "dlib81"), lm81)
     assert forehead_to_arc(lm81, "arc") is lm81
+    # SBI takes 81 points (flip re-indexes the forehead arc too)
+    synth = SBISynthesizer(SBIConfig(input_size=64, subset68_p=0.0, flip_p=1.0, hull_types=("facehull",)))
+    pair = synth(image, lm81, np.random.default_rng(0))
+    assert pair.info["flip"] and pair.boundary.max() > 0
 
 
 # ------------------------------------------------------------------------------------------------ SBI statistics
