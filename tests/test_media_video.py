@@ -11,6 +11,7 @@ from laanet.media import (
     MediaNotFoundError,
     TruncatedVideoError,
     UnsupportedMediaError,
+    load_frames,
     probe_video,
     read_video_frames,
     sample_video_frames,
@@ -108,3 +109,12 @@ def test_bad_videos_raise_typed_errors(media_dir):
         sample_video_frames(media_dir / "audio_only.mka")
     with pytest.raises(ValueError, match="at least 1"):
         sample_video_frames(media_dir / "pattern_100.mp4", 0)
+
+
+def test_load_frames_takes_images_and_videos(media_dir):
+    image = load_frames(media_dir / "multi_face.jpg")
+    assert len(image) == 1 and image[0].index == 0 and image[0].image.ndim == 3
+    video = load_frames(media_dir / "pattern_100.mp4", 5)
+    assert [f.index for f in video] == [0, 25, 50, 74, 99]
+    with pytest.raises(UnsupportedMediaError, match="unknown extension"):
+        load_frames(media_dir / "vfr_times.npy")

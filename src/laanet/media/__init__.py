@@ -2,6 +2,7 @@
 
 - :func:`read_image` — any common image file → H×W×3 RGB uint8 (EXIF orientation, grayscale, RGBA, 16-bit).
 - :func:`sample_video_frames` / :func:`read_video_frames` — N frames evenly spaced in time, with PyAV.
+- :func:`load_frames` — either of the above from a path, chosen by extension.
 - :func:`write_video`, :func:`pan_zoom_frames` — make small test clips.
 - Errors subclass :class:`MediaError`.
 """
@@ -16,6 +17,7 @@ from laanet.media.errors import (
     UnsupportedMediaError,
 )
 from laanet.media.image import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, downscale, media_kind, read_image, to_rgb_uint8
+from laanet.media.load import load_frames
 from laanet.media.synthetic import pan_zoom_frames, write_video
 from laanet.media.video import (
     DEFAULT_NUM_FRAMES,
@@ -41,6 +43,7 @@ __all__ = [
     "VideoInfo",
     "VideoSample",
     "downscale",
+    "load_frames",
     "media_kind",
     "pan_zoom_frames",
     "probe_video",
