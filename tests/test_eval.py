@@ -107,15 +107,16 @@ def test_video_ids_and_per_method_metrics(tmp_path):
 def test_sweep_outputs_and_compare_table(prep, tiny_weights, tmp_path):
     runner = CliRunner()
     res = runner.invoke(app, ["eval", "-w", str(tiny_weights), "-d", str(prep), "-o", str(tmp_path / "A"), "--frames", "1",
-                              "--sweep", "--sweep-types", "noise,compression", "--name", "tiny A", "--no-progress"])
+                              "--sweep", "--sweep-types", "noise,compression", "--sweep-levels", "1,5", "--name", "tiny A",
+                              "--no-progress"])
     assert res.exit_code == 0, res.output
     sweep = json.loads((tmp_path / "A/sweep.json").read_text())["results"]
     assert [(r["perturbation"], r["level"]) for r in sweep] == [("none", 0)] + [
-        (p, lv) for p in ("noise", "compression") for lv in range(1, 6)]
+        (p, lv) for p in ("noise", "compression") for lv in (1, 5)]
     assert "| noise |" in (tmp_path / "A/sweep.md").read_text()
     assert (tmp_path / "A/sweep.png").stat().st_size > 1000
     with (tmp_path / "A/sweep.csv").open() as fh:
-        assert len(list(csv.DictReader(fh))) == 11 * 2 * 2  # (clean + 10) × (all, folder) × (frame, video)
+        assert len(list(csv.DictReader(fh))) == 5 * 2 * 2  # (clean + 4) × (all, folder) × (frame, video)
     res = runner.invoke(app, ["eval", "-w", str(tiny_weights), "-d", str(prep), "-o", str(tmp_path / "B"), "--frames", "1",
                               "--compare", str(tmp_path / "A"), "--name", "tiny B", "--no-progress"])
     assert res.exit_code == 0, res.output
@@ -141,5 +142,12 @@ def test_cli_eval_errors(prep, tiny_weights, tmp_path):
     assert res.exit_code == 1 and "weights file not found" in res.output
     res = runner.invoke(app, ["eval", "-w", str(tiny_weights), "-d", str(prep), "-o", str(tmp_path / "E"), "--perturb", "blur:9"])
     assert res.exit_code == 2 and "1-5" in res.output
+    res = runner.invoke(app, ["eval", "-w", str(tiny_weights), "-d", str(prep), "-o", str(tmp_path / "E"), "--sweep-levels", "2"])
+    assert res.exit_code == 2 and "need --sweep" in res.output
     res = runner.invoke(app, ["eval", "-w", str(tiny_weights), "-d", str(prep), "-o", str(tmp_path / "E"), "--split", "dev"])
     assert res.exit_code == 2
+    import shutil
+
+    shutil.copytree(prep, tmp_path / "copy")  # the same videos twice (like FF++ c0 and c23) must not merge
+    res = runner.invoke(app, ["eval", "-w", str(tiny_weights), "-d", str(prep), "-d", str(tmp_path / "copy"), "-o", str(tmp_path / "E")])
+    assert res.exit_code == 1 and "evaluate them separately" in res.output

@@ -29,6 +29,7 @@ def register(app: typer.Typer) -> None:
         perturb: Optional[list[str]] = typer.Option(None, "--perturb", help="NAME:LEVEL (1-5), repeatable, applied in order: saturation, contrast, block, noise, blur, pixelation, compression, jpeg."),
         sweep: bool = typer.Option(False, "--sweep", help="Also score every perturbation at levels 1-5: sweep.md, sweep.csv, sweep.png."),
         sweep_types: Optional[str] = typer.Option(None, "--sweep-types", help="Comma list of perturbations for --sweep (default: the seven of DeeperForensics-1.0)."),
+        sweep_levels: Optional[str] = typer.Option(None, "--sweep-levels", help="Comma list of levels for --sweep (default: 1,2,3,4,5)."),
         split: str = typer.Option("test", "--split", help="Records of this split (train, val, test) or 'all'."),
         batch_size: int = typer.Option(32, "--batch-size", "-b", min=1),
         workers: int = typer.Option(0, "--workers", "-j", min=0, help="DataLoader worker processes."),
@@ -48,12 +49,14 @@ def register(app: typer.Typer) -> None:
         try:
             perturbations = tuple(parse_perturbation(p) for p in (perturb or []))
             types = tuple(t.strip() for t in sweep_types.split(",") if t.strip()) if sweep_types else DF1_PERTURBATIONS
+            levels = tuple(int(v) for v in sweep_levels.split(",") if v.strip()) if sweep_levels else (1, 2, 3, 4, 5)
             for t in types:
-                Perturbation(t, 1)  # validates the name
+                for lv in levels:
+                    Perturbation(t, lv)  # validates the name and the level
         except ValueError as err:
-            raise _fail(str(err), code=2)
-        if sweep_types and not sweep:
-            raise _fail("--sweep-types needs --sweep", code=2)
+            raise _fail(f"bad perturbation option: {err}", code=2)
+        if (sweep_types or sweep_levels) and not sweep:
+            raise _fail("--sweep-types and --sweep-levels need --sweep", code=2)
 
         from laanet.evaluation.run import run_eval
         from laanet.media import MediaError
@@ -63,7 +66,7 @@ def register(app: typer.Typer) -> None:
                               device=device, seed=seed, margin=margin)
         try:
             metrics = run_eval(weights, data, out, options, name=name, compare=compare or (), sweep=sweep,
-                               sweep_types=types, progress=progress)
+                               sweep_types=types, sweep_levels=levels, progress=progress)
         except (FileNotFoundError, ValueError, MediaError) as err:
             raise _fail(str(err))
         video, frame = metrics["video"], metrics["frame"]

@@ -82,19 +82,30 @@ def _png(path: Path, image: np.ndarray) -> None:
     cv2.imwrite(str(path), image[..., ::-1])
 
 
-def make_dataset(layout: str, root: str | Path, *, frames: int = 4, size: int = 192) -> Path:
-    """Build a miniature ``layout`` dataset under ``root`` (see the module docstring); returns ``root``."""
+def make_dataset(
+    layout: str,
+    root: str | Path,
+    *,
+    frames: int = 4,
+    size: int = 192,
+    compressions: tuple[str, ...] = ("raw",),
+) -> Path:
+    """Build a miniature ``layout`` dataset under ``root`` (see the module docstring); returns ``root``.
+
+    ``compressions``: FF++/DFD only, the quality folders to fill (``raw`` = c0, ``c23``, ``c40``).
+    """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     clip = lambda rel, seed, fake=False: make_clip(root / rel, seed, fake=fake, frames=frames, size=size)  # noqa: E731
     if layout == "ffpp":
-        for s, (a, b) in MINI_FFPP_PAIRS.items():
-            clip(f"original_sequences/youtube/raw/videos/{a}.mp4", 0)
-            clip(f"original_sequences/youtube/raw/videos/{b}.mp4", 1)
-            if s == "test":  # the id-collision case: the same pair name under two methods
-                for k, method in enumerate(("Deepfakes", "Face2Face")):
-                    clip(f"manipulated_sequences/{method}/raw/videos/{a}_{b}.mp4", 2 + k, True)
-                    clip(f"manipulated_sequences/{method}/raw/videos/{b}_{a}.mp4", 3 + k, True)
+        for c in compressions:
+            for s, (a, b) in MINI_FFPP_PAIRS.items():
+                clip(f"original_sequences/youtube/{c}/videos/{a}.mp4", 0)
+                clip(f"original_sequences/youtube/{c}/videos/{b}.mp4", 1)
+                if s == "test":  # the id-collision case: the same pair name under two methods
+                    for k, method in enumerate(("Deepfakes", "Face2Face")):
+                        clip(f"manipulated_sequences/{method}/{c}/videos/{a}_{b}.mp4", 2 + k, True)
+                        clip(f"manipulated_sequences/{method}/{c}/videos/{b}_{a}.mp4", 3 + k, True)
     elif layout == "cdf2":
         clip("Celeb-real/id0_0000.mp4", 0)
         clip("Celeb-real/id1_0001.mp4", 1)
@@ -104,11 +115,12 @@ def make_dataset(layout: str, root: str | Path, *, frames: int = 4, size: int = 
         (root / "List_of_testing_videos.txt").write_text(
             "1 Celeb-real/id0_0000.mp4\n1 YouTube-real/00000.mp4\n0 Celeb-synthesis/id0_id1_0000.mp4\n"
         )
-    elif layout == "dfd":
-        clip("original_sequences/actors/raw/videos/01__talking_still.mp4", 0)
-        clip("original_sequences/actors/raw/videos/02__talking_still.mp4", 1)
-        clip("manipulated_sequences/DeepFakeDetection/raw/videos/01_02__talking_still__ABCD1234.mp4", 2, True)
-        clip("manipulated_sequences/DeepFakeDetection/raw/videos/02_01__talking_still__EFGH5678.mp4", 3, True)
+    elif layout == "dfd":  # FF++'s layout: build it into an FF++ root to have both, as downloaded
+        for c in compressions:
+            clip(f"original_sequences/actors/{c}/videos/01__talking_still.mp4", 0)
+            clip(f"original_sequences/actors/{c}/videos/02__talking_still.mp4", 1)
+            clip(f"manipulated_sequences/DeepFakeDetection/{c}/videos/01_02__talking_still__ABCD1234.mp4", 2, True)
+            clip(f"manipulated_sequences/DeepFakeDetection/{c}/videos/02_01__talking_still__EFGH5678.mp4", 3, True)
     elif layout == "dfdcp":
         meta = {}
         for rel, label, s, seed in (

@@ -93,10 +93,11 @@ def load_items(data_dirs: Sequence[str | Path], *, split: str | None = "test", f
                 items.append(EvalItem(video[i], root))
     if not items:
         raise ValueError(f"no face crops to evaluate in {', '.join(map(str, data_dirs))}")
-    ids = {}
-    for it in items:  # one video id must not come from two prepared folders with different labels
-        if ids.setdefault(it.record.video_id, it.record.label) != it.record.label:
-            raise ValueError(f"video {it.record.video_id!r} appears with both labels across the prepared folders")
+    roots: dict[str, Path] = {}
+    for it in items:  # the same video from two prepared folders (e.g. FF++ c0 and c23) would merge into one
+        first = roots.setdefault(it.record.video_id, it.root)
+        if first != it.root:
+            raise ValueError(f"video {it.record.video_id!r} is in both {first} and {it.root}; evaluate them separately")
     return items
 
 
