@@ -62,6 +62,10 @@ def test_param_groups_shared_and_state_delegated():
     assert "exp_avg" in sd["state"][0]
     other = SAM(torch.optim.Adam([torch.nn.Parameter(torch.ones(3))], lr=1e-3), rho=0.05)
     other.load_state_dict(sd)
+    # load_state_dict gives the base optimizer a new list: the wrapper must still see (and set) the live one
+    assert other.param_groups is other.base.param_groups and other.param_groups[0]["lr"] == 0.5
+    other.param_groups[0]["lr"] = 0.25
+    assert other.base.param_groups[0]["lr"] == 0.25
     torch.testing.assert_close(other.base.state[other.param_groups[0]["params"][0]]["exp_avg"], base.state[w]["exp_avg"])
 
 

@@ -15,7 +15,8 @@ on the fly (SBI or BI, :mod:`laanet.synthesis`), with the heatmap and self-consi
   it is the same whichever worker builds it and in whatever order, which is what makes ``--resume`` exact.
 
 An item is a dict of tensors, the real face first: ``image`` 2×3×S×S float in [-1, 1], ``heatmap`` and
-``consistency`` 2×1×S/4×S/4 float, ``label`` 2 (0 real, 1 fake), ``index`` 2 (a unique id per image).
+``consistency`` 2×1×S/4×S/4 float, ``label`` 2 (0 real, 1 fake), ``index`` 2 (a unique id per image),
+``redraws`` 2 (rejected fake candidates; 0 for the real).
 :func:`collate_pairs` turns B items into one batch of 2B images: B reals, then B fakes.
 """
 from __future__ import annotations
@@ -31,6 +32,8 @@ from torch.utils.data import Dataset
 
 from laanet.config import RunConfig
 from laanet.data.index import IndexRecord, group_by_video, read_index
+from laanet.synthesis.landmarks import SynthesisInputError
+from laanet.synthesis.sample import SynthesisError
 
 __all__ = ["PairDataset", "build_datasets", "collate_pairs", "split_videos"]
 
@@ -89,6 +92,7 @@ class PairDataset(Dataset):
         frames_per_video: frames drawn per video and epoch.
         train: training augmentation and per-epoch re-sampling (False: validation, drawn once).
         seed: base seed of every draw.
+        donors: BI only: the faces a partner may be taken from (default: the frames of ``videos``).
     """
 
     def __init__(
@@ -100,18 +104,19 @@ class PairDataset(Dataset):
         frames_per_video: int,
         train: bool,
         seed: int,
+        donors: list[IndexRecord] | None = None,
     ) -> None:
         if frames_per_video < 1:
             raise ValueError(f"frames per video must be >= 1, got {frames_per_video}")
-        from laanet.training.pairs import PairMaker
-
         self.prep_dir = Path(prep_dir)
         self.videos = list(videos.values())
+        donors = donors if donors is not None else [r for frames in self.videos for r in frames]
         self.frames_per_video = frames_per_video
         self.train = train
         self.seed = seed
         self.stream = TRAIN_STREAM if train else VAL_STREAM
-        self.pairs = PairMaker(cfg, train=train, donors=[r for frames in self.videos for r in frames])
+        self.method = cfg.data.method
+        self.synthesizer = _build_synthesizer(cfg, train=train, prep_dir=self.prep_dir, donors=donors)
         self.epoch = -1
         self.items: list[IndexRecord] = []
         self.set_epoch(0)
@@ -134,10 +139,40 @@ class PairDataset(Dataset):
         record = self.items[index]
         rng = np.random.default_rng([self.seed, self.stream, self.epoch, index])
         image = _read_crop(self.prep_dir / record.path)
-        pair = self.pairs(image, np.asarray(record.landmarks, dtype=np.float32), rng, record=record)
-        pair["label"] = torch.tensor([0, 1])
-        pair["index"] = torch.tensor([2 * index, 2 * index + 1])
-        return pair
+        landmarks = np.asarray(record.landmarks, dtype=np.float32)
+        try:
+            if self.method == "bi":
+                pair = self.synthesizer(image, landmarks, rng, identity=record.video_id)
+            else:
+                pair = self.synthesizer(image, landmarks, rng)
+        except (SynthesisError, SynthesisInputError) as err:
+            # No silent fallback to another sample (spec §7.2): name the face and stop.
+            raise type(err)(f"{record.path} (video {record.video_id}): {err}") from err
+        arrays = pair.to_arrays()
+        return {
+            "image": torch.from_numpy(arrays["image"]),  # 2, 3, S, S in [-1, 1]; real then fake
+            "heatmap": torch.from_numpy(arrays["heatmap"]),  # 2, 1, S/4, S/4
+            "consistency": torch.from_numpy(arrays["consistency"]),  # 2, 1, S/4, S/4
+            "label": torch.tensor([0.0, 1.0]),
+            "index": torch.tensor([2 * index, 2 * index + 1]),
+            "redraws": torch.tensor([0, pair.redraws]),  # re-drawn fake candidates (logged per epoch)
+        }
+
+
+def _build_synthesizer(cfg: RunConfig, *, train: bool, prep_dir: Path, donors: list[IndexRecord]):
+    """The pseudo-fake maker of ``data.method``: SBI (from the face itself) or BI (from a partner face)."""
+    size = cfg.model.input_size
+    if cfg.data.method == "sbi":
+        from laanet.synthesis.sbi import SBIConfig, SBISynthesizer
+
+        return SBISynthesizer(SBIConfig(input_size=size, train=train))
+    if cfg.data.method == "bi":
+        from laanet.synthesis.bi import BIConfig, BISynthesizer, PartnerIndex
+
+        if not donors:
+            return None  # an empty dataset needs no partner pool
+        return BISynthesizer(PartnerIndex.from_records(donors, prep_dir), BIConfig(input_size=size, train=train))
+    raise ValueError(f"data.method must be 'sbi' or 'bi', got {cfg.data.method!r}")
 
 
 def _read_crop(path: Path) -> np.ndarray:
@@ -161,5 +196,8 @@ def build_datasets(prep_dir: str | Path, cfg: RunConfig) -> tuple[PairDataset, P
     train_videos, val_videos = split_videos(records, val_fraction=cfg.data.val_fraction, seed=cfg.train.seed)
     log.info("videos: %d for training, %d held out for validation", len(train_videos), len(val_videos))
     train_set = PairDataset(prep_dir, train_videos, cfg, frames_per_video=cfg.data.frames_per_video, train=True, seed=cfg.train.seed)
-    val_set = PairDataset(prep_dir, val_videos, cfg, frames_per_video=cfg.data.val_frames_per_video, train=False, seed=cfg.train.seed)
+    # BI partners of validation fakes may come from any real face; the validation *reals* stay unseen.
+    pool = [r for frames in (*train_videos.values(), *val_videos.values()) for r in frames]
+    val_set = PairDataset(prep_dir, val_videos, cfg, frames_per_video=cfg.data.val_frames_per_video, train=False,
+                          seed=cfg.train.seed, donors=pool)
     return train_set, val_set

@@ -246,10 +246,12 @@ def train_one_epoch(
 
         bar = tqdm(total=total, initial=epoch_step, desc=f"epoch {epoch + 1}/{epochs}", leave=False, dynamic_ncols=True)
     t_data, t_last = 0.0, time.perf_counter()
+    redraws = 0
     for batch in loader:
         if max_steps is not None and step >= max_steps:
             stopped = True
             break
+        redraws += int(batch["redraws"].sum()) if "redraws" in batch else 0
         batch = _to_device(batch, device)
         t_data += time.perf_counter() - t_last
         losses = train_step(model, criterion, batch, optimizer, autocast=autocast, scaler=scaler, grad_clip=grad_clip)
@@ -277,6 +279,8 @@ def train_one_epoch(
     if bar is not None:
         bar.close()
     means = {k: v / max(n, 1) for k, v in sums.items()}
+    # Fake candidates the synthesizer rejected (empty mask, no blend) and re-drew, summed over ranks.
+    means["redraws"] = float(dist_utils.reduce_mean(torch.tensor(float(redraws)))) * dist_utils.world_size()
     return means, rows, stopped
 
 
@@ -521,6 +525,8 @@ def train(
 
             metrics = evaluate(model, criterion, val_loader, device=device_, autocast=autocast, writer=writer, step=step)
             if main:
+                log.info("Train: epoch [%d/%d] mean %s  (synthesis re-drew %d fake candidate(s))", epoch + 1, tc.epochs,
+                         _fmt_terms(train_means), int(train_means["redraws"]))
                 log.info("Val: epoch [%d/%d] AUC: %.4f  acc: %.4f  loss: %.4f  (%d images)%s", epoch + 1, tc.epochs,
                          metrics["auc"], metrics["acc"], metrics.get("loss_total", float("nan")), int(metrics["n"]),
                          "" if finished else f"  [stopped at step {epoch_step}/{steps_per_epoch} of the epoch]")

@@ -37,10 +37,15 @@ class SAM:
         self.base = base
         self.rho = float(rho)
         self.adaptive = adaptive
-        self.param_groups = base.param_groups  # shared, not copied: lr changes reach the base optimizer
         # Weights before the ascent step, kept only between first_step and second_step. Restoring by copy (not by
         # subtracting e) gives back the exact weights, so SAM never drifts them by rounding.
         self._saved: dict[torch.Tensor, torch.Tensor] = {}
+
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:
+        """The base optimizer's groups themselves (not a copy), looked up on every access: the base optimizer's
+        ``load_state_dict`` replaces its list, and a reference taken earlier would silently go stale."""
+        return self.base.param_groups
 
     def _params_with_grad(self) -> list[torch.Tensor]:
         return [p for group in self.param_groups for p in group["params"] if p.grad is not None]

@@ -1,0 +1,100 @@
+"""Exact resume: a run killed mid-epoch and resumed from its periodic checkpoint continues the loss curve of an
+uninterrupted run bit for bit; frame re-sampling per epoch; validation split from held-out real videos."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import laanet.training.loop as loop_module
+from laanet.cli import app
+from laanet.config import load_config
+from laanet.data.index import read_index
+from laanet.training.dataset import build_datasets, collate_pairs, split_videos
+from laanet.training.loop import train
+
+SAMPLES = Path(__file__).resolve().parents[1] / "src" / "laanet" / "assets" / "samples"
+PHOTOS = ("astronaut.jpg", "grace_hopper.jpg", "obama_portrait.jpg")
+
+
+@pytest.fixture(scope="module")
+def prep(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("faces")
+    for name in PHOTOS:
+        shutil.copy(SAMPLES / name, root / name)
+    out = tmp_path_factory.mktemp("prep")
+    result = CliRunner().invoke(app, ["prepare", "folder", "--root", str(root), "--out", str(out), "--crop-size", "96", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # Tiny tensors: one intra-op thread is as fast and does not stall when the CI machine is busy.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _cfg(**train):
+    # 3 one-frame videos: 2 train (2 frames each, with repeats) + 1 held out -> 4 steps of 1 pair per epoch
+    overrides = ["model.input_size=64", "data.frames_per_video=2", "data.val_frames_per_video=2", "data.val_fraction=0.3",
+                 "train.batch_size=1", "train.epochs=2", "train.freeze_backbone_epochs=1", "train.log_every=100"]
+    return load_config("cpu-tiny", overrides + [f"train.{k}={v}" for k, v in train.items()])
+
+
+def test_dataset_split_pairs_and_resampling(prep):
+    cfg = _cfg()
+    train_videos, val_videos = split_videos(read_index(prep), val_fraction=0.3, seed=cfg.train.seed)
+    assert len(train_videos) == 2 and len(val_videos) == 1 and not set(train_videos) & set(val_videos)
+    train_set, val_set = build_datasets(prep, cfg)
+    assert len(train_set) == 4 and len(val_set) == 2
+    batch = collate_pairs([train_set[0], train_set[1]])
+    assert batch["image"].shape == (4, 3, 64, 64) and batch["heatmap"].shape == (4, 1, 16, 16)
+    assert batch["label"].tolist() == [0, 0, 1, 1]  # reals first, then fakes
+    assert batch["heatmap"][:2].abs().sum() == 0 and batch["heatmap"][2:].amax() == 1.0
+    assert batch["image"].min() >= -1 and batch["image"].max() <= 1
+    again = train_set[0]
+    assert torch.equal(again["image"], batch["image"][[0, 2]])  # an item depends only on (seed, epoch, index)
+    train_set.set_epoch(1)
+    assert not torch.equal(train_set[0]["image"], again["image"])  # new epoch, new pseudo-fake
+    val_0 = val_set[0]["image"]
+    val_set.set_epoch(5)
+    assert torch.equal(val_set[0]["image"], val_0)  # validation pairs never change
+
+
+def test_killed_run_resumes_exactly(prep, tmp_path, monkeypatch):
+    full = train(_cfg(), data_dir=prep, out_dir=tmp_path / "full", tensorboard=False)
+    assert [r["step"] for r in full.history] == list(range(1, 9))
+    assert (tmp_path / "full" / "best.pt").is_file() and (tmp_path / "full" / "summary.csv").is_file()
+
+    # Second run: checkpoint every 2 steps, "killed" (an exception, no final save) during its 4th step.
+    real_step, calls = loop_module.train_step, {"n": 0}
+
+    def dying_step(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt("killed")
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(loop_module, "train_step", dying_step)
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(save_every=2), data_dir=prep, out_dir=tmp_path / "killed", tensorboard=False)
+    monkeypatch.setattr(loop_module, "train_step", real_step)
+    ckpt = torch.load(tmp_path / "killed" / "last.pt", weights_only=True)
+    assert (ckpt["epoch"], ckpt["epoch_step"], ckpt["step"]) == (0, 2, 2)
+
+    with pytest.raises(FileExistsError):
+        train(_cfg(), data_dir=prep, out_dir=tmp_path / "killed", tensorboard=False)
+    resumed = train(_cfg(save_every=2), data_dir=prep, out_dir=tmp_path / "killed", resume=True, tensorboard=False)
+    assert [r["step"] for r in resumed.history] == list(range(3, 9))
+    for a, b in zip(full.history[2:], resumed.history):
+        assert a == b, (a, b)  # every loss term and lr of every step, bit-identical
+    assert full.epochs[-1]["val_auc"] == resumed.epochs[-1]["val_auc"]
+    end_full = torch.load(tmp_path / "full" / "last.pt", weights_only=True)["model"]
+    end_resumed = torch.load(tmp_path / "killed" / "last.pt", weights_only=True)["model"]
+    assert all(torch.equal(end_full[k], end_resumed[k]) for k in end_full)
