@@ -1,0 +1,63 @@
+"""Errors the service answers with: each carries its HTTP status and a short machine-readable code.
+
+Every error response has the body ``{"error": CODE, "detail": MESSAGE}``.
+"""
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base class: ``status`` is the HTTP status, ``code`` the ``error`` field of the JSON body."""
+
+    status = 500
+    code = "internal"
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.headers = headers or {}
+
+
+class BadRequest(ServiceError):
+    """Malformed request: not multipart, no ``file`` part, several files, a broken multipart body."""
+
+    status, code = 400, "bad_request"
+
+
+class MissingFile(BadRequest):
+    code = "missing_file"
+
+
+class UploadTooLarge(ServiceError):
+    status, code = 413, "too_large"
+
+
+class UnsupportedUpload(ServiceError):
+    """Not an image or video type laanet reads (by extension/content type, or by content)."""
+
+    status, code = 415, "unsupported_media"
+
+
+class UndecodableUpload(ServiceError):
+    """A known type whose content cannot be decoded (empty, corrupt, truncated)."""
+
+    status, code = 422, "undecodable"
+
+
+class InvalidField(ServiceError):
+    """A form field with a bad value or an unknown name."""
+
+    status, code = 422, "invalid_field"
+
+
+class InternalError(ServiceError):
+    """An unexpected failure while handling a request (logged with its traceback)."""
+
+    status, code = 500, "internal"
+
+
+class ServiceBusy(ServiceError):
+    status, code = 503, "busy"
+
+
+class ModelLoadError(RuntimeError):
+    """The model could not be loaded at start-up (raised from the lifespan)."""

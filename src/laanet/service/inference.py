@@ -1,0 +1,153 @@
+"""Detection for the service: one inference thread, an admission limit, and upload → JSON entry.
+
+The model, the face analyzer and their state are used from a single worker thread (the face backends are
+not thread-safe, and on a CPU box parallel requests would only split the same cores), so requests run one at
+a time in arrival order while the event loop keeps serving. ``max_concurrency`` requests are admitted at
+once (uploading, waiting or running); one more is refused with 503 at once, before its body is read.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from laanet.media.image import IMAGE_EXTENSIONS
+from laanet.service.errors import ServiceBusy, UndecodableUpload, UnsupportedUpload
+from laanet.service.uploads import Upload
+
+_log = logging.getLogger(__name__)
+T = TypeVar("T")
+RETRY_AFTER_S = 5
+
+
+class InferenceWorker:
+    """A single inference thread plus a non-blocking admission counter.
+
+    Args:
+        max_concurrency: requests admitted at once; :meth:`admit` raises :class:`ServiceBusy` beyond it.
+    """
+
+    def __init__(self, max_concurrency: int) -> None:
+        self.max_concurrency = max_concurrency
+        self._slots = threading.BoundedSemaphore(max_concurrency)
+        self._active = 0
+        self._lock = threading.Lock()
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="laanet-infer")
+
+    @property
+    def active(self) -> int:
+        """Requests admitted and not yet released."""
+        return self._active
+
+    def admit(self) -> None:
+        """Take a slot or raise :class:`ServiceBusy` (503); pair with :meth:`release`."""
+        if not self._slots.acquire(blocking=False):
+            raise ServiceBusy(
+                f"busy: {self.max_concurrency} requests already in progress; retry in a few seconds",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
+        with self._lock:
+            self._active += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self._active -= 1
+        self._slots.release()
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
+        """Queue ``fn(*args)`` on the inference thread."""
+        return self._executor.submit(fn, *args)
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the inference thread and await its result without blocking the event loop."""
+        return await asyncio.wrap_future(self.submit(fn, *args))
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    """Per-request options (form fields), already validated."""
+
+    frames: int
+    flip_test: bool
+    overlays: bool
+    overlay_max_side: int
+
+
+def analyse_upload(detector, upload: Upload, options: DetectOptions) -> dict:
+    """Blocking: detect on an uploaded file and build the response (one ``results.json`` entry).
+
+    ``path`` is the client's (cleaned) file name, never the server's temporary path; each face's ``heatmap``
+    is the overlay of its frame as a JPEG data URL (None with ``overlays=False``), and each frame that has
+    one also gets ``overlay_scale``: overlay pixels per source pixel, to map face boxes onto it.
+
+    Raises:
+        UnsupportedUpload: the content is not an image/video laanet can read (415).
+        UndecodableUpload: empty, corrupt or truncated content, or no frame could be decoded (422).
+    """
+    from laanet.media import MediaError, UnsupportedMediaError, probe_video, read_image
+
+    source: np.ndarray | Path
+    try:
+        if upload.extension in IMAGE_EXTENSIONS:
+            source = read_image(upload.path)
+            source_width = source.shape[1]
+        else:
+            source_width = probe_video(upload.path).width
+            source = upload.path
+    except UnsupportedMediaError as err:
+        raise UnsupportedUpload(_scrub(str(err), upload)) from None
+    except MediaError as err:
+        raise UndecodableUpload(_scrub(str(err), upload)) from None
+
+    saved = detector.frames, detector.flip_test
+    detector.frames, detector.flip_test = options.frames, options.flip_test
+    try:
+        result = detector.detect(source)
+    finally:
+        detector.frames, detector.flip_test = saved
+    if result.status == "error":
+        raise UndecodableUpload(_scrub(result.error or "the file could not be decoded", upload))
+
+    entry = result.to_dict()
+    entry["path"] = upload.filename
+    entry["kind"] = "image" if isinstance(source, np.ndarray) else "video"
+    if entry.get("error"):
+        entry["error"] = _scrub(entry["error"], upload)
+    entry.pop("timeline", None)
+    for frame_dict, frame in zip(entry["frames"], result.frames):
+        url = None
+        if options.overlays and frame.overlay is not None:
+            url, width = overlay_data_url(frame.overlay, options.overlay_max_side)
+            frame_dict["overlay_scale"] = round(width / max(1, source_width), 6)
+        for face in frame_dict["faces"]:
+            face["heatmap"] = url
+    return entry
+
+
+def overlay_data_url(overlay: np.ndarray, max_side: int, quality: int = 85) -> tuple[str, int]:
+    """H×W×3 uint8 RGB → (``data:image/jpeg;base64,...`` at most ``max_side`` px on a side, its width)."""
+    import cv2
+
+    scale = min(1.0, max_side / max(overlay.shape[:2]))
+    if scale < 1.0:
+        overlay = cv2.resize(overlay, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    ok, jpeg = cv2.imencode(".jpg", np.ascontiguousarray(overlay[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("JPEG encoding of a heatmap overlay failed")
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg.tobytes()).decode("ascii"), overlay.shape[1]
+
+
+def _scrub(message: str, upload: Upload) -> str:
+    """Replace the server's temporary path in a message with the client's file name."""
+    return message.replace(str(upload.path), upload.filename).replace(str(upload.path.parent), "")

@@ -1,0 +1,219 @@
+// laanet web page: upload a file to POST /v1/detect and show the verdict, heatmaps and video timeline.
+// Plain DOM code, no build step. Text from the server is inserted with textContent only.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const SVG_NS = "http://www.w3.org/2000/svg";
+const state = { threshold: 0.5, maxUploadBytes: Infinity, result: null, selected: null };
+
+function show(id, visible) { $(id).hidden = !visible; }
+
+function setStatus(text) { $("status").textContent = text; }
+
+function fmt(p) { return p == null ? "–" : p.toFixed(3); }
+
+async function loadHealth() {
+  try {
+    const res = await fetch("/health");
+    const health = await res.json();
+    const m = health.model || {};
+    state.threshold = typeof m.threshold === "number" ? m.threshold : 0.5;
+    const limits = health.limits || {};
+    if (limits.max_upload_mb) {
+      state.maxUploadBytes = limits.max_upload_mb * 1024 * 1024;
+      $("limit").textContent = `up to ${limits.max_upload_mb} MB`;
+    }
+    if (limits.default_frames) $("frames").value = limits.default_frames;
+    if (limits.max_frames) $("frames").max = limits.max_frames;
+    if (typeof limits.default_flip_test === "boolean") $("flip").checked = limits.default_flip_test;
+    $("model").textContent =
+      `model: ${m.weights || "?"} · ${m.backend || "?"} backend · ${m.input_size || "?"} px input · ` +
+      `faces: ${m.face_backend || "?"} · threshold ${state.threshold}`;
+  } catch (err) {
+    $("model").textContent = "model information unavailable (is the server up?)";
+  }
+}
+
+function upload(file) {
+  show("error", false);
+  show("result", false);
+  if (file.size > state.maxUploadBytes) {
+    showError(`${file.name} is larger than the server's upload limit (${$("limit").textContent}).`);
+    return;
+  }
+  const form = new FormData();
+  form.append("file", file, file.name);
+  if ($("frames").value) form.append("frames", $("frames").value);
+  form.append("flip_test", $("flip").checked ? "true" : "false");
+
+  const xhr = new XMLHttpRequest();
+  xhr.open("POST", "/v1/detect");
+  xhr.responseType = "json";
+  const bar = $("progress");
+  bar.hidden = false;
+  bar.value = 0;
+  setStatus(`Uploading ${file.name}…`);
+  xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = e.loaded / e.total; };
+  xhr.upload.onload = () => { bar.removeAttribute("value"); setStatus(`Analysing ${file.name}…`); };
+  xhr.onerror = () => { bar.hidden = true; setStatus(""); showError("The upload failed (network error or server gone)."); };
+  xhr.onload = () => {
+    bar.hidden = true;
+    const body = xhr.response || {};
+    if (xhr.status !== 200) {
+      setStatus("");
+      showError(`${xhr.status}: ${body.detail || body.error || xhr.statusText}`);
+      return;
+    }
+    setStatus(`Done: ${file.name}`);
+    render(body);
+  };
+  xhr.send(form);
+}
+
+function showError(text) {
+  const box = $("error");
+  box.textContent = text;
+  box.hidden = false;
+}
+
+function render(result) {
+  state.result = result;
+  const verdict = $("verdict");
+  const label = result.status === "ok" ? result.label : result.status === "no_face" ? "no face" : result.status;
+  verdict.textContent = String(label).toUpperCase();
+  verdict.className = "verdict " + (result.status === "ok" ? result.label : "none");
+  verdict.dataset.label = String(label);
+  $("score").textContent = result.score == null
+    ? "no face found: nothing to score"
+    : `P(fake) = ${fmt(result.score)} (threshold ${state.threshold})`;
+  const frames = result.frames || [];
+  const faces = frames.reduce((n, f) => n + f.faces.length, 0);
+  const withFaces = frames.filter((f) => f.faces.length).length;
+  let meta = `${result.path} · ${result.kind}`;
+  if (result.kind === "video") meta += ` · ${frames.length} frames sampled, ${withFaces} with a face`;
+  meta += ` · ${faces} face${faces === 1 ? "" : "s"}`;
+  if (result.error) meta += ` · warning: ${result.error}`;
+  $("meta").textContent = meta;
+  $("json").textContent = JSON.stringify(result, (k, v) =>
+    typeof v === "string" && v.startsWith("data:") ? v.slice(0, 40) + "…" : v, 2);
+
+  show("result", true);
+  const isVideo = result.kind === "video";
+  show("timeline-box", isVideo && frames.length > 0);
+  if (isVideo) drawTimeline(frames);
+  // Show the most suspicious frame that has faces.
+  let best = null;
+  frames.forEach((f, i) => { if (f.score != null && (best == null || f.score > frames[best].score)) best = i; });
+  selectFrame(best);
+}
+
+function drawTimeline(frames) {
+  const svg = $("timeline");
+  svg.replaceChildren();
+  const W = 720, H = 180, L = 44, R = 14, T = 12, B = 30;
+  const times = frames.map((f, i) => (f.time_s == null ? i : f.time_s));
+  const t0 = Math.min(...times), t1 = Math.max(...times);
+  const x = (t) => L + (t1 > t0 ? (t - t0) / (t1 - t0) : 0.5) * (W - L - R);
+  const y = (p) => T + (1 - p) * (H - T - B);
+  const el = (name, attrs, parent = svg) => {
+    const node = document.createElementNS(SVG_NS, name);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+    parent.appendChild(node);
+    return node;
+  };
+  for (const p of [0, 0.25, 0.5, 0.75, 1]) {
+    el("line", { x1: L, x2: W - R, y1: y(p), y2: y(p), class: "grid" });
+    el("text", { x: L - 6, y: y(p) + 4, "text-anchor": "end" }).textContent = p.toFixed(2);
+  }
+  el("line", { x1: L, x2: L, y1: T, y2: H - B, class: "axis" });
+  el("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, class: "axis" });
+  el("line", { x1: L, x2: W - R, y1: y(state.threshold), y2: y(state.threshold), class: "threshold" });
+  el("text", { x: W - R, y: H - 8, "text-anchor": "end" }).textContent = `time (s), ${fmt(t1)} s`;
+  el("text", { x: L, y: H - 8 }).textContent = `${fmt(t0)} s`;
+  const pts = frames.map((f, i) => (f.score == null ? null : `${x(times[i])},${y(f.score)}`)).filter(Boolean);
+  if (pts.length > 1) el("polyline", { points: pts.join(" "), class: "curve" });
+  frames.forEach((f, i) => {
+    const cls = f.score == null ? "noface" : f.score >= state.threshold ? "fake" : "real";
+    const dot = el("circle", {
+      cx: x(times[i]), cy: f.score == null ? y(0) : y(f.score), r: 5, class: `pt ${cls}`, "data-index": i,
+    });
+    el("title", {}, dot).textContent =
+      `frame ${f.index} at ${fmt(f.time_s)} s: ` + (f.score == null ? "no face" : `P(fake) ${fmt(f.score)}`);
+    dot.addEventListener("click", () => selectFrame(i));
+  });
+}
+
+function selectFrame(i) {
+  state.selected = i;
+  document.querySelectorAll("#timeline .pt").forEach((dot) => {
+    dot.classList.toggle("selected", Number(dot.dataset.index) === i);
+  });
+  const frame = i == null ? null : state.result.frames[i];
+  const url = frame && frame.faces.length ? frame.faces[0].heatmap : null;
+  show("frame-box", Boolean(url));
+  if (!url) return;
+  $("frame-title").textContent = state.result.kind === "video"
+    ? `Heatmap overlay: frame ${frame.index} (${fmt(frame.time_s)} s), P(fake) ${fmt(frame.score)}`
+    : "Heatmap overlay";
+  const img = $("overlay");
+  img.onload = () => drawFaces(img, frame);
+  if (img.src === url && img.complete) drawFaces(img, frame);
+  else img.src = url;
+}
+
+function drawFaces(img, frame) {
+  const box = $("faces");
+  box.replaceChildren();
+  const scale = frame.overlay_scale || 1;
+  frame.faces.forEach((face, k) => {
+    const [x1, y1, x2, y2] = face.box.map((v) => v * scale);
+    const side = Math.max(x2 - x1, y2 - y1) * 1.3;
+    const cx = (x1 + x2) / 2, cy = (y1 + y2) / 2;
+    const sx = Math.max(0, cx - side / 2), sy = Math.max(0, cy - side / 2);
+    const sw = Math.min(img.naturalWidth - sx, side), sh = Math.min(img.naturalHeight - sy, side);
+    const card = document.createElement("div");
+    card.className = "face " + (face.score >= state.threshold ? "fake" : "real");
+    const canvas = document.createElement("canvas");
+    canvas.width = 160;
+    canvas.height = 160;
+    const ctx = canvas.getContext("2d");
+    ctx.fillStyle = "#222";
+    ctx.fillRect(0, 0, 160, 160);
+    if (sw > 0 && sh > 0) {
+      const s = 160 / Math.max(sw, sh);
+      ctx.drawImage(img, sx, sy, sw, sh, (160 - sw * s) / 2, (160 - sh * s) / 2, sw * s, sh * s);
+    }
+    const caption = document.createElement("span");
+    caption.textContent = `face ${k + 1}: P(fake) ${fmt(face.score)}`;
+    card.append(canvas, caption);
+    box.appendChild(card);
+  });
+}
+
+function setUpDrop() {
+  const drop = $("drop");
+  const input = $("file");
+  input.addEventListener("change", () => {
+    if (input.files.length) upload(input.files[0]);
+    input.value = ""; // choosing the same file again fires "change" again
+  });
+  drop.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); } });
+  for (const name of ["dragenter", "dragover"]) {
+    drop.addEventListener(name, (e) => { e.preventDefault(); drop.classList.add("over"); });
+  }
+  for (const name of ["dragleave", "drop"]) {
+    drop.addEventListener(name, (e) => { e.preventDefault(); drop.classList.remove("over"); });
+  }
+  drop.addEventListener("drop", (e) => {
+    const files = e.dataTransfer && e.dataTransfer.files;
+    if (files && files.length) upload(files[0]);
+  });
+  // A file dropped next to the zone should not make the browser navigate away.
+  window.addEventListener("dragover", (e) => e.preventDefault());
+  window.addEventListener("drop", (e) => e.preventDefault());
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  setUpDrop();
+  loadHealth();
+});
