@@ -34,7 +34,9 @@ def make_clip(path: Path, seconds: float = 10.0, fps: int = 25) -> Path:
     scene = cv2.GaussianBlur(cv2.resize(photo, (1280, 720)), (0, 0), 15)
     portrait = cv2.resize(photo, (576, 720), interpolation=cv2.INTER_AREA)
     scene[:, 352:928] = portrait
-    frames = pan_zoom_frames(scene, size=(1280, 720), num_frames=int(seconds * fps), zoom=(1.0, 1.15), shift=(0.05, 0.03))
+    frames = pan_zoom_frames(
+        scene, size=(1280, 720), num_frames=int(seconds * fps), zoom=(1.0, 1.15), shift=(0.05, 0.03)
+    )
     write_video(path, frames, fps=fps, crf=23)
     return path
 
@@ -87,7 +89,8 @@ def bench_video(clip: Path, repeats: int) -> None:
 
             t_all = _median_time(pipeline, repeats)
             hits = sum(1 for fs in found if len(fs) == 1)
-            print(f"[{backend:9s}] detect+landmarks {t_detect * 1000:6.1f} ms/frame, crop {t_crop * 1000:4.1f} ms/face, "
+            print(f"[{backend:9s}] detect+landmarks {t_detect * 1000:6.1f} ms/frame, "
+                  f"crop {t_crop * 1000:4.1f} ms/face, "
                   f"faces found in {hits}/32 frames | 32-frame pipeline (decode+detect+landmarks+crop): "
                   f"{t_all:5.2f} s per video = {32 / t_all:5.1f} frames/s")
 
@@ -133,7 +136,8 @@ def bench_backends(repeats: int) -> None:
             for image in photos.values():
                 h, w = image.shape[:2]
                 matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-                hits += len(small_analyzers[(name, False)].detect(cv2.warpAffine(image, matrix, (w, h), borderMode=cv2.BORDER_REFLECT))) >= 1
+                turned = cv2.warpAffine(image, matrix, (w, h), borderMode=cv2.BORDER_REFLECT)
+                hits += len(small_analyzers[(name, False)].detect(turned)) >= 1
             row.append(f"{name} {hits}")
         print(f"  {angle:3d}°  " + ", ".join(row))
 

@@ -115,7 +115,8 @@ def _write_videos(folder: Path, samples: dict[str, np.ndarray]) -> None:
     np.save(folder / "vfr_times.npy", times)
     # Rotation metadata (a phone held upright): stored landscape, displayed portrait.
     face = samples["obama_portrait.jpg"][:640]
-    upright = list(pan_zoom_frames(face, size=(240, 320), num_frames=10, zoom=(1.0, 1.0), shift=(0, 0), max_angle_deg=0))
+    still = {"zoom": (1.0, 1.0), "shift": (0, 0), "max_angle_deg": 0}
+    upright = list(pan_zoom_frames(face, size=(240, 320), num_frames=10, **still))
     stored = [np.ascontiguousarray(np.rot90(frame, k=-1)) for frame in upright]  # displayed = rot90(stored, +1)
     write_video(folder / "rotated.mp4", stored, fps=25, rotation=90)
     np.save(folder / "rotated_upright0.npy", upright[0])

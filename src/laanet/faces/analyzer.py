@@ -99,7 +99,9 @@ class FaceAnalyzer:
             raise NoFaceError(f"no face found in the {image.shape[1]}×{image.shape[0]} image ({self.backend_name})")
         return faces[0]
 
-    def detect_and_crop(self, image: np.ndarray, size: int = DEFAULT_CROP_SIZE, **crop_options) -> list[tuple[Face, FaceCrop]]:
+    def detect_and_crop(
+        self, image: np.ndarray, size: int = DEFAULT_CROP_SIZE, **crop_options
+    ) -> list[tuple[Face, FaceCrop]]:
         """Faces and their crops (:func:`laanet.faces.crop_face` with ``crop_options``), largest first."""
         image = to_rgb_uint8(image)
         return [(face, crop_face(image, face, size, **crop_options)) for face in self.detect(image)]

@@ -221,7 +221,8 @@ def warp_affine(
     import cv2
 
     out_w, out_h = (size, size) if isinstance(size, int) else size
-    mode = {"constant": cv2.BORDER_CONSTANT, "replicate": cv2.BORDER_REPLICATE, "reflect": cv2.BORDER_REFLECT_101}[border]
+    modes = {"constant": cv2.BORDER_CONSTANT, "replicate": cv2.BORDER_REPLICATE, "reflect": cv2.BORDER_REFLECT_101}
+    mode = modes[border]
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
     if scale < 0.5:
         image, matrix = _shrink_source(image, matrix, out_w, out_h, scale)

@@ -79,7 +79,9 @@ class DlibBackend:
         shape = self._predictor(image, self._dlib.rectangle(x1, y1, x2 - 1, y2 - 1))
         return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
 
-    def analyze(self, detect_image: np.ndarray, scale: float, image: np.ndarray, *, small_faces: bool = False) -> list[Face]:
+    def analyze(
+        self, detect_image: np.ndarray, scale: float, image: np.ndarray, *, small_faces: bool = False
+    ) -> list[Face]:
         """Detect on ``detect_image`` (``image`` shrunk by ``scale``), fit landmarks on full-res ``image``.
 
         ``small_faces``: upsample once more before detecting (boxes down to ~40 px; about 4× slower).

@@ -45,7 +45,9 @@ class MediaPipeBackend:
                 f"mediapipe {getattr(mp, '__version__', '?')} has no bundled 'solutions' models; "
                 "install mediapipe==0.10.21 (later releases download their models at run time)"
             )
-        self._detector = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_score)
+        self._detector = mp.solutions.face_detection.FaceDetection(
+            model_selection=1, min_detection_confidence=min_score  # 1: the full-range model
+        )
         self._mesh = mp.solutions.face_mesh.FaceMesh(
             static_image_mode=True, max_num_faces=1, refine_landmarks=False, min_detection_confidence=0.3
         )
@@ -93,10 +95,13 @@ class MediaPipeBackend:
         for y0 in (0, height - tile_h):
             for x0 in (0, width - tile_w):
                 tile = image[y0 : y0 + tile_h, x0 : x0 + tile_w]
-                boxes += [(box + np.array([x0, y0, x0, y0], np.float32), score) for box, score in self.detect_boxes(tile)]
+                offset = np.array([x0, y0, x0, y0], np.float32)
+                boxes += [(box + offset, score) for box, score in self.detect_boxes(tile)]
         return non_max_suppression(boxes)
 
-    def analyze(self, detect_image: np.ndarray, scale: float, image: np.ndarray, *, small_faces: bool = False) -> list[Face]:
+    def analyze(
+        self, detect_image: np.ndarray, scale: float, image: np.ndarray, *, small_faces: bool = False
+    ) -> list[Face]:
         """Detect on ``detect_image`` (``image`` shrunk by ``scale``), mesh each face on full-res ``image``.
 
         ``small_faces``: also detect on 2×2 tiles (:meth:`detect_boxes_tiled`).
