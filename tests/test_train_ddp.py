@@ -83,3 +83,37 @@ def test_two_process_gloo_sam_matches_single_process(tmp_path):
         torch.testing.assert_close(got["state"][name], value, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(torch.tensor(got["losses"]), torch.tensor(losses), rtol=1e-5, atol=1e-6)
     assert losses[-1] < losses[0]
+
+
+def test_torchrun_two_processes_cli(tmp_path):
+    """The real command under torchrun: 2 gloo processes, DistributedSampler, checkpoint with both RNG states."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from laanet.cli import app
+
+    samples = Path(__file__).resolve().parents[1] / "src" / "laanet" / "assets" / "samples"
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    for name in ("astronaut.jpg", "grace_hopper.jpg", "obama_portrait.jpg"):
+        shutil.copy(samples / name, faces / name)
+    prep = tmp_path / "prep"
+    result = CliRunner().invoke(app, ["prepare", "folder", "--root", str(faces), "--out", str(prep), "--crop-size", "96", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
+           "-m", "laanet", "train", "--config", "cpu-tiny", "--data", str(prep), "--out", str(out), "--max-steps", "2",
+           "--device", "cpu", "--no-progress", "model.input_size=64", "train.batch_size=1", "data.frames_per_video=2",
+           "data.val_fraction=0.3"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "(2 steps of 1 pairs x 2 process(es))" in proc.stderr  # 4 pairs split over 2 ranks
+    ckpt = torch.load(out / "last.pt", weights_only=True)
+    assert ckpt["step"] == 2 and len(ckpt["rng"]) == 2
+    assert not any(k.startswith("module.") for k in ckpt["model"])  # saved from the unwrapped model
+    assert not torch.equal(ckpt["rng"][0]["torch"], ckpt["rng"][1]["torch"])  # each rank has its own dropout stream

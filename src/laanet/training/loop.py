@@ -24,6 +24,7 @@ import logging
 import math
 import random
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -108,6 +109,9 @@ def wrap_model(model: nn.Module, device: torch.device) -> nn.Module:
     """
     if dist_utils.world_size() == 1:
         return model
+    # Depthwise conv weights (C×1×k×k) get gradients whose stride on the size-1 dim differs from the weight's;
+    # the memory layout is the same, so DDP's "grad strides do not match bucket view strides" warning is noise.
+    warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
     return nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
