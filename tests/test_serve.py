@@ -346,3 +346,41 @@ def test_cli_bad_weights_exit_1(tmp_path):
     assert result.exit_code == 1 and "cannot load the model" in result.output
     result = CliRunner().invoke(app, ["serve", "--weights", str(corrupt), "--device", "tpu"])
     assert result.exit_code == 2
+
+
+def test_cli_serves_until_interrupted(tiny_weights, tmp_path):
+    """``laanet serve`` in a subprocess: /health and a detection answer; Ctrl-C stops it cleanly (exit 130, the
+    shell's code for an interrupted command, and no traceback)."""
+    import signal
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "laanet", "serve", "--weights", str(tiny_weights), "--port", str(port),
+         "--frames", "2", "--max-concurrency", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+    )
+    try:
+        url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 120
+        with httpx.Client(base_url=url, timeout=60) as c:
+            while True:
+                assert proc.poll() is None, proc.stdout.read()
+                try:
+                    health = c.get("/health")
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, "laanet serve did not start"
+                    time.sleep(0.2)
+            assert health.json()["limits"] == {
+                "max_upload_mb": 50.0, "max_concurrency": 2, "max_frames": 128, "default_frames": 2, "default_flip_test": True,
+            }
+            r = c.post("/v1/detect", files={"file": ("g.jpg", jpeg_bytes("grace_hopper.jpg"), "image/jpeg")}, data={"overlays": "false"})
+            assert r.status_code == 200 and r.json()["status"] == "ok"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    assert "Traceback" not in out and "Application shutdown complete" in out

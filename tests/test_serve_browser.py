@@ -1,0 +1,143 @@
+"""The ``laanet serve`` web page end to end in headless Chromium (Debian ``chromium`` + ``chromium-driver``,
+driven by Selenium): upload a photo and a video, wait for the verdict, check what the page shows.
+
+Screenshots go to ``$LAANET_SCREENSHOT_DIR`` (default: ``<tmp>/laanet-serve-screenshots``). Without Chromium
+the test fails under CI (``CI`` set: ``.ci/run`` installs it) and is skipped elsewhere, with the reason.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from laanet.assets import sample_path
+from laanet.service import ServeSettings, create_app
+from laanet.service.server import serve_in_thread
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+# No network here: everything that phones home must be off, or start-up hangs.
+CHROMIUM_ARGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage", "--window-size=1100,1300",
+)
+WAIT_S = 90
+
+
+def _browser_missing() -> str | None:
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        missing.append("the selenium Python package")
+    return f"browser test needs {', '.join(missing)} (apt-get install chromium chromium-driver)" if missing else None
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    reason = _browser_missing()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must not try to download anything
+    profile = tempfile.mkdtemp(prefix="laanet-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in CHROMIUM_ARGS:
+        options.add_argument(arg)
+    options.add_argument(f"--user-data-dir={profile}")
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(WAIT_S)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory):
+    import torch
+
+    from laanet.config import load_config
+    from laanet.models.checkpoint import save_model
+    from laanet.models.laanet import LAANet
+
+    weights = tmp_path_factory.mktemp("browser_weights") / "tiny.pt"
+    torch.manual_seed(0)
+    save_model(LAANet(load_config("cpu-tiny").model), weights)
+    with serve_in_thread(create_app(ServeSettings(weights=weights, frames=4))) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def screenshot_dir() -> Path:
+    folder = Path(os.environ.get("LAANET_SCREENSHOT_DIR", Path(tempfile.gettempdir()) / "laanet-serve-screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _upload_and_wait(driver, url: str, path: Path) -> str:
+    """Open the page, choose ``path`` in the file input, wait for a verdict or an error; return the verdict."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url)
+    WebDriverWait(driver, WAIT_S).until(lambda d: d.find_element(By.ID, "model").text.startswith("model:"))
+    driver.find_element(By.ID, "file").send_keys(str(path))
+    WebDriverWait(driver, WAIT_S).until(
+        lambda d: d.find_element(By.ID, "result").is_displayed() or d.find_element(By.ID, "error").is_displayed()
+    )
+    error = driver.find_element(By.ID, "error")
+    assert not error.is_displayed(), f"the page shows an error: {error.text}"
+    return driver.find_element(By.ID, "verdict").text
+
+
+def test_page_shows_verdict_score_and_face_heatmap(browser, server_url, screenshot_dir):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    verdict = _upload_and_wait(browser, server_url, sample_path("obama_portrait.jpg"))
+    assert verdict in ("FAKE", "REAL")
+    assert browser.find_element(By.ID, "score").text.startswith("P(fake) = 0.")
+    assert "obama_portrait.jpg" in browser.find_element(By.ID, "meta").text
+    # The overlay image decoded and one face crop was drawn from it.
+    WebDriverWait(browser, WAIT_S).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#faces .face canvas")) == 1)
+    assert browser.execute_script("return document.getElementById('overlay').naturalWidth") > 100
+    assert not browser.find_element(By.ID, "timeline-box").is_displayed()  # images have no timeline
+    browser.save_screenshot(str(screenshot_dir / "image.png"))
+
+
+def test_page_shows_video_timeline(browser, server_url, screenshot_dir):
+    from selenium.webdriver.common.by import By
+
+    verdict = _upload_and_wait(browser, server_url, sample_path("clip_obama.mp4"))
+    assert verdict in ("FAKE", "REAL")
+    assert browser.find_element(By.ID, "timeline-box").is_displayed()
+    points = browser.find_elements(By.CSS_SELECTOR, "#timeline circle.pt")
+    assert len(points) == 4  # --frames 4
+    points[0].click()  # selects the first frame: its overlay and caption are shown
+    assert browser.find_element(By.ID, "frame-title").text.startswith("Heatmap overlay: frame 0 ")
+    assert "4 frames sampled" in browser.find_element(By.ID, "meta").text
+    browser.save_screenshot(str(screenshot_dir / "video.png"))
+
+
+def test_page_shows_server_errors(browser, server_url, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not a picture")
+    browser.get(server_url)
+    browser.find_element(By.ID, "file").send_keys(str(bad))
+    WebDriverWait(browser, WAIT_S).until(lambda d: d.find_element(By.ID, "error").is_displayed())
+    assert browser.find_element(By.ID, "error").text.startswith("415:")
+    assert not browser.find_element(By.ID, "result").is_displayed()
