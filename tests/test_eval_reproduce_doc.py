@@ -2,7 +2,8 @@
 
 Every fenced ```bash block that is not preceded by ``<!-- test: skip -->`` is run, command by command, in a
 temporary folder, through the CLI in this process. The dataset variables point at mini-datasets in the official
-layouts, and these substitutions make it fast: paper presets → ``cpu-tiny`` (BI: ``data.method=bi``), 128
+layouts, and these substitutions make it fast: paper presets → ``cpu-tiny`` with 2 pairs per step (BI:
+``data.method=bi``), 128
 frames → 2 and 32 → 1, 8 workers → 0, ``best.pt`` → ``last.pt`` (a 1-step run may not beat its own validation), training
 stops after one step, and the sweep covers two perturbations at level 5.
 """
@@ -19,9 +20,10 @@ from laanet.cli import app
 from laanet.data.synthetic import make_dataset
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "reproduce.md"
+TINY = " train.batch_size=2 data.val_frames_per_video=1"
 SUBSTITUTIONS = (
-    ("--config paper-sbi", "--config cpu-tiny"),
-    ("--config paper-bi", "--config cpu-tiny data.method=bi"),
+    ("--config paper-sbi", "--config cpu-tiny" + TINY),
+    ("--config paper-bi", "--config cpu-tiny data.method=bi" + TINY),
     ("--frames 128", "--frames 2"),
     ("--frames 32", "--frames 1"),
     ("--workers 8", "--workers 0"),
