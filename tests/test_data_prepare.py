@@ -38,6 +38,7 @@ def test_folder_prepare_stores_crops_and_index(datasets, tmp_path):
         assert lms.shape == (68, 2) and (lms > 0).all() and (lms < 128).all()
         assert r.box[2] > r.box[0] and r.box[3] > r.box[1]
         assert r.split == "test" and r.dataset == "folder" and r.source
+        assert r.landmarks81 is None or np.asarray(r.landmarks81).shape == (81, 2)  # MediaPipe adds the forehead
     assert {r.frame for r in records if r.video_id.endswith("clip_a.mp4")} == {0, 2}  # first and last: evenly spaced
 
 
@@ -82,7 +83,9 @@ def test_failures_are_summarised_not_raised(tmp_path):
 
 def test_ffpp_ids_do_not_collide_and_precropped(datasets, tmp_path):
     prep = tmp_path / "prep"
-    prepare_sources(list_sources("ffpp", datasets["ffpp"], split="test"), prep, OPTS, compression="c0")
+    dlib = PrepareOptions(frames=2, crop_size=128, detector="dlib", progress=False)
+    prepare_sources(list_sources("ffpp", datasets["ffpp"], split="test"), prep, dlib, compression="c0")
+    assert all(len(r.landmarks) == 68 and r.landmarks81 is None for r in read_index(prep))  # dlib: no forehead
     ids = {r.video_id for r in read_index(prep)}
     assert {"ffpp/Deepfakes/953_974", "ffpp/Face2Face/953_974"} <= ids
     assert len(ids) == 6
@@ -113,6 +116,9 @@ def test_cli_prepare(datasets, tmp_path):
     assert "4 prepared" in res.output and len(read_index(tmp_path / "p")) == 4
     res = runner.invoke(app, ["prepare", "cdf2", "--root", str(tmp_path / "missing"), "--out", str(tmp_path / "q")])
     assert res.exit_code == 1 and "error: dataset root not found" in res.output and "Traceback" not in res.output
+    res = runner.invoke(app, ["prepare", "folder", "--root", str(datasets["folder"]), "--out", str(tmp_path / "q"),
+                              "--detector", "retinaface"])
+    assert res.exit_code == 1 and "unknown face detector" in res.output
     res = runner.invoke(app, ["prepare", "ffhq", "--root", str(tmp_path), "--out", str(tmp_path / "q")])
     assert res.exit_code == 2
     res = runner.invoke(app, ["prepare", "folder", "--root", str(tmp_path), "--out", str(tmp_path / "q"), "--methods", "original"])

@@ -54,13 +54,14 @@ def register(app: typer.Typer) -> None:
         compression: Compression = typer.Option(Compression.c0, "--compression", help="FF++/DFD/DeepfakeBench quality: c0 (raw), c23, c40."),
         methods: Optional[str] = typer.Option(None, "--methods", help="FF++ only: comma list of original and/or methods (default: original + the four)."),
         crop_size: int = typer.Option(256, "--crop-size", min=16, help="Side of the stored face crops (paper: 256)."),
-        detector: Optional[str] = typer.Option(None, "--detector", help="Face backend of laanet.faces (default: its default)."),
+        detector: Optional[str] = typer.Option(None, "--detector", help="Face backend: mediapipe or dlib (default: laanet.faces' default)."),
         name: Optional[str] = typer.Option(None, "--name", help="folder only: dataset name in the index (default: folder)."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     ) -> None:
         """Sample frames, detect and crop faces, and index them (resumable: a rerun skips finished videos)."""
         from laanet.data.layouts import list_sources
         from laanet.data.prepare import PrepareOptions, prepare_sources
+        from laanet.faces import FaceBackendError
 
         method_list = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
         if method_list and dataset is not Dataset.ffpp:
@@ -72,7 +73,7 @@ def register(app: typer.Typer) -> None:
                 raise ValueError(f"no {dataset.value} sources of split {split.value if split else 'any'} under {root}")
             options = PrepareOptions(frames=frames, crop_size=crop_size, workers=workers, detector=detector, progress=progress)
             summary = prepare_sources(items, out, options, compression=compression.value)
-        except (FileNotFoundError, ValueError) as err:
+        except (FileNotFoundError, ValueError, FaceBackendError) as err:
             raise _fail(str(err))
         for line in summary.lines():
             typer.echo(line, err=True)

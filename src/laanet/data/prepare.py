@@ -153,7 +153,12 @@ def _precropped(image: np.ndarray, size: int, landmark_file: Path | None) -> tup
 
 
 def process_source(item: SourceItem, prep_dir: str | Path, options: PrepareOptions) -> SourceResult:
-    """Prepare one source: store its face crops and return their records (never raises for bad media)."""
+    """Prepare one source: store its face crops and return their records.
+
+    Bad media (unreadable, empty, no face) is reported in the result, never raised. A face backend that cannot
+    start (``FaceBackendError``) is raised: it would fail every source the same way.
+    """
+    from laanet.faces import FaceBackendError, crop_face
     from laanet.media import MediaError
 
     prep_dir = Path(prep_dir)
@@ -166,8 +171,6 @@ def process_source(item: SourceItem, prep_dir: str | Path, options: PrepareOptio
             if item.precropped:
                 crop, landmarks, box = _precropped(image, options.crop_size, lms_file)
             else:
-                from laanet.faces import crop_face
-
                 faces = analyzer.detect(image)
                 if not faces:
                     continue
@@ -184,6 +187,8 @@ def process_source(item: SourceItem, prep_dir: str | Path, options: PrepareOptio
                 video_id=item.video_id, frame=int(frame_index), path=rel, landmarks=landmarks, box=box,
                 source=item.source, landmarks81=landmarks81,
             ))
+    except FaceBackendError:
+        raise
     except Exception as err:  # noqa: BLE001 - one bad source must not stop a dataset; it is reported instead
         if not isinstance(err, (MediaError, OSError, ValueError)):
             logger.debug("%s failed", item.video_id, exc_info=True)
@@ -255,6 +260,10 @@ def prepare_sources(
         raise ValueError(f"--frames must be at least 1, got {options.frames}")
     if options.crop_size < 16:
         raise ValueError(f"crop size must be at least 16, got {options.crop_size}")
+    from laanet.faces import BACKENDS
+
+    if options.detector is not None and options.detector not in BACKENDS:
+        raise ValueError(f"unknown face detector {options.detector!r}; choose from {', '.join(BACKENDS)}")
     prep_dir = Path(prep_dir)
     prep_dir.mkdir(parents=True, exist_ok=True)
     ids = [i.video_id for i in items]
