@@ -105,6 +105,10 @@ def test_folder_layout(mini, tmp_path):
     (plain / "notes.txt").write_text("skip me")
     unlabelled = list_sources("folder", plain, name="mine")
     assert {(i.split, i.label, i.video_id) for i in unlabelled} == {("train", 0, "mine/a/x.jpg"), ("train", 0, "mine/y.mp4")}
+    only_real = tmp_path / "only_real"
+    (only_real / "real").mkdir(parents=True)
+    (only_real / "real/z.png").write_bytes(b"")
+    assert [(i.split, i.label, i.video_id) for i in list_sources("folder", only_real)] == [("train", 0, "folder/real/z.png")]
     with pytest.raises(FileNotFoundError):
         list_sources("folder", tmp_path / "nope")
     (tmp_path / "empty").mkdir()

@@ -19,8 +19,8 @@ dfdc             DFDC: ``labels.csv`` (``filename,label``; 1 = fake) for the tes
 dfw              WildDeepfake, extracted: ``{real,fake}_{train,test}/…/<sequence>/*.png``; already face crops,
                  one sequence folder = one video.
 deepfakebench    DeepfakeBench's JSON index (``laanet.data.deepfakebench``); already face crops.
-folder           ``real/**`` and ``fake/**`` (labels from the top folder), or any tree (all real). Every video
-                 and every image is one source.
+folder           ``real/**`` and ``fake/**`` (labels from the top folder; split test), or any tree without a
+                 ``fake/`` folder (all real; split train). Every video and every image is one source.
 ===============  ===========================================================================================
 
 Video ids are ``<dataset>/<method>/<name>`` and never merge sources of different methods or labels (the official
@@ -301,9 +301,9 @@ def _frame_order(frames: list[Path]) -> list[Path]:
 def _folder(root: Path, split: str | None, name: str) -> list[SourceItem]:
     if root.is_file():
         raise ValueError(f"folder: --root must be a folder, got the file {root}")
-    labelled = (root / "real").is_dir() or (root / "fake").is_dir()
+    # with a fake/ folder the tree is a labelled evaluation set; otherwise every file is a real training source
+    labelled = (root / "fake").is_dir()
     tops = [("real", 0), ("fake", 1)] if labelled else [("", 0)]
-    # a labelled tree is an evaluation set; an unlabelled one is a source of real faces for training
     s = split or ("test" if labelled else "train")
     items = []
     for top, label in tops:
