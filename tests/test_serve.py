@@ -141,7 +141,8 @@ def test_detect_image_matches_the_detector(client, real_server, upload_dir):
 
     # The overlay is a decodable JPEG; overlay_scale maps the face box onto it.
     assert face["heatmap"].startswith("data:image/jpeg;base64,")
-    overlay = cv2.imdecode(np.frombuffer(base64.b64decode(face["heatmap"].split(",", 1)[1]), np.uint8), cv2.IMREAD_COLOR)
+    jpeg = base64.b64decode(face["heatmap"].split(",", 1)[1])
+    overlay = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     source = cv2.imread(str(sample_path("obama_portrait.jpg")))
     scale = body["frames"][0]["overlay_scale"]
     assert overlay.shape[1] == pytest.approx(source.shape[1] * scale, abs=1)
@@ -165,7 +166,8 @@ def test_detect_video_with_options(client):
 
 
 def test_file_type_from_content_type_when_the_name_has_no_extension(client):
-    r = client.post("/v1/detect", files={"file": ("blob", jpeg_bytes("grace_hopper.jpg"), "image/jpeg")}, data={"overlays": "0"})
+    files = {"file": ("blob", jpeg_bytes("grace_hopper.jpg"), "image/jpeg")}
+    r = client.post("/v1/detect", files=files, data={"overlays": "0"})
     assert r.status_code == 200, r.text
     assert r.json()["path"] == "blob" and r.json()["kind"] == "image"
 
@@ -203,13 +205,15 @@ def test_bad_uploads_answer_json_errors_and_the_server_keeps_serving(client, upl
 def test_not_multipart_and_two_files_are_400(client):
     r = client.post("/v1/detect", content=jpeg_bytes(), headers={"content-type": "image/jpeg"})
     assert r.status_code == 400 and r.json()["error"] == "bad_request"
-    r = client.post("/v1/detect", files=[("file", ("a.jpg", b"abc", "image/jpeg")), ("file", ("b.jpg", b"abc", "image/jpeg"))])
+    two = [("file", ("a.jpg", b"abc", "image/jpeg")), ("file", ("b.jpg", b"abc", "image/jpeg"))]
+    r = client.post("/v1/detect", files=two)
     assert r.status_code == 400 and "one file" in r.json()["detail"]
     assert client.get("/nope").json()["error"] == "not_found"
 
 
 def _multipart_head(name: str = "big.jpg") -> bytes:
-    return f'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\nContent-Type: image/jpeg\r\n\r\n'.encode()
+    disposition = f'Content-Disposition: form-data; name="file"; filename="{name}"'
+    return f"--XyZ\r\n{disposition}\r\nContent-Type: image/jpeg\r\n\r\n".encode()
 
 
 def test_upload_limit_streamed_body_gets_413(client, upload_dir):
@@ -238,7 +242,8 @@ def _read_reply(sock: socket.socket) -> bytes:
             return data
         data += more
     head, _, body = data.partition(b"\r\n\r\n")
-    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0)
+    lines = head.split(b"\r\n")
+    length = next((int(line.split(b":")[1]) for line in lines if line.lower().startswith(b"content-length:")), 0)
     while len(body) < length:
         more = sock.recv(65536)
         if not more:
@@ -317,7 +322,8 @@ def test_inference_runs_off_the_event_loop_and_the_limit_answers_503(fake_server
     assert health.json()["model"]["weights"] == "fake.pt"
     assert busy.status_code == 503 and busy.json()["error"] == "busy" and busy.headers["retry-after"]
     assert results["slow"].status_code == 200 and after.status_code == 200
-    assert results["slow"].json()["path"] == "a.jpg" and results["slow"].json()["score"] == pytest.approx(0.880797, abs=1e-6)
+    slow = results["slow"].json()
+    assert slow["path"] == "a.jpg" and slow["score"] == pytest.approx(0.880797, abs=1e-6)  # sigmoid(2.0)
     assert set(fake.threads) == {"laanet-infer_0"}  # every detection on the one inference thread
     assert list(app.state.settings.upload_dir.iterdir()) == []
 
@@ -328,7 +334,8 @@ def test_detector_crash_is_a_500_and_the_server_survives(fake_server):
     try:
         with httpx.Client(base_url=url, timeout=30) as c:
             r = c.post("/v1/detect", files={"file": ("a.jpg", jpeg_bytes(), "image/jpeg")})
-            assert r.status_code == 500 and r.json() == {"error": "internal", "detail": "internal server error (see the server log)"}
+            assert r.status_code == 500
+            assert r.json() == {"error": "internal", "detail": "internal server error (see the server log)"}
             assert c.get("/health").status_code == 200
     finally:
         app.dependency_overrides.clear()
@@ -393,9 +400,11 @@ def test_cli_serves_until_interrupted(tiny_weights, tmp_path):
                     assert time.monotonic() < deadline, "laanet serve did not start"
                     time.sleep(0.2)
             assert health.json()["limits"] == {
-                "max_upload_mb": 50.0, "max_concurrency": 2, "max_frames": 128, "default_frames": 2, "default_flip_test": True,
+                "max_upload_mb": 50.0, "max_concurrency": 2, "max_frames": 128, "default_frames": 2,
+                "default_flip_test": True,
             }
-            r = c.post("/v1/detect", files={"file": ("g.jpg", jpeg_bytes("grace_hopper.jpg"), "image/jpeg")}, data={"overlays": "false"})
+            files = {"file": ("g.jpg", jpeg_bytes("grace_hopper.jpg"), "image/jpeg")}
+            r = c.post("/v1/detect", files=files, data={"overlays": "false"})
             assert r.status_code == 200 and r.json()["status"] == "ok"
     finally:
         proc.send_signal(signal.SIGINT)

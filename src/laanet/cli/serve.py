@@ -38,14 +38,26 @@ def register(app: typer.Typer) -> None:
     def serve(
         host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
         port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port."),
-        weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="Checkpoint (laanet, official, or .onnx). Default: bundled demo weights."),
+        weights: Optional[Path] = typer.Option(
+            None, "--weights", "-w", help="Checkpoint (laanet, official, or .onnx). Default: bundled demo weights."
+        ),
         backend: Backend = typer.Option(Backend.torch, "--backend", help="Inference backend."),
         device: str = typer.Option("cpu", "--device", help="cpu or cuda (torch backend)."),
-        max_upload_mb: float = typer.Option(50.0, "--max-upload-mb", min=0.001, help="Largest accepted upload, MiB."),
-        frames: int = typer.Option(32, "--frames", min=1, help="Frames sampled per video unless a request says otherwise."),
-        max_concurrency: int = typer.Option(4, "--max-concurrency", min=1, help="Detect requests admitted at once; more get 503."),
-        threshold: float = typer.Option(0.5, "--threshold", min=0.0, max=1.0, help="P(fake) at or above which a file is fake."),
-        face_backend: Optional[str] = typer.Option(None, "--face-backend", help="Face detector backend (default: laanet.faces default)."),
+        max_upload_mb: float = typer.Option(
+            50.0, "--max-upload-mb", min=0.001, help="Largest accepted upload, MiB."
+        ),
+        frames: int = typer.Option(
+            32, "--frames", min=1, help="Frames sampled per video unless a request says otherwise."
+        ),
+        max_concurrency: int = typer.Option(
+            4, "--max-concurrency", min=1, help="Detect requests admitted at once; more get 503."
+        ),
+        threshold: float = typer.Option(
+            0.5, "--threshold", min=0.0, max=1.0, help="P(fake) at or above which a file is fake."
+        ),
+        face_backend: Optional[str] = typer.Option(
+            None, "--face-backend", help="Face detector backend (default: laanet.faces default)."
+        ),
     ) -> None:
         import uvicorn
 

@@ -125,7 +125,8 @@ def parse_options(fields: dict[str, str], settings: ServeSettings) -> DetectOpti
     """Validate the optional form fields; unknown names are refused (a typo should not pass silently)."""
     unknown = sorted(set(fields) - {"frames", "flip_test", "overlays"})
     if unknown:
-        raise InvalidField(f"unknown form field(s) {', '.join(map(repr, unknown))}; expected frames, flip_test, overlays")
+        names = ", ".join(map(repr, unknown))
+        raise InvalidField(f"unknown form field(s) {names}; expected frames, flip_test, overlays")
     frames = settings.frames
     if fields.get("frames", "").strip():
         try:
