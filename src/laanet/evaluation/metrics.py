@@ -2,7 +2,7 @@
 
 Scores are fake-probabilities ``sigmoid(logit)``; label 1 = fake. Per set:
 
-- ``auc``: area under the ROC curve (ties handled like scikit-learn's ``roc_auc_score``).
+- ``auc``: area under the ROC curve (scikit-learn ``roc_auc_score``; all scores below come from scikit-learn).
 - ``ap``: average precision, the step-wise sum ``Σ (R_k − R_{k−1}) P_k`` (scikit-learn's definition).
 - ``ar``: macro recall at threshold 0.5, i.e. (TPR + TNR) / 2 (the official ``recall_score(average='macro')``).
 - ``mf1``: the paper's "mF1" = 2·AP·AR / (AP + AR), a harmonic mean of AP and AR (not an F1 score).
@@ -61,42 +61,34 @@ def _check(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndar
     return y, s
 
 
-def _cumulative_counts(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """True/false positive counts at every distinct threshold, from the highest score down."""
-    order = np.argsort(-s, kind="mergesort")
-    s_sorted, y_sorted = s[order], y[order]
-    last_of_run = np.r_[np.nonzero(np.diff(s_sorted))[0], y_sorted.size - 1]  # last index of each tie run
-    tps = np.cumsum(y_sorted)[last_of_run].astype(np.float64)
-    fps = (last_of_run + 1) - tps
-    return tps, fps, s_sorted[last_of_run]
-
-
 def roc_curve(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(fpr, tpr, thresholds), starting at (0, 0) with threshold +inf. Needs both classes."""
+    """(fpr, tpr, thresholds) from scikit-learn, all thresholds kept. Needs both classes."""
+    from sklearn import metrics
+
     y, s = _check(labels, scores)
-    tps, fps, thr = _cumulative_counts(y, s)
-    if tps[-1] == 0 or fps[-1] == 0:
+    if y.min() == y.max():
         raise ValueError("ROC needs both real and fake samples")
-    fpr = np.r_[0.0, fps / fps[-1]]
-    tpr = np.r_[0.0, tps / tps[-1]]
-    return fpr, tpr, np.r_[np.inf, thr]
+    return metrics.roc_curve(y, s, drop_intermediate=False)
 
 
 def roc_auc(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray) -> float:
-    """Trapezoidal area under the ROC curve."""
-    fpr, tpr, _ = roc_curve(labels, scores)
-    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
+    """Area under the ROC curve (scikit-learn ``roc_auc_score``)."""
+    from sklearn import metrics
+
+    y, s = _check(labels, scores)
+    if y.min() == y.max():
+        raise ValueError("ROC needs both real and fake samples")
+    return float(metrics.roc_auc_score(y, s))
 
 
 def average_precision(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray) -> float:
-    """Σ (R_k − R_{k−1}) · P_k over the distinct thresholds (no interpolation). Needs a positive sample."""
+    """Average precision, Σ (R_k − R_{k−1}) · P_k (scikit-learn ``average_precision_score``). Needs a fake sample."""
+    from sklearn import metrics
+
     y, s = _check(labels, scores)
-    tps, fps, _ = _cumulative_counts(y, s)
-    if tps[-1] == 0:
+    if y.sum() == 0:
         raise ValueError("average precision needs at least one fake sample")
-    precision = tps / (tps + fps)
-    recall = tps / tps[-1]
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    return float(metrics.average_precision_score(y, s))
 
 
 def equal_error_rate(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray) -> float:
@@ -111,22 +103,22 @@ def equal_error_rate(labels: Sequence[int] | np.ndarray, scores: Sequence[float]
 
 
 def binary_metrics(labels: Sequence[int] | np.ndarray, probs: Sequence[float] | np.ndarray, *, threshold: float = 0.5) -> dict[str, float | int | None]:
-    """All metrics of the module docstring for fake-probabilities ``probs``."""
+    """All metrics of the module docstring for fake-probabilities ``probs`` (scikit-learn underneath)."""
+    from sklearn import metrics
+
     y, p = _check(labels, probs)
     pred = (p >= threshold).astype(np.int64)
     n_fake, n_real = int(y.sum()), int((1 - y).sum())
-    recalls = [float((pred[y == c] == c).mean()) for c in (0, 1) if (y == c).any()]
-    ar = float(np.mean(recalls))
-    tp = int(((pred == 1) & (y == 1)).sum())
-    f1_den = 2 * tp + int(((pred == 1) & (y == 0)).sum()) + int(((pred == 0) & (y == 1)).sum())
+    present = [c for c in (0, 1) if (y == c).any()]
+    ar = float(metrics.recall_score(y, pred, labels=present, average="macro", zero_division=0))
     out: dict[str, float | int | None] = {
         "auc": None,
         "ap": None,
         "ar": ar,
         "mf1": None,
-        "f1": 2 * tp / f1_den if f1_den else 0.0,
+        "f1": float(metrics.f1_score(y, pred, pos_label=1, zero_division=0)),
         "eer": None,
-        "acc": float((pred == y).mean()),
+        "acc": float(metrics.accuracy_score(y, pred)),
         "n": int(y.size),
         "n_real": n_real,
         "n_fake": n_fake,
