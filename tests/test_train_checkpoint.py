@@ -60,3 +60,23 @@ def test_load_errors(tmp_path):
     torch.save({"format_version": 99, "model": {}}, tmp_path / "future.pt")
     with pytest.raises(ValueError, match="format_version"):
         load_checkpoint(tmp_path / "future.pt")
+
+
+def test_interrupted_write_keeps_previous_file(tmp_path, monkeypatch):
+    from laanet.training import checkpoint as ckpt_module
+
+    path = tmp_path / "last.pt"
+    ckpt_module.atomic_save({"v": 1}, path)
+    ckpt_module.copy_atomic(path, tmp_path / "best.pt")
+
+    def dying_save(obj, handle):
+        handle.write(b"partial bytes")
+        raise KeyboardInterrupt  # killed in the middle of writing
+
+    monkeypatch.setattr(ckpt_module.torch, "save", dying_save)
+    with pytest.raises(KeyboardInterrupt):
+        ckpt_module.atomic_save({"v": 2}, path)
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=True) == {"v": 1}
+    assert torch.load(tmp_path / "best.pt", weights_only=True) == {"v": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "last.pt"]

@@ -98,3 +98,12 @@ def test_killed_run_resumes_exactly(prep, tmp_path, monkeypatch):
     end_full = torch.load(tmp_path / "full" / "last.pt", weights_only=True)["model"]
     end_resumed = torch.load(tmp_path / "killed" / "last.pt", weights_only=True)["model"]
     assert all(torch.equal(end_full[k], end_resumed[k]) for k in end_full)
+
+
+def test_bi_pairs(prep):
+    cfg = _cfg()
+    cfg.data.method = "bi"  # partner faces from the other training videos (never the same video)
+    train_set, val_set = build_datasets(prep, cfg)
+    batch = collate_pairs([train_set[0], val_set[0]])
+    assert batch["image"].shape == (4, 3, 64, 64)
+    assert batch["label"].tolist() == [0, 0, 1, 1] and batch["heatmap"][2:].amax() == 1.0

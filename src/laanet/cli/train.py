@@ -56,9 +56,12 @@ def register(app: typer.Typer) -> None:
         from laanet.media import MediaError
         from laanet.training.loop import train as run_training
 
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
         try:
-            result = run_training(cfg, data_dir=data, out_dir=out, resume=resume, device=device, progress=progress)
-        except (FileNotFoundError, FileExistsError, ValueError, MediaError) as err:
+            with logging_redirect_tqdm():  # log lines print above the progress bar instead of through it
+                result = run_training(cfg, data_dir=data, out_dir=out, resume=resume, device=device, progress=progress)
+        except (FileNotFoundError, FileExistsError, ValueError, FloatingPointError, MediaError) as err:
             raise _fail(str(err))
         if os.environ.get("RANK", "0") == "0":
             best = "n/a" if result.best_metric is None else f"{result.best_metric:.4f}"

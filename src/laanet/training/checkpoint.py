@@ -14,6 +14,8 @@ A checkpoint is one plain dict (style point 12)::
     best_metric     best validation AUC so far, or None
     rng             list over ranks of {"python", "numpy", "torch", "cuda"} generator states
     metrics         the last validation metrics (plain floats)
+    meta            provenance for ``load_model``'s ``model.meta``: input size, normalisation, parameter count,
+                    the command that trained it, epoch/step and the validation metrics
 
 The top-level ``model`` and ``config`` keys are the ones :func:`laanet.models.checkpoint.load_model` reads, so a
 training checkpoint can be used directly for detection. Every value is a tensor or a builtin, so the file loads
@@ -25,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -32,7 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["FORMAT_VERSION", "capture_rng", "restore_rng", "save_checkpoint", "load_checkpoint", "atomic_save"]
+__all__ = ["FORMAT_VERSION", "capture_rng", "restore_rng", "save_checkpoint", "load_checkpoint", "atomic_save", "copy_atomic"]
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +72,22 @@ def restore_rng(state: dict[str, Any]) -> None:
 
 def atomic_save(obj: Any, path: str | Path) -> None:
     """``torch.save`` to a temporary file next to ``path``, then rename over it."""
+    _atomic_write(path, lambda handle: torch.save(obj, handle))
+
+
+def copy_atomic(src: str | Path, dst: str | Path) -> None:
+    """Copy the file ``src`` to ``dst`` through a temporary file and a rename."""
+    with open(src, "rb") as source:
+        _atomic_write(dst, lambda handle: shutil.copyfileobj(source, handle, 16 * 2**20))
+
+
+def _atomic_write(path: str | Path, write) -> None:  # noqa: ANN001 - write(handle) -> None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         umask = os.umask(0)
@@ -100,8 +113,10 @@ def save_checkpoint(
     rng: list[dict[str, Any]],
     scaler: torch.amp.GradScaler | None = None,
     metrics: dict[str, float] | None = None,
+    command: str = "",
 ) -> None:
     """Write a training checkpoint (see the module docstring for the keys). ``model`` must be unwrapped."""
+    metrics = {k: float(v) for k, v in (metrics or {}).items()}
     state = {
         "format_version": FORMAT_VERSION,
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
@@ -114,7 +129,16 @@ def save_checkpoint(
         "step": int(step),
         "best_metric": None if best_metric is None else float(best_metric),
         "rng": rng,
-        "metrics": {k: float(v) for k, v in (metrics or {}).items()},
+        "metrics": metrics,
+        "meta": {
+            "input_size": int(config.get("model", {}).get("input_size", 0)),
+            "normalisation": "RGB, (x / 255 - 0.5) / 0.5 -> [-1, 1]",
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "trained_with": command,
+            "epoch": int(epoch),
+            "step": int(step),
+            "val": metrics,
+        },
     }
     atomic_save(state, path)
 

@@ -19,10 +19,12 @@ stopped, even from a mid-epoch checkpoint (``--save-every K``).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import csv
 import logging
 import math
 import random
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -37,7 +39,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from laanet.config import RunConfig, config_from_dict
 from laanet.training import distributed as dist_utils
-from laanet.training.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from laanet.training.checkpoint import capture_rng, copy_atomic, load_checkpoint, restore_rng, save_checkpoint
 from laanet.training.sam import SAM
 from laanet.training.schedule import lr_at
 
@@ -449,8 +451,13 @@ def train(
             log.info("data: %d training pairs per epoch (%d steps of %d pairs x %d process(es)), %d validation pairs",
                      len(train_set), steps_per_epoch, tc.batch_size, info.world_size, len(val_set))
 
-        # 5) model and loss
-        model = LAANet(cfg.model).to(device_)
+        # 5) model and loss (a resumed run takes every weight from the checkpoint: no pretrained download)
+        model_cfg = dataclasses.replace(cfg.model, pretrained=False) if resume else cfg.model
+        try:
+            model = LAANet(model_cfg).to(device_)
+        except OSError as err:  # e.g. huggingface_hub cannot download the ImageNet weights offline
+            raise FileNotFoundError(f"cannot load the pretrained backbone weights of {cfg.model.backbone!r} ({err}); "
+                                    "pass model.pretrained_path=FILE (a timm state dict) or model.pretrained=false") from err
         criterion = LAANetLoss(LossWeights(heatmap=tc.hm_weight, cls=tc.cls_weight, consistency=tc.cst_weight))
 
         # 6) optimizer: Adam (L2 weight decay, as official) wrapped by SAM unless rho == 0
@@ -485,12 +492,14 @@ def train(
 
             writer = SummaryWriter(str(out_dir / "tb"), purge_step=step + 1 if resume else None)
 
+        command = " ".join(["laanet", *sys.argv[1:]]) if Path(sys.argv[0]).name in ("laanet", "__main__.py") else " ".join(sys.argv)
+
         def checkpoint(path: Path, epoch: int, epoch_step: int, step: int, metrics: dict[str, float] | None = None) -> None:
             rng = dist_utils.all_gather_object(capture_rng())  # every rank's generators, in rank order
             if main:
                 save_checkpoint(path, model=model, config=cfg.to_dict(), optimizer=optimizer,
                                 lr=optimizer.param_groups[0]["lr"], epoch=epoch, epoch_step=epoch_step, step=step,
-                                best_metric=best, rng=rng, scaler=scaler, metrics=metrics)
+                                best_metric=best, rng=rng, scaler=scaler, metrics=metrics, command=command)
 
         # 8) epochs
         result = TrainResult(out_dir=out_dir, epoch=start_epoch, step=step, best_metric=best)
@@ -540,10 +549,7 @@ def train(
             next_epoch, next_epoch_step = (epoch + 1, 0) if finished else (epoch, epoch_step)
             checkpoint(last_path, next_epoch, next_epoch_step, step, metrics)
             if improved and main:
-                # best.pt is last.pt at its best moment; copy the bytes instead of serialising twice
-                from laanet.training.checkpoint import atomic_save
-
-                atomic_save(torch.load(last_path, map_location="cpu", weights_only=True), out_dir / BEST)
+                copy_atomic(last_path, out_dir / BEST)  # best.pt = last.pt at its best moment
             row = {"epoch": epoch + 1, "step": step, "lr": lr, "seconds": round(time.perf_counter() - t0, 2),
                    **{f"train_{k}": v for k, v in train_means.items()}, **{f"val_{k}": v for k, v in metrics.items()}}
             result.epochs.append(row)
