@@ -1,6 +1,6 @@
 """Training-step throughput of LAA-Net on random data: images/s and peak GPU memory.
 
-Runs the real :func:`laanet.training.loop.train_step` (SAM over Adam: two forward/backward passes per step) on
+Runs the real :func:`laanet.training.engine.train_step` (SAM over Adam: two forward/backward passes per step) on
 random images and targets, after warm-up steps. Defaults are the paper configuration (EfficientNet-B4, 384 px,
 8 real/fake pairs = 16 images per step) with bf16 autocast on CUDA::
 
@@ -50,7 +50,8 @@ def main() -> None:
 
     from laanet.config import load_config
     from laanet.models.laanet import LAANet, count_parameters
-    from laanet.training.loop import autocast_context, resolve_device, train_step
+    from laanet.training.engine import train_step
+    from laanet.training.loop import autocast_context, resolve_device
     from laanet.training.losses import LAANetLoss, LossWeights
     from laanet.training.sam import SAM
 

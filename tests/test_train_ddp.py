@@ -8,7 +8,7 @@ import torch
 import torch.multiprocessing as mp
 
 from laanet.training import distributed as dist_utils
-from laanet.training.loop import train_step
+from laanet.training.engine import train_step
 from laanet.training.sam import SAM
 
 

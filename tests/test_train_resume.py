@@ -9,7 +9,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-import laanet.training.loop as loop_module
+import laanet.training.engine as engine_module
 from laanet.cli import app
 from laanet.config import load_config
 from laanet.data.index import read_index
@@ -73,7 +73,7 @@ def test_killed_run_resumes_exactly(prep, tmp_path, monkeypatch):
     assert (tmp_path / "full" / "best.pt").is_file() and (tmp_path / "full" / "summary.csv").is_file()
 
     # Second run: checkpoint every 2 steps, "killed" (an exception, no final save) during its 4th step.
-    real_step, calls = loop_module.train_step, {"n": 0}
+    real_step, calls = engine_module.train_step, {"n": 0}
 
     def dying_step(*args, **kwargs):
         calls["n"] += 1
@@ -81,10 +81,10 @@ def test_killed_run_resumes_exactly(prep, tmp_path, monkeypatch):
             raise KeyboardInterrupt("killed")
         return real_step(*args, **kwargs)
 
-    monkeypatch.setattr(loop_module, "train_step", dying_step)
+    monkeypatch.setattr(engine_module, "train_step", dying_step)
     with pytest.raises(KeyboardInterrupt):
         train(_cfg(save_every=2), data_dir=prep, out_dir=tmp_path / "killed", tensorboard=False)
-    monkeypatch.setattr(loop_module, "train_step", real_step)
+    monkeypatch.setattr(engine_module, "train_step", real_step)
     ckpt = torch.load(tmp_path / "killed" / "last.pt", weights_only=True)
     assert (ckpt["epoch"], ckpt["epoch_step"], ckpt["step"]) == (0, 2, 2)
 

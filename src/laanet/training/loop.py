@@ -9,7 +9,8 @@ Many GPUs on one machine (one process per GPU, DistributedDataParallel, ``train.
     torchrun --nproc_per_node 4 -m laanet train --config paper-sbi --data PREP --out runs/sbi
 
 :func:`train` runs: distributed init → seed → device and autocast → data → model → SAM(Adam) → resume →
-for each epoch {:func:`train_one_epoch`, :func:`evaluate`, checkpoint} → teardown.
+for each epoch {``train_one_epoch``, ``evaluate``, checkpoint} → teardown (the step/epoch/evaluation functions
+live in :mod:`laanet.training.engine`).
 
 Reproducibility: every random draw of the data pipeline is a pure function of ``(seed, epoch, item)`` (see
 :mod:`laanet.training.dataset`); shuffling and loader workers use generators seeded by ``(seed, epoch)``; the
@@ -40,10 +41,11 @@ from torch.utils.data.distributed import DistributedSampler
 from laanet.config import RunConfig, config_from_dict
 from laanet.training import distributed as dist_utils
 from laanet.training.checkpoint import capture_rng, copy_atomic, load_checkpoint, restore_rng, save_checkpoint
+from laanet.training.engine import evaluate, format_terms, train_one_epoch
 from laanet.training.sam import SAM
 from laanet.training.schedule import lr_at
 
-__all__ = ["TrainResult", "train", "train_one_epoch", "train_step", "evaluate", "resolve_device"]
+__all__ = ["TrainResult", "train", "resolve_device", "autocast_context"]
 
 log = logging.getLogger(__name__)
 
@@ -147,217 +149,6 @@ def _loader(dataset, sampler, *, batch_size: int, workers: int, drop_last: bool,
         generator=generator,
         persistent_workers=False,
     )
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# one step, one epoch, one evaluation
-
-
-def train_step(
-    model: nn.Module,
-    criterion: nn.Module,
-    batch: dict[str, torch.Tensor],
-    optimizer: SAM | torch.optim.Optimizer,
-    *,
-    autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
-    scaler: torch.amp.GradScaler | None = None,
-    grad_clip: float | None = None,
-) -> dict[str, torch.Tensor]:
-    """One optimizer update on ``batch`` (already on the device); returns the detached loss terms of pass 1.
-
-    With SAM this is two forward/backward passes on the same batch (spec §4.3). Under DDP *both* backward
-    passes all-reduce their gradients (no ``no_sync()``): every rank then ascends along the same global
-    gradient, so N processes with B pairs each take the same step as one process with N·B pairs, which is the
-    single-GPU semantics the paper's rho = 0.05 was tuned for. The cost is one extra all-reduce per step.
-    """
-    images = batch["image"]  # B, 3, S, S
-    # pass 1: loss and gradient at w
-    with autocast():
-        output = model(images)
-    losses = criterion(output, batch)  # the loss runs in float32 outside autocast
-    (scaler.scale(losses["total"]) if scaler is not None else losses["total"]).backward()
-    if isinstance(optimizer, SAM):
-        optimizer.first_step()  # w <- w + rho * g / ||g||
-        optimizer.zero_grad(set_to_none=True)
-        # pass 2: gradient at the perturbed weights (new dropout masks, BN statistics updated again, as official)
-        with autocast():
-            output = model(images)
-        losses_2 = criterion(output, batch)
-        (scaler.scale(losses_2["total"]) if scaler is not None else losses_2["total"]).backward()
-    base = optimizer.base if isinstance(optimizer, SAM) else optimizer
-    if scaler is not None:
-        scaler.unscale_(base)
-    if grad_clip:
-        torch.nn.utils.clip_grad_norm_([p for g in base.param_groups for p in g["params"] if p.grad is not None], grad_clip)
-    if isinstance(optimizer, SAM):
-        optimizer.second_step(scaler)  # restore w, then Adam step with the gradient taken at w + e
-    elif scaler is not None:
-        scaler.step(optimizer)
-    else:
-        optimizer.step()
-    if scaler is not None:
-        scaler.update()
-    optimizer.zero_grad(set_to_none=True)
-    return {k: v.detach() for k, v in losses.items()}
-
-
-def _to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-
-
-def _fmt_terms(terms: dict[str, float]) -> str:
-    names = [k for k in ("total", "heatmap", "cls", "consistency") if k in terms]
-    return " ".join(f"{name}: {terms[name]:8.4f}" for name in names)
-
-
-def train_one_epoch(
-    model: nn.Module,
-    criterion: nn.Module,
-    loader: DataLoader,
-    optimizer: SAM | torch.optim.Optimizer,
-    *,
-    epoch: int,
-    epochs: int,
-    first_step: int,
-    epoch_step: int,
-    device: torch.device,
-    autocast: Callable[[], contextlib.AbstractContextManager],
-    scaler: torch.amp.GradScaler | None,
-    grad_clip: float | None,
-    max_steps: int | None,
-    log_every: int,
-    on_step: Callable[[int, int], None],
-    writer: Any = None,
-    progress: bool = False,
-) -> tuple[dict[str, float], list[dict[str, float]], bool]:
-    """Train until the loader ends or ``max_steps`` global steps are done.
-
-    Args:
-        first_step: global steps done before this call; epoch_step: batches of this epoch done before.
-        on_step: called as ``on_step(global_step, epoch_step)`` after every update (periodic checkpoints).
-
-    Returns:
-        (mean of each loss term over this call's steps, reduced over ranks), per-step rows, whether
-        ``max_steps`` stopped the epoch early.
-    """
-    model.train()
-    lr = optimizer.param_groups[0]["lr"]
-    sums: dict[str, float] = {}
-    rows: list[dict[str, float]] = []
-    step, n, stopped = first_step, 0, False
-    total = epoch_step + len(loader)
-    bar = None
-    if progress and dist_utils.is_main():
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, initial=epoch_step, desc=f"epoch {epoch + 1}/{epochs}", leave=False, dynamic_ncols=True)
-    t_data, t_last = 0.0, time.perf_counter()
-    redraws = 0
-    for batch in loader:
-        if max_steps is not None and step >= max_steps:
-            stopped = True
-            break
-        redraws += int(batch["redraws"].sum()) if "redraws" in batch else 0
-        batch = _to_device(batch, device)
-        t_data += time.perf_counter() - t_last
-        losses = train_step(model, criterion, batch, optimizer, autocast=autocast, scaler=scaler, grad_clip=grad_clip)
-        step, n, epoch_step = step + 1, n + 1, epoch_step + 1
-        terms = {k: float(dist_utils.reduce_mean(v)) for k, v in losses.items() if not k.endswith("_raw")}
-        if not all(math.isfinite(v) for v in terms.values()):
-            raise FloatingPointError(f"non-finite loss at step {step} (epoch {epoch}): {terms}; lower train.lr or check the data")
-        for k, v in terms.items():
-            sums[k] = sums.get(k, 0.0) + v
-        rows.append({"step": step, "epoch": epoch, "lr": lr, **terms})
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{terms['total']:.4f}", lr=f"{lr:.2e}")
-        if dist_utils.is_main() and (step % log_every == 0 or epoch_step == total):
-            log.info("Train: epoch [%d/%d] step [%4d/%d] (global %d) %s  lr: %.3e  data: %.2fs",
-                     epoch + 1, epochs, epoch_step, total, step, _fmt_terms(terms), lr, t_data)
-            if writer is not None:
-                for k, v in terms.items():
-                    writer.add_scalar(f"train/loss_{k}", v, step)
-                writer.add_scalar("train/lr", lr, step)
-        on_step(step, epoch_step)
-        t_last = time.perf_counter()
-    else:
-        stopped = max_steps is not None and step >= max_steps
-    if bar is not None:
-        bar.close()
-    means = {k: v / max(n, 1) for k, v in sums.items()}
-    # Fake candidates the synthesizer rejected (empty mask, no blend) and re-drew, summed over ranks.
-    means["redraws"] = float(dist_utils.reduce_mean(torch.tensor(float(redraws)))) * dist_utils.world_size()
-    return means, rows, stopped
-
-
-@torch.no_grad()
-def evaluate(
-    model: nn.Module,
-    criterion: nn.Module,
-    loader: DataLoader,
-    *,
-    device: torch.device,
-    autocast: Callable[[], contextlib.AbstractContextManager],
-    writer: Any = None,
-    step: int = 0,
-    n_images: int = 4,
-) -> dict[str, float]:
-    """Frame-level AUC/accuracy and mean loss terms on the validation pairs (held-out reals + pseudo-fakes).
-
-    Scores from all ranks are gathered (keyed by sample index, so DistributedSampler padding is not counted
-    twice) before the AUC is computed. ``writer`` gets a grid of ``n_images`` fakes with target and predicted
-    heatmaps.
-    """
-    from sklearn.metrics import roc_auc_score
-
-    model.eval()
-    sums: dict[str, float] = {}
-    n_batches = 0
-    records: list[tuple[int, float, int]] = []
-    shown = False
-    for batch in loader:
-        batch = _to_device(batch, device)
-        with autocast():
-            output = model(batch["image"])
-        losses = criterion(output, batch)
-        for k, v in losses.items():
-            if not k.endswith("_raw"):
-                sums[k] = sums.get(k, 0.0) + float(v)
-        n_batches += 1
-        scores = output.cls.float().flatten().cpu().tolist()
-        labels = batch["label"].flatten().long().cpu().tolist()
-        ids = batch["index"].flatten().long().cpu().tolist()
-        records.extend(zip(ids, scores, labels))
-        if writer is not None and not shown and output.heatmap is not None:
-            _log_heatmaps(writer, batch, output.heatmap, step, n_images)
-            shown = True
-    unique = {}
-    for part in dist_utils.all_gather_object(records):
-        for index, score, label in part:
-            unique[index] = (score, label)
-    scores = np.array([s for s, _ in unique.values()])
-    labels = np.array([y for _, y in unique.values()])
-    metrics = {f"loss_{k}": float(dist_utils.reduce_mean(v / max(n_batches, 1))) for k, v in sums.items()}
-    metrics["auc"] = float(roc_auc_score(labels, scores)) if len(set(labels.tolist())) == 2 else float("nan")
-    metrics["acc"] = float(((scores > 0) == (labels == 1)).mean()) if len(labels) else float("nan")
-    metrics["n"] = float(len(labels))
-    return metrics
-
-
-def _log_heatmaps(writer: Any, batch: dict[str, torch.Tensor], heatmap_logits: torch.Tensor, step: int, n: int) -> None:
-    """Rows of (fake image, target heatmap, predicted heatmap) for the first ``n`` fakes of a batch."""
-    import torch.nn.functional as F
-    from torchvision.utils import make_grid
-
-    fake = (batch["label"].flatten() == 1).nonzero().flatten()[:n]
-    if fake.numel() == 0:
-        return
-    images = (batch["image"][fake].float().cpu() * 0.5 + 0.5).clamp(0, 1)  # n, 3, S, S in [0, 1]
-    size = images.shape[-2:]
-    target = F.interpolate(batch["heatmap"][fake].float().cpu(), size=size, mode="nearest").expand(-1, 3, -1, -1)
-    pred = F.interpolate(heatmap_logits[fake].float().sigmoid().cpu(), size=size, mode="bilinear").expand(-1, 3, -1, -1)
-    tiles = torch.stack([images, target, pred], dim=1).flatten(0, 1)  # 3n, 3, S, S
-    writer.add_image("val/fake_target_pred", make_grid(tiles, nrow=3, padding=2), step)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -539,7 +330,7 @@ def train(
             metrics = evaluate(model, criterion, val_loader, device=device_, autocast=autocast, writer=writer, step=step)
             if main:
                 log.info("Train: epoch [%d/%d] mean %s  (synthesis re-drew %d fake candidate(s))", epoch + 1, tc.epochs,
-                         _fmt_terms(train_means), int(train_means["redraws"]))
+                         format_terms(train_means), int(train_means["redraws"]))
                 log.info("Val: epoch [%d/%d] AUC: %.4f  acc: %.4f  loss: %.4f  (%d images)%s", epoch + 1, tc.epochs,
                          metrics["auc"], metrics["acc"], metrics.get("loss_total", float("nan")), int(metrics["n"]),
                          "" if finished else f"  [stopped at step {epoch_step}/{steps_per_epoch} of the epoch]")
