@@ -83,3 +83,13 @@ def test_cli_errors(tmp_path):
     assert res.exit_code == 1 and "not found" in res.output
     res = runner.invoke(app, ["bench", "--backends", "tensorrt"])
     assert res.exit_code == 2
+
+
+def test_saved_checkpoint_is_world_readable(tiny_ckpt):
+    import os
+    import stat
+
+    path, _ = tiny_ckpt
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask

@@ -130,6 +130,9 @@ def save_model(model: LAANet, path: str | os.PathLike, *, config: dict[str, Any]
     os.close(fd)
     try:
         torch.save(payload, tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a weights file is as readable as any other file
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
