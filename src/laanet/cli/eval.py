@@ -6,16 +6,14 @@ from typing import Optional
 
 import typer
 
+from laanet.cli._common import fail as _fail
+
 _EPILOG = (
     "Examples:  laanet eval --weights runs/sbi/best.pt --data prep/cdf2 --out eval/cdf2 --flip-test | "
     "laanet eval --weights W --data prep/ffpp-c0-test --data prep/cdf2 --out eval/all --perturb blur:3 | "
     "laanet eval --weights W --data prep/cdf2 --out eval/sweep --sweep"
 )
 
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=code)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,10 +7,8 @@ from typing import Optional
 
 import typer
 
+from laanet.cli._common import fail as _fail
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=code)
 
 
 def register(app: typer.Typer) -> None:

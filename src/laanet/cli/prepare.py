@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from laanet.cli._common import fail as _fail
+
 _EPILOG = (
     "Examples:  laanet prepare folder --root my_faces --out prep | "
     "laanet prepare ffpp --root FaceForensics++ --out prep/ffpp-c0-train --split train --methods original --frames 128 --workers 8 | "
@@ -36,10 +38,6 @@ class Compression(str, Enum):
     c23 = "c23"
     c40 = "c40"
 
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=code)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,16 +8,14 @@ from typing import Optional
 
 import typer
 
+from laanet.cli._common import fail as _fail
+
 _EPILOG = (
     "Examples:  laanet train --config cpu-tiny --data prep --out runs/tiny --max-steps 3 | "
     "laanet train --config paper-sbi --data prep --out runs/sbi train.lr=1e-4 data.workers=8 | "
     "torchrun --nproc_per_node 4 -m laanet train --config paper-sbi --data prep --out runs/sbi"
 )
 
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=code)
 
 
 def register(app: typer.Typer) -> None:
