@@ -6,6 +6,8 @@ from typing import Optional
 
 import typer
 
+from laanet.cli._common import fail as _fail
+
 HELP = """Run the demo: detect on the bundled sample photos and clips, and on pseudo-fakes made from two held-out
 faces (SBI fakes and cv2.seamlessClone face swaps), then write heatmap overlays, OUT/report.md,
 OUT/report.html and OUT/results.json with every score and the held-out AUCs.
@@ -13,11 +15,6 @@ OUT/report.html and OUT/results.json with every score and the held-out AUCs.
 Uses the bundled demo weights unless --weights is given. The demo model is a toy trained on a CPU from a
 handful of photos (docs/model-card.md), not a forensic tool.
 """
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=code)
 
 
 def register(app: typer.Typer) -> None:
