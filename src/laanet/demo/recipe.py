@@ -125,8 +125,6 @@ def export_weights(run_checkpoint: str | Path, out_path: str | Path, **provenanc
 
     :func:`laanet.models.checkpoint.load_model` casts the tensors back to float32.
     """
-    import torch
-
     from laanet.models.checkpoint import load_model, save_model
 
     model = load_model(run_checkpoint)
@@ -135,7 +133,6 @@ def export_weights(run_checkpoint: str | Path, out_path: str | Path, **provenanc
     path = save_model(model, out_path, **meta, **provenance, exported_from=Path(run_checkpoint).name, dtype="float16")
     size_mb = Path(path).stat().st_size / 1e6
     _log.info("wrote %s (%.1f MB)", path, size_mb)
-    del torch
     return path
 
 
