@@ -136,7 +136,10 @@ def render_html(summary: dict[str, Any]) -> str:
     """The HTML report (thumbnails of the overlays)."""
     import re
 
-    caveat = re.sub(r"`([^`]+)`", r"<code>\1</code>", re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", html.escape(_caveat(summary))))
+    caveat = html.escape(_caveat(summary))
+    caveat = re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", caveat)
+    caveat = re.sub(r"\*([^*]+)\*", r"<i>\1</i>", caveat)
+    caveat = re.sub(r"`([^`]+)`", r"<code>\1</code>", caveat)
     out = ["<!doctype html><html><head><meta charset='utf-8'><title>laanet demo</title>", f"<style>{_CSS}</style></head><body>"]
     out += ["<h1>laanet demo</h1>", f"<p class='note'>{caveat}</p>", "<h2>Model</h2><ul>"]
     out += [f"<li>{html.escape(line[2:]).replace('`', '')}</li>" for line in _model_lines(summary)]
