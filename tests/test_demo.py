@@ -128,7 +128,7 @@ def test_demo_job_with_a_tiny_model(tiny_weights, tmp_path):
     assert len(items) == 3 * len(HELD_OUT)
     for row in items:
         assert (out / row["image"]).is_file()
-        assert row["score"] is not None and (out / row["overlay"]).is_file()
+        assert row["score"] is not None and (out / row["overlay"]).is_file() and (out / row["thumb"]).is_file()
     roles = {r["name"]: r["role"] for r in data["samples"]}
     assert all(roles[n] == "held-out" for n in HELD_OUT) and all(roles[n] == "train" for n in TRAIN_SAMPLES)
     md = summary.report_md.read_text()

@@ -125,7 +125,8 @@ def _card(row: dict[str, Any], subtitle: str) -> str:
     score = row["score"]
     verdict = "no face" if score is None else ("fake" if score >= row["threshold"] else "real")
     cls = "fake" if verdict == "fake" else "real" if verdict == "real" else ""
-    img = f'<a href="{html.escape(row["overlay"])}"><img src="{html.escape(row["overlay"])}" alt="{name}"></a>' if row["overlay"] else ""
+    thumb = row.get("thumb") or row["overlay"]
+    img = f'<a href="{html.escape(row["overlay"])}"><img src="{html.escape(thumb)}" alt="{name}"></a>' if row["overlay"] else ""
     return (
         f'<div class="card">{img}<div>{name}</div><div>{html.escape(subtitle)} · P(fake) {_fmt(score)} '
         f'<span class="{cls}">{verdict}</span></div></div>'
