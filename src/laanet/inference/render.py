@@ -7,16 +7,25 @@ import cv2
 import numpy as np
 
 MAX_OVERLAY_SIDE = 1920  # larger frames are downscaled for the overlay PNG only
+MIN_CONTRAST = 0.02  # heatmaps flatter than this (max - 5th percentile, in probability) are not drawn
+FULL_SCALE = 0.25  # a rise of this much probability above the floor gets the full colour
 
 
 def overlay_heatmaps(frame: np.ndarray, heat: np.ndarray, boxes: list[tuple[list[float], float]], threshold: float) -> np.ndarray:
     """Blend a frame-sized heatmap (H×W in [0, 1]) onto an RGB frame and draw each face box with its score.
 
+    Colour and opacity follow the heat above its floor inside the faces (JET: blue low, red high).
+
     Returns an H'×W'×3 uint8 RGB image (downscaled so its long side is at most ``MAX_OVERLAY_SIDE``).
     """
     heat = np.clip(heat, 0, 1)
-    colour = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
-    alpha = (0.75 * np.sqrt(heat))[..., None]  # opacity follows the probability: clear where the model sees nothing
+    # Heat above the map's floor inside the faces, full colour at FULL_SCALE above it: low-peaked maps stay
+    # faint, peaks of a confident model are red, and a flat map (no localisation) draws nothing.
+    inside = heat[heat > 0]
+    lo, hi = (float(np.percentile(inside, 5)), float(inside.max())) if inside.size else (0.0, 0.0)
+    rel = np.clip((heat - lo) / max(hi - lo, FULL_SCALE), 0, 1) if hi - lo >= MIN_CONTRAST else np.zeros_like(heat)
+    colour = cv2.applyColorMap((rel * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
+    alpha = (0.7 * rel**1.5)[..., None]  # transparent where the heatmap is at its floor
     out = (frame.astype(np.float32) * (1 - alpha) + colour.astype(np.float32) * alpha).astype(np.uint8)
     scale = min(1.0, MAX_OVERLAY_SIDE / max(out.shape[:2]))
     if scale < 1.0:
