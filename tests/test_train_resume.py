@@ -107,3 +107,28 @@ def test_bi_pairs(prep):
     batch = collate_pairs([train_set[0], val_set[0]])
     assert batch["image"].shape == (4, 3, 64, 64)
     assert batch["label"].tolist() == [0, 0, 1, 1] and batch["heatmap"][2:].amax() == 1.0
+
+
+def test_mix_draws_sbi_and_bi_per_item(prep):
+    cfg = _cfg()
+    cfg.data.method = "mix"
+    train_set, _ = build_datasets(prep, cfg)
+    assert set(train_set.synthesizers) == {"sbi", "bi"}
+    calls: list[str] = []
+    for name, synth in list(train_set.synthesizers.items()):
+        train_set.synthesizers[name] = lambda *a, _s=synth, _n=name, **k: (calls.append(_n), _s(*a, **k))[1]
+    seen = set()
+    for epoch in range(6):  # 4 items per epoch; both methods appear (p 0.5 each, fixed seed)
+        train_set.set_epoch(epoch)
+        for i in range(len(train_set)):
+            item = train_set[i]
+            assert item["heatmap"][1].amax() == 1.0
+        seen |= set(calls)
+    assert seen == {"sbi", "bi"}
+    first = list(calls)
+    calls.clear()
+    for epoch in range(6):
+        train_set.set_epoch(epoch)
+        for i in range(len(train_set)):
+            train_set[i]
+    assert calls == first  # the choice depends only on (seed, epoch, index)

@@ -52,7 +52,7 @@ class ModelConfig:
 class DataConfig:
     """What the training data loader produces (spec §3)."""
 
-    method: Literal["sbi", "bi"] = "sbi"
+    method: Literal["sbi", "bi", "mix"] = "sbi"  # mix: SBI or BI per pair, p 0.5 each (one heatmap weight)
     frames_per_video: int = 8  # re-sampled every epoch (the official SBI loader never re-samples)
     val_frames_per_video: int = 8
     crop_size: int = 256  # stored face-crop size (spec §3.1)

@@ -115,8 +115,11 @@ class PairDataset(Dataset):
         self.train = train
         self.seed = seed
         self.stream = TRAIN_STREAM if train else VAL_STREAM
-        self.method = cfg.data.method
-        self.synthesizer = _build_synthesizer(cfg, train=train, prep_dir=self.prep_dir, donors=donors)
+        # data.method "mix" draws SBI or BI per item (p 0.5 each); otherwise one method for every item.
+        self.methods = ("sbi", "bi") if cfg.data.method == "mix" else (cfg.data.method,)
+        self.synthesizers = {
+            m: _build_synthesizer(m, cfg, train=train, prep_dir=self.prep_dir, donors=donors) for m in self.methods
+        }
         self.epoch = -1
         self.items: list[IndexRecord] = []
         self.set_epoch(0)
@@ -140,11 +143,15 @@ class PairDataset(Dataset):
         rng = np.random.default_rng([self.seed, self.stream, self.epoch, index])
         image = _read_crop(self.prep_dir / record.path)
         landmarks = np.asarray(record.landmarks, dtype=np.float32)
+        method = self.methods[0]
+        if len(self.methods) > 1:  # separate stream, so single-method runs draw exactly as before
+            method = self.methods[int(np.random.default_rng([self.seed, self.stream, self.epoch, index, 1]).integers(2))]
+        synthesizer = self.synthesizers[method]
         try:
-            if self.method == "bi":
-                pair = self.synthesizer(image, landmarks, rng, identity=record.video_id)
+            if method == "bi":
+                pair = synthesizer(image, landmarks, rng, identity=record.video_id)
             else:
-                pair = self.synthesizer(image, landmarks, rng)
+                pair = synthesizer(image, landmarks, rng)
         except (SynthesisError, SynthesisInputError) as err:
             # No silent fallback to another sample (spec §7.2): name the face and stop.
             raise type(err)(f"{record.path} (video {record.video_id}): {err}") from err
@@ -159,20 +166,20 @@ class PairDataset(Dataset):
         }
 
 
-def _build_synthesizer(cfg: RunConfig, *, train: bool, prep_dir: Path, donors: list[IndexRecord]):
-    """The pseudo-fake maker of ``data.method``: SBI (from the face itself) or BI (from a partner face)."""
+def _build_synthesizer(method: str, cfg: RunConfig, *, train: bool, prep_dir: Path, donors: list[IndexRecord]):
+    """The pseudo-fake maker of ``method``: SBI (from the face itself) or BI (from a partner face)."""
     size = cfg.model.input_size
-    if cfg.data.method == "sbi":
+    if method == "sbi":
         from laanet.synthesis.sbi import SBIConfig, SBISynthesizer
 
         return SBISynthesizer(SBIConfig(input_size=size, train=train))
-    if cfg.data.method == "bi":
+    if method == "bi":
         from laanet.synthesis.bi import BIConfig, BISynthesizer, PartnerIndex
 
         if not donors:
             return None  # an empty dataset needs no partner pool
         return BISynthesizer(PartnerIndex.from_records(donors, prep_dir), BIConfig(input_size=size, train=train))
-    raise ValueError(f"data.method must be 'sbi' or 'bi', got {cfg.data.method!r}")
+    raise ValueError(f"data.method must be 'sbi', 'bi' or 'mix', got {method!r}")
 
 
 def _read_crop(path: Path) -> np.ndarray:
