@@ -45,9 +45,10 @@ def heatmap_to_crop_matrix(heatmap_size: int, crop_size: int, *, margin: int | N
 
 def original_to_heatmap_matrix(crop_matrix: np.ndarray, heatmap_size: int, crop_size: int) -> np.ndarray:
     """Compose original→crop (2×3) with crop→heatmap; use with ``cv2.WARP_INVERSE_MAP`` to paste a heatmap back."""
-    h2c = np.vstack([heatmap_to_crop_matrix(heatmap_size, crop_size), [0, 0, 1]])
-    o2c = np.vstack([np.asarray(crop_matrix, dtype=np.float64), [0, 0, 1]])
-    return (np.linalg.inv(h2c) @ o2c)[:2]
+    from laanet.faces.crop import compose_affine, invert_affine
+
+    crop_to_heatmap = invert_affine(heatmap_to_crop_matrix(heatmap_size, crop_size))
+    return compose_affine(crop_to_heatmap, np.asarray(crop_matrix, dtype=np.float64))
 
 
 def paste_heatmap(heatmap: np.ndarray, crop_matrix: np.ndarray, crop_size: int, frame_shape: tuple[int, int]) -> np.ndarray:

@@ -35,7 +35,7 @@ import numpy as np
 from laanet.synthesis.augment import GeometryConfig, build_background_colour, build_geometry, run_seeded
 from laanet.synthesis.hull import HULL_TYPES, HullType, hull_mask
 from laanet.synthesis.landmarks import SynthesisInputError, check_landmarks
-from laanet.synthesis.pipeline import draw_margin, finish_pair, resize, to_sample
+from laanet.synthesis.pipeline import check_common_config, draw_margin, finish_pair, resize, to_sample
 from laanet.synthesis.sample import SynthesisError, SynthesizedPair
 from laanet.synthesis.sbi import check_image
 
@@ -190,14 +190,9 @@ class BIConfig:
     max_redraws: int = 10
 
     def __post_init__(self) -> None:
-        if self.input_size < 8 or self.input_size % 4:
-            raise ValueError(f"input_size must be a multiple of 4 (≥ 8), got {self.input_size}")
+        check_common_config(self.input_size, self.hull_types, self.max_redraws)
         if self.k < 1:
             raise ValueError(f"k must be ≥ 1, got {self.k}")
-        if not self.hull_types or any(h not in HULL_TYPES for h in self.hull_types):
-            raise ValueError(f"hull_types must be a non-empty subset of {HULL_TYPES}, got {self.hull_types}")
-        if self.max_redraws < 0:
-            raise ValueError(f"max_redraws must be ≥ 0, got {self.max_redraws}")
 
 
 # ---------------------------------------------------------------------------------------------------- steps

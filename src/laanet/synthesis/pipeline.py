@@ -19,10 +19,21 @@ import cv2
 import numpy as np
 
 from laanet.synthesis.augment import frame, run_seeded
+from laanet.synthesis.hull import HULL_TYPES
 from laanet.synthesis.sample import SynthesizedPair, Targets
 from laanet.synthesis.targets import make_targets
 
 __all__ = ["FramedPair", "boundary_map", "draw_margin", "finish_pair", "to_sample"]
+
+
+def check_common_config(input_size: int, hull_types: tuple, max_redraws: int) -> None:
+    """Validate the options SBIConfig and BIConfig share; ``ValueError`` naming the bad value."""
+    if input_size < 8 or input_size % 4:
+        raise ValueError(f"input_size must be a multiple of 4 (≥ 8), got {input_size}")
+    if not hull_types or any(h not in HULL_TYPES for h in hull_types):
+        raise ValueError(f"hull_types must be a non-empty subset of {HULL_TYPES}, got {hull_types}")
+    if max_redraws < 0:
+        raise ValueError(f"max_redraws must be ≥ 0, got {max_redraws}")
 
 
 def boundary_map(mask: np.ndarray) -> np.ndarray:

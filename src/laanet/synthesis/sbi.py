@@ -32,7 +32,7 @@ from laanet.synthesis.augment import GeometryConfig, build_geometry, build_pair_
 from laanet.synthesis.hull import HULL_TYPES, HullType, hull_mask
 from laanet.faces.landmarks import flip_landmarks
 from laanet.synthesis.landmarks import ForeheadOrder, SynthesisInputError, check_landmarks, forehead_to_arc
-from laanet.synthesis.pipeline import draw_margin, finish_pair, resize, to_sample
+from laanet.synthesis.pipeline import check_common_config, draw_margin, finish_pair, resize, to_sample
 from laanet.synthesis.sample import SynthesisError, SynthesizedPair
 
 logger = logging.getLogger(__name__)
@@ -66,15 +66,10 @@ class SBIConfig:
     max_redraws: int = 10
 
     def __post_init__(self) -> None:
-        if self.input_size < 8 or self.input_size % 4:
-            raise ValueError(f"input_size must be a multiple of 4 (≥ 8), got {self.input_size}")
-        if not self.hull_types or any(h not in HULL_TYPES for h in self.hull_types):
-            raise ValueError(f"hull_types must be a non-empty subset of {HULL_TYPES}, got {self.hull_types}")
+        check_common_config(self.input_size, self.hull_types, self.max_redraws)
         lo, hi = self.blur_kernel
         if lo < 1 or lo % 2 == 0 or hi % 2 == 0 or hi < lo:
             raise ValueError(f"blur_kernel must be two odd sizes lo ≤ hi, got {self.blur_kernel}")
-        if self.max_redraws < 0:
-            raise ValueError(f"max_redraws must be ≥ 0, got {self.max_redraws}")
 
     @property
     def heatmap_size(self) -> int:
