@@ -173,3 +173,39 @@ def mediapipe_analyzer():
 def analyzer(request):
     """Each backend in turn."""
     return request.getfixturevalue(f"{request.param}_analyzer")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reference fixtures of the official code and prepared sample folders
+# ---------------------------------------------------------------------------------------------------------
+
+OFFICIAL_TARGETS = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "official_targets.pt"
+SAMPLES_DIR = Path(__file__).resolve().parents[1] / "src" / "laanet" / "assets" / "samples"
+
+
+@pytest.fixture(scope="session")
+def official() -> dict:
+    """``../shared/fixtures/official_targets.pt``: boundaries, targets and losses from the official code."""
+    import torch
+
+    if not OFFICIAL_TARGETS.is_file():
+        pytest.skip(f"fixture not found: {OFFICIAL_TARGETS}")
+    return torch.load(OFFICIAL_TARGETS, weights_only=True)
+
+
+def prepare_samples(tmp_path_factory, photos: tuple[str, ...], crop_size: int) -> Path:
+    """``laanet prepare folder`` over a copy of some bundled photos; returns the prepared folder."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from laanet.cli import app
+
+    root = tmp_path_factory.mktemp("faces")
+    for name in photos:
+        shutil.copy(SAMPLES_DIR / name, root / name)
+    out = tmp_path_factory.mktemp("prep")
+    args = ["prepare", "folder", "--root", str(root), "--out", str(out), "--crop-size", str(crop_size), "--no-progress"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return out

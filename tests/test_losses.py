@@ -1,7 +1,6 @@
 """Losses against the official values of the fixture, and the weighted total."""
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -14,16 +13,6 @@ from laanet.training.losses import (
     consistency_similarity_logits,
     heatmap_focal_loss,
 )
-
-FIXTURE = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "official_targets.pt"
-
-
-@pytest.fixture(scope="module")
-def official() -> dict:
-    if not FIXTURE.is_file():
-        pytest.skip(f"fixture not found: {FIXTURE}")
-    return torch.load(FIXTURE, weights_only=True)
-
 
 def test_focal_matches_official(official: dict) -> None:
     loss = heatmap_focal_loss(official["hm_logits"], official["heatmap"])

@@ -1,23 +1,11 @@
 """Targets (heatmap, consistency) against the official encoder's fixture and on hand-made maps."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from laanet.synthesis.targets import gaussian_radius, make_targets, run_lengths, vulnerable_points
-
-FIXTURE = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "official_targets.pt"
-
-
-@pytest.fixture(scope="module")
-def official() -> dict:
-    if not FIXTURE.is_file():
-        pytest.skip(f"fixture not found: {FIXTURE}")
-    return torch.load(FIXTURE, weights_only=True)
-
 
 def test_matches_official_encoder(official: dict) -> None:
     boundaries = official["boundary_uint8"].numpy()

@@ -3,7 +3,6 @@ CLI errors; `python -m laanet`."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import torch
 from typer.testing import CliRunner
 
 from laanet.cli import app
+from conftest import prepare_samples
 
 SAMPLES = Path(__file__).resolve().parents[1] / "src" / "laanet" / "assets" / "samples"
 PHOTOS = ("astronaut.jpg", "grace_hopper.jpg", "obama_portrait.jpg")
@@ -28,13 +28,7 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def prep(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("faces")
-    for name in PHOTOS:
-        shutil.copy(SAMPLES / name, root / name)
-    out = tmp_path_factory.mktemp("prep")
-    result = CliRunner().invoke(app, ["prepare", "folder", "--root", str(root), "--out", str(out), "--crop-size", "160", "--no-progress"])
-    assert result.exit_code == 0, result.output
-    return out
+    return prepare_samples(tmp_path_factory, PHOTOS, crop_size=160)
 
 
 def test_prepare_train_detect_end_to_end(prep, tmp_path):

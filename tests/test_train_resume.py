@@ -2,33 +2,24 @@
 uninterrupted run bit for bit; frame re-sampling per epoch; validation split from held-out real videos."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
 import laanet.training.engine as engine_module
-from laanet.cli import app
+from conftest import prepare_samples
 from laanet.config import load_config
 from laanet.data.index import read_index
 from laanet.training.dataset import build_datasets, collate_pairs, split_videos
 from laanet.training.loop import train
 
-SAMPLES = Path(__file__).resolve().parents[1] / "src" / "laanet" / "assets" / "samples"
 PHOTOS = ("astronaut.jpg", "grace_hopper.jpg", "obama_portrait.jpg")
 
 
 @pytest.fixture(scope="module")
 def prep(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("faces")
-    for name in PHOTOS:
-        shutil.copy(SAMPLES / name, root / name)
-    out = tmp_path_factory.mktemp("prep")
-    result = CliRunner().invoke(app, ["prepare", "folder", "--root", str(root), "--out", str(out), "--crop-size", "96", "--no-progress"])
-    assert result.exit_code == 0, result.output
-    return out
+    return prepare_samples(tmp_path_factory, PHOTOS, crop_size=96)
 
 
 @pytest.fixture(autouse=True)
