@@ -45,7 +45,7 @@ def train_step(
     # pass 1: loss and gradient at w
     with autocast():
         output = model(images)
-    losses = criterion(output, batch)  # the loss runs in float32 outside autocast
+    losses = criterion(output, batch)  # in the model's dtype (float32 at least), outside autocast
     (scaler.scale(losses["total"]) if scaler is not None else losses["total"]).backward()
     if isinstance(optimizer, SAM):
         optimizer.first_step()  # w <- w + rho * g / ||g||

@@ -2,6 +2,13 @@
 
 All single terms are **unweighted**; :class:`LAANetLoss` applies the paper's weights
 (λ_hm 100, λ_cls 1, λ_cst 100 for SBI; λ_hm 10 for BI) and returns a dict of named terms plus ``total``.
+The weight is the only factor: the official training passes its ``hm_lmda`` as the focal loss's weight, so
+``L_hm = λ_hm · focal`` (the official focal function's default weight 0.25 is never used in training).
+
+Every term is computed in the dtype of the network output, at least float32: a float64 model (as the official
+code trains) gets float64 losses, a bf16/fp16 autocast output gets float32 ones. Casting a float64 loss down
+to float32 is not harmless: Adam's first steps are ≈ lr·sign(ĝ), and the rounding flips the sign of the
+update of elements whose gradient is near 0.
 """
 from __future__ import annotations
 
@@ -15,21 +22,21 @@ from torch import nn
 __all__ = [
     "LAANetLoss",
     "LossWeights",
-    "OFFICIAL_SCALE",
     "POSITIVE_WEIGHT",
     "consistency_loss",
     "consistency_similarity_logits",
     "heatmap_focal_loss",
+    "loss_dtype",
 ]
 
 _PROB_EPS = 1e-4  # sigmoid(hm) is clamped to [1e-4, 1 − 1e-4]
 # Official positive weight: (1 − ε) + 0.2·ε with ε = 0.35 ("label smoothing" + "noise" terms), spec §4.2.
 POSITIVE_WEIGHT = 0.72
-# The official loss value is exactly 1/4 of the CornerNet expression of spec §4.2: on the 12 samples of
-# ../shared/fixtures/official_targets.pt the formula gives 8.474601 and the official code 2.118650 (ratio
-# 4.000000). The spec does not say where the factor comes from; we keep it so that λ_hm = 100 (SBI) / 10 (BI)
-# weighs the heatmap term exactly as in the authors' training. Pass ``scale=1`` for the plain formula.
-OFFICIAL_SCALE = 0.25
+
+
+def loss_dtype(tensor: torch.Tensor) -> torch.dtype:
+    """The dtype a loss on ``tensor`` is computed in: float64 stays float64, half types go up to float32."""
+    return torch.promote_types(tensor.dtype, torch.float32)
 
 
 def heatmap_focal_loss(
@@ -39,7 +46,6 @@ def heatmap_focal_loss(
     alpha: float = 2.0,
     beta: float = 4.0,
     positive_weight: float = POSITIVE_WEIGHT,
-    scale: float = OFFICIAL_SCALE,
 ) -> torch.Tensor:
     """CornerNet-style focal loss on the vulnerable-point heatmap, normalised by the number of positives.
 
@@ -47,29 +53,30 @@ def heatmap_focal_loss(
 
         S_pos = w · Σ_pos log(p)·(1 − p)^α
         S_neg = Σ_neg (1 − Y)^β · p^α · log(1 − p)
-        L = −scale · (S_pos + S_neg) / N_pos      (N_pos over the whole batch; −scale · S_neg if N_pos = 0)
+        L = −(S_pos + S_neg) / N_pos      (N_pos over the whole batch; −S_neg if N_pos = 0)
 
-    ``scale`` defaults to the official code's 1/4 (see ``OFFICIAL_SCALE``); ``w`` = 0.72, α = 2, β = 4.
+    with ``w`` = 0.72, α = 2, β = 4 (official ``_neg_loss``). No other factor: training multiplies by λ_hm.
 
     Args:
         logits: B×1×S×S heatmap logits.
         target: B×1×S×S Gaussian heatmap in [0, 1] (peaks exactly 1).
 
     Returns:
-        Scalar loss (unweighted).
+        Scalar loss (unweighted), in the dtype of ``logits`` (at least float32).
     """
     if logits.shape != target.shape:
         raise ValueError(f"heatmap logits {tuple(logits.shape)} and target {tuple(target.shape)} differ in shape")
-    prob = torch.sigmoid(logits.float()).clamp(_PROB_EPS, 1 - _PROB_EPS)
-    target = target.float()
-    pos = target.eq(1).float()
-    neg = target.lt(1).float()
+    dtype = loss_dtype(logits)
+    prob = torch.sigmoid(logits.to(dtype)).clamp(_PROB_EPS, 1 - _PROB_EPS)
+    target = target.to(dtype)
+    pos = target.eq(1).to(dtype)
+    neg = target.lt(1).to(dtype)
     pos_sum = (torch.log(prob) * (1 - prob).pow(alpha) * pos).sum() * positive_weight
     neg_sum = (torch.log(1 - prob) * prob.pow(alpha) * (1 - target).pow(beta) * neg).sum()
     # N_pos is an integer count, so clamping at 1 equals the official "−S_neg when N_pos = 0" branch (pos_sum
     # is 0 then) without a host sync.
     n_pos = pos.sum().clamp(min=1)
-    return -scale * (pos_sum + neg_sum) / n_pos
+    return -(pos_sum + neg_sum) / n_pos
 
 
 def consistency_similarity_logits(embedding: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -91,7 +98,7 @@ def consistency_similarity_logits(embedding: torch.Tensor, target: torch.Tensor)
     if embedding.shape[0] != target.shape[0] or embedding.shape[2:] != target.shape[2:]:
         raise ValueError(f"embedding {tuple(embedding.shape)} and target {tuple(target.shape)} disagree on B, H or W")
     batch, dim, height, width = embedding.shape
-    flat = embedding.float().reshape(batch, dim, height * width)  # B, D, HW
+    flat = embedding.to(loss_dtype(embedding)).reshape(batch, dim, height * width)  # B, D, HW
     anchor = target.reshape(batch, height * width).argmax(dim=1)  # B; torch returns the first maximum
     anchor_vec = flat.gather(2, anchor.view(batch, 1, 1).expand(batch, dim, 1))  # B, D, 1
     logits = (anchor_vec * flat).sum(dim=1) / math.sqrt(dim)  # B, HW
@@ -106,10 +113,10 @@ def consistency_loss(embedding: torch.Tensor, target: torch.Tensor) -> torch.Ten
         target: B×1×H×W consistency target in [0, 1].
 
     Returns:
-        Scalar loss.
+        Scalar loss, in the dtype of ``embedding`` (at least float32).
     """
     logits = consistency_similarity_logits(embedding, target)
-    return F.binary_cross_entropy_with_logits(logits, target.float())
+    return F.binary_cross_entropy_with_logits(logits, target.to(logits.dtype))
 
 
 @dataclass(frozen=True)
@@ -144,8 +151,9 @@ class LAANetLoss(nn.Module):
         raise ValueError(f"unknown synthesis method {method!r}; expected 'sbi' or 'bi'")
 
     def forward(self, output, targets) -> dict[str, torch.Tensor]:  # noqa: ANN001 - duck-typed output/targets
-        label = targets["label"].float().reshape(output.cls.shape)
-        raw = {"cls": F.binary_cross_entropy_with_logits(output.cls.float(), label)}
+        cls_logits = output.cls.to(loss_dtype(output.cls))
+        label = targets["label"].to(cls_logits.dtype).reshape(cls_logits.shape)
+        raw = {"cls": F.binary_cross_entropy_with_logits(cls_logits, label)}
         if output.heatmap is not None and self.weights.heatmap:
             raw["heatmap"] = heatmap_focal_loss(output.heatmap, targets["heatmap"])
         if output.consistency is not None and self.weights.consistency:
