@@ -16,9 +16,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from laanet.device import resolve_device
+from laanet.inference.options import InferenceOptions
 from laanet.inference.preprocess import crop_to_input, paste_heatmap
 from laanet.inference.render import overlay_heatmaps, save_rgb, save_timeline
 from laanet.inference.results import FaceResult, FileResult, FrameResult
@@ -68,57 +71,56 @@ class _Pending:
     analysed: bool = False
 
 
+def _option_property(name: str) -> property:
+    """``detector.<name>`` reads ``detector.options.<name>``; assigning replaces the options (validated)."""
+
+    def set_option(self: Detector, value: Any) -> None:
+        self.options = self.options.replace(**{name: value})
+
+    return property(lambda self: getattr(self.options, name), set_option, doc=f"Shorthand for ``options.{name}``.")
+
+
 class Detector:
     """LAA-Net deepfake detector over images, videos and arrays.
 
-    Args:
-        weights: laanet/official checkpoint, or a ``.onnx`` exported by ``laanet export`` (onnx backend);
-            None = the bundled demo weights.
-        backend: ``"torch"`` or ``"onnx"`` (ONNX Runtime, CPU; the checkpoint is exported once and cached).
-        device: ``"cpu"`` or ``"cuda"`` (torch backend).
-        frames: frames sampled evenly per video (the paper tests on 32).
-        flip_test: average the logits of each face and its mirror image (the official test does).
-        threshold: probability at or above which a file is labelled fake.
-        batch_size: faces per forward pass.
-        face_backend: ``laanet.faces`` backend name (None = its default).
+    ``Detector(options)`` or ``Detector(weights=..., backend=..., ...)``: keyword overrides are applied on top
+    of ``options`` (default :class:`InferenceOptions`), so ``Detector("model.pt", frames=8)`` works as before.
+    See :class:`~laanet.inference.options.InferenceOptions` for every option and its default.
     """
 
-    def __init__(
-        self,
-        weights: str | os.PathLike | None = None,
-        backend: str = "torch",
-        device: str = "cpu",
-        *,
-        frames: int = 32,
-        flip_test: bool = True,
-        threshold: float = 0.5,
-        batch_size: int = 8,
-        face_backend: str | None = None,
-    ) -> None:
+    def __init__(self, options: InferenceOptions | str | os.PathLike | None = None, **overrides: Any) -> None:
         from laanet.faces import FaceAnalyzer
 
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-        if frames < 1 or batch_size < 1:
-            raise ValueError("frames and batch_size must be at least 1")
-        if not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"threshold is a probability in [0, 1], got {threshold}")
-        path = Path(weights) if weights is not None else default_weights()
+        if isinstance(options, (str, os.PathLike)):  # Detector("weights.pt", ...) as before
+            overrides = {"weights": options, **overrides}
+            options = None
+        elif options is not None and not isinstance(options, InferenceOptions):
+            raise TypeError(f"Detector(options): expected InferenceOptions, a weights path or None, got {type(options).__name__}")
+        if overrides.get("face_backend", "") is None:  # None meant "the default" in earlier versions
+            overrides.pop("face_backend")
+        options = (options or InferenceOptions()).replace(**overrides)
+        self.options = options
+        self.device = resolve_device(options.device, backend=options.backend)
+        path = Path(options.weights) if options.weights is not None else default_weights()
         if not path.is_file():
             raise FileNotFoundError(f"weights file not found: {path}")
-        if backend == "onnx":
+        if options.backend == "onnx":
             self.runner = OnnxRunner(path)
         else:
             if path.suffix == ".onnx":
                 raise ValueError(f"{path} is an ONNX file; use backend='onnx'")
             from laanet.models.checkpoint import load_model
 
-            self.runner = TorchRunner(load_model(path), device=device)
+            self.runner = TorchRunner(load_model(path), device=self.device)
         self.weights = path
-        self.frames, self.flip_test, self.threshold, self.batch_size = frames, flip_test, threshold, batch_size
-        self.faces = FaceAnalyzer(backend=face_backend) if face_backend else FaceAnalyzer()
+        self.faces = FaceAnalyzer(backend=options.face_backend)
         self._heatmap_dir: Path | None = None  # per run: where overlays go
         self._on_frames: Callable[[int], None] | None = None  # per run: progress callback
+
+    frames = _option_property("frames")
+    flip_test = _option_property("flip_test")
+    threshold = _option_property("threshold")
+    batch_size = _option_property("batch_size")
 
     @property
     def model_info(self) -> dict:

@@ -1,0 +1,98 @@
+"""The inference options: one dataclass shared by ``laanet detect``, ``serve``, ``eval``, the demo and the API.
+
+>>> opts = InferenceOptions(backend="onnx", threshold=0.6)
+>>> Detector(opts) ; Detector(backend="onnx", threshold=0.6)     # the same detector
+>>> opts.replace(frames=8).to_dict()["frames"]
+8
+
+Every field is checked when the object is built (``ValueError`` naming the field); the device name is only
+checked for its form here and resolved against the hardware by :func:`laanet.device.resolve_device` when a
+:class:`~laanet.inference.detector.Detector` is built.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from laanet.device import DeviceError, check_device_name
+
+BACKENDS: tuple[str, ...] = ("torch", "onnx")
+
+
+@dataclass(frozen=True)
+class InferenceOptions:
+    """How a file is scored. Defaults are the paper's test protocol.
+
+    Args:
+        weights: checkpoint path (laanet or official ``.pt``/``.pth``, or a ``.onnx`` from ``laanet export``),
+            or None for the bundled demo weights. ``laanet detect`` also resolves ``https://`` URLs to a
+            cached local file before building the detector.
+        backend: ``"torch"`` (eager PyTorch) or ``"onnx"`` (ONNX Runtime on the CPU; a ``.pt`` is exported
+            once and cached, a ``.onnx`` is used as is, without importing torch).
+        device: ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        threshold: P(fake) at or above which a file is labelled ``fake``.
+        frames: frames sampled evenly per video (the paper tests on 32).
+        flip_test: score each face crop and its mirror and average their logits (the official test does).
+        face_backend: ``"mediapipe"`` or ``"dlib"`` (see docs/faces.md).
+        batch_size: face crops per forward pass.
+    """
+
+    weights: str | None = None
+    backend: str = "torch"
+    device: str = "auto"
+    threshold: float = 0.5
+    frames: int = 32
+    flip_test: bool = True
+    face_backend: str = "mediapipe"
+    batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        if isinstance(self.weights, os.PathLike):
+            object.__setattr__(self, "weights", os.fspath(self.weights))
+        if self.weights is not None and (not isinstance(self.weights, str) or not self.weights):
+            raise ValueError(f"weights must be a path, an https:// URL or None, got {self.weights!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        try:
+            check_device_name(self.device)
+        except DeviceError as err:
+            raise ValueError(str(err)) from None
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) or not (
+            math.isfinite(self.threshold) and 0.0 <= self.threshold <= 1.0
+        ):
+            raise ValueError(f"threshold is a probability in [0, 1], got {self.threshold!r}")
+        object.__setattr__(self, "threshold", float(self.threshold))
+        for name in ("frames", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer of at least 1, got {value!r}")
+        if not isinstance(self.flip_test, bool):
+            raise ValueError(f"flip_test must be True or False, got {self.flip_test!r}")
+        from laanet.faces.analyzer import BACKENDS as FACE_BACKENDS
+
+        if self.face_backend not in FACE_BACKENDS:
+            raise ValueError(f"face_backend must be one of {', '.join(FACE_BACKENDS)}, got {self.face_backend!r}")
+
+    def replace(self, **changes: Any) -> InferenceOptions:
+        """A copy with ``changes`` applied (validated again); unknown names raise ``TypeError``."""
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise TypeError(f"unknown inference option(s): {', '.join(unknown)}; valid: {', '.join(field_names())}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict of every field."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> InferenceOptions:
+        """Build from a dict such as :meth:`to_dict`'s; unknown keys raise ``TypeError``."""
+        return cls().replace(**values)
+
+
+def field_names() -> tuple[str, ...]:
+    """Names of the :class:`InferenceOptions` fields, in order."""
+    return tuple(f.name for f in dataclasses.fields(InferenceOptions))
