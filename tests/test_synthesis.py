@@ -61,7 +61,8 @@ def test_hull_types_nonempty_and_mirror_equivariant(faces) -> None:
         areas[kind] = (mask > 0.5).mean()
         mirrored = hull_mask(flip_landmarks(lm, image.shape[1]), image.shape, kind)
         assert _iou(mirrored, mask[:, ::-1]) > 0.95, kind
-    assert 0.1 < areas["components"] < areas["extended"] <= areas["facehull"] * 1.05
+    assert 0.1 < areas["components"] < areas["extended"]  # extended raises the brows onto the forehead
+    assert areas["components"] > 0.8 * areas["facehull"]  # solid: no holes at the eyes, nose and mouth
     with pytest.raises(ValueError):
         hull_mask(lm, image.shape, "ellipse")  # type: ignore[arg-type]
 

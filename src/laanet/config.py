@@ -58,6 +58,8 @@ class DataConfig:
     crop_size: int = 256  # stored face-crop size (spec §3.1)
     val_fraction: float = 0.15  # held-out real videos for validation when the index has no val split
     workers: int = 2
+    quantize: Literal["truncate", "round"] = "truncate"  # uint8 cast of blend and boundary map (official: truncate)
+    sbi_frame_before_geometry: bool = True  # official SBI framing; False: frame after the crop/scale augmentation
 
 
 @dataclass

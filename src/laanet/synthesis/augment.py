@@ -6,8 +6,9 @@ Every transform here is applied to a real image and its pseudo-fake **with ident
 * :func:`build_geometry`: horizontal flip (p 0.5), then with p 0.5 exactly one of a random crop to
   ``(1 − u_h)H × (1 − u_w)W`` (u ∈ {0, 0.01, …, 0.14}), a random scale in [0.85, 1.15], or one random
   erasing box of 2–33 % of the image (aspect 0.3–3.33, zeros, masks erased too).
-* :func:`frame_affine`: the centre/scale affine that fits the whole (possibly non-square) image into the
-  square network input, computed **after** the geometry (the official SBI loader computes it before).
+* :func:`frame_affine`: the centre/scale affine that fits a (possibly non-square) image into the square
+  network input; :func:`frame` can take it from another size than the image's own (the official SBI loader
+  computes it from the image size *before* the geometry, see :func:`laanet.synthesis.pipeline.finish_pair`).
 * :func:`build_pair_colour`: SBI's post-blend colour/JPEG augmentation on the framed pair.
 * :func:`build_background_colour`: BI's colour pipeline, applied to the real face before blending.
 
@@ -175,10 +176,22 @@ def frame_affine(width: int, height: int, out_size: int) -> np.ndarray:
     return np.array([[k, 0.0, centre - k * cx], [0.0, k, centre - k * cy]], dtype=np.float64)
 
 
-def frame(image: np.ndarray, out_size: int, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
-    """Warp ``image`` (H×W or H×W×C) into ``out_size × out_size`` with :func:`frame_affine`, zero border."""
+def frame(
+    image: np.ndarray,
+    out_size: int,
+    interpolation: int = cv2.INTER_LINEAR,
+    *,
+    reference: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """Warp ``image`` (H×W or H×W×C) into ``out_size × out_size`` with :func:`frame_affine`, zero border.
+
+    ``reference`` = (width, height) the affine is computed for (default: the image's own size). A smaller
+    image than its reference keeps its top-left corner in place and gets black right/bottom borders; a larger
+    one is zoomed and cut at the right/bottom.
+    """
     height, width = image.shape[:2]
-    matrix = frame_affine(width, height, out_size)
+    ref_width, ref_height = reference if reference is not None else (width, height)
+    matrix = frame_affine(ref_width, ref_height, out_size)
     return cv2.warpAffine(
         image, matrix, (out_size, out_size), flags=interpolation, borderMode=cv2.BORDER_CONSTANT, borderValue=0
     )

@@ -35,7 +35,7 @@ import numpy as np
 from laanet.synthesis.augment import GeometryConfig, build_background_colour, build_geometry, run_seeded
 from laanet.synthesis.hull import HULL_TYPES, HullType, hull_mask
 from laanet.synthesis.landmarks import SynthesisInputError, check_landmarks
-from laanet.synthesis.pipeline import check_common_config, draw_margin, finish_pair, resize, to_sample
+from laanet.synthesis.pipeline import Quantize, check_common_config, draw_margin, finish_pair, resize, to_sample
 from laanet.synthesis.sample import SynthesisError, SynthesizedPair
 from laanet.synthesis.sbi import check_image
 
@@ -188,9 +188,10 @@ class BIConfig:
     margin_reference: int = 256
     geometry: GeometryConfig = field(default_factory=GeometryConfig)
     max_redraws: int = 10
+    quantize: Quantize = "truncate"  # uint8 cast of the boundary map (official: truncate)
 
     def __post_init__(self) -> None:
-        check_common_config(self.input_size, self.hull_types, self.max_redraws)
+        check_common_config(self.input_size, self.hull_types, self.max_redraws, self.quantize)
         if self.k < 1:
             raise ValueError(f"k must be ≥ 1, got {self.k}")
 
@@ -343,7 +344,15 @@ class BISynthesizer:
                 fake = resize(resize(fake, dw, dh, interp), width, height)
             margin = draw_margin(rng, min(height, width), cfg.margin, cfg.margin_reference)
             framed = finish_pair(
-                real, fake, m, rng, margin=margin, input_size=cfg.input_size, geometry=self._geometry, colour=None
+                real,
+                fake,
+                m,
+                rng,
+                margin=margin,
+                input_size=cfg.input_size,
+                geometry=self._geometry,
+                colour=None,
+                quantize=cfg.quantize,
             )
             if framed.boundary.max() == 0:
                 reasons.append("boundary lost in framing")

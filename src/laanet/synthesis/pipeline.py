@@ -2,17 +2,22 @@
 
 Order (spec §3.2 steps 4-5, §3.4):
 
-1. boundary ``B = round(255·4M(1−M))`` (uint8) at crop size; the real's boundary is all zero;
+1. boundary ``B = uint8(255·4M(1−M))`` at crop size, truncated as the official code casts it (``quantize=
+   "round"`` rounds instead); the real's boundary is all zero;
 2. crop the same margin from every side of real, fake, boundary and mask;
 3. joint geometry (train only), identical for the pair;
-4. framing: warp images to ``input_size`` and boundary/mask to ``S = input_size/4`` with the centre/scale
-   affine of the **post-geometry** image (bilinear, on uint8 for the boundary — this is T);
+4. framing: warp images to ``input_size`` and boundary/mask to ``S = input_size/4`` with a centre/scale
+   affine (bilinear, on uint8 for the boundary — this is T). The affine is computed from the image size
+   **before** the geometry step when ``frame_before_geometry`` (the official SBI loader: a random crop then
+   acts as a shift with black right/bottom borders and a random scale as a zoom), or after it (the official
+   BI loader, and laanet's option for SBI: the whole augmented image is fitted into the input);
 5. shared colour augmentation (SBI only);
 6. targets from T (:func:`~laanet.synthesis.targets.make_targets`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import albumentations as A
 import cv2
@@ -23,11 +28,16 @@ from laanet.synthesis.hull import HULL_TYPES
 from laanet.synthesis.sample import SynthesizedPair, Targets
 from laanet.synthesis.targets import make_targets
 
-__all__ = ["FramedPair", "boundary_map", "draw_margin", "finish_pair", "to_sample"]
+__all__ = ["FramedPair", "Quantize", "boundary_map", "draw_margin", "finish_pair", "to_uint8", "to_sample"]
+
+Quantize = Literal["truncate", "round"]
+QUANTIZE_MODES: tuple[Quantize, ...] = ("truncate", "round")
 
 
-def check_common_config(input_size: int, hull_types: tuple, max_redraws: int) -> None:
+def check_common_config(input_size: int, hull_types: tuple, max_redraws: int, quantize: str = "truncate") -> None:
     """Validate the options SBIConfig and BIConfig share; ``ValueError`` naming the bad value."""
+    if quantize not in QUANTIZE_MODES:
+        raise ValueError(f"quantize must be one of {QUANTIZE_MODES}, got {quantize!r}")
     if input_size < 8 or input_size % 4:
         raise ValueError(f"input_size must be a multiple of 4 (≥ 8), got {input_size}")
     if not hull_types or any(h not in HULL_TYPES for h in hull_types):
@@ -36,10 +46,24 @@ def check_common_config(input_size: int, hull_types: tuple, max_redraws: int) ->
         raise ValueError(f"max_redraws must be ≥ 0, got {max_redraws}")
 
 
-def boundary_map(mask: np.ndarray) -> np.ndarray:
-    """``round(255 · 4M(1 − M))`` as uint8 H×W (spec §2.1); peaks (255) where the soft mask crosses 0.5."""
-    m = np.clip(mask.astype(np.float32), 0.0, 1.0)
-    return np.round(255.0 * 4.0 * m * (1.0 - m)).astype(np.uint8)
+def to_uint8(values: np.ndarray, quantize: Quantize = "truncate") -> np.ndarray:
+    """Float pixel values → uint8, clipped to [0, 255]; ``truncate`` drops the fraction (the official
+    ``astype(uint8)`` cast), ``round`` rounds to the nearest level."""
+    if quantize == "round":
+        values = np.round(values)
+    elif quantize != "truncate":
+        raise ValueError(f"quantize must be one of {QUANTIZE_MODES}, got {quantize!r}")
+    return np.clip(values, 0, 255).astype(np.uint8)
+
+
+def boundary_map(mask: np.ndarray, quantize: Quantize = "truncate") -> np.ndarray:
+    """``uint8(255 · 4M(1 − M))`` H×W; peaks (255) where the soft mask M crosses 0.5.
+
+    ``truncate`` (official, ``sbi/utils.py`` and ``face_forensic_hm.py`` cast with ``astype(uint8)``) leaves
+    fewer pixels at the top level than ``round``, hence fewer tied vulnerable points per fake.
+    """
+    m = np.clip(mask.astype(np.float64), 0.0, 1.0)
+    return to_uint8(4.0 * m * (1.0 - m) * 255.0, quantize)
 
 
 def draw_margin(rng: np.random.Generator, size: int, margin: tuple[int, int], reference: int) -> int:
@@ -69,6 +93,8 @@ def finish_pair(
     input_size: int,
     geometry: A.Compose | None,
     colour: A.Compose | None,
+    quantize: Quantize = "truncate",
+    frame_before_geometry: bool = False,
 ) -> FramedPair:
     """Steps 1-5 of the module docstring.
 
@@ -78,8 +104,11 @@ def finish_pair(
         margin: pixels cut from every side before the geometry.
         geometry: joint geometry pipeline (:func:`~laanet.synthesis.augment.build_geometry`) or None.
         colour: shared colour pipeline (:func:`~laanet.synthesis.augment.build_pair_colour`) or None.
+        quantize: how the boundary map is cast to uint8 (see :func:`boundary_map`).
+        frame_before_geometry: take the framing affine from the pre-geometry size (official SBI) instead of
+            the post-geometry size (official BI).
     """
-    boundary = boundary_map(mask)
+    boundary = boundary_map(mask, quantize)
     mask = mask.astype(np.float32)
     if margin > 0:
         height, width = real.shape[:2]
@@ -87,14 +116,17 @@ def finish_pair(
             raise ValueError(f"margin {margin} px leaves nothing of a {width}×{height} crop")
         crop = (slice(margin, height - margin), slice(margin, width - margin))
         real, fake, boundary, mask = real[crop], fake[crop], boundary[crop], mask[crop]
+    framing_size = (real.shape[1], real.shape[0])  # (width, height) before the geometry
     if geometry is not None:
         out = run_seeded(geometry, rng, image=real, fake=fake, boundary=boundary, soft=mask)
         real, fake, boundary, mask = out["image"], out["fake"], out["boundary"], out["soft"]
+    if not frame_before_geometry:
+        framing_size = (real.shape[1], real.shape[0])
     heatmap_size = input_size // 4
-    real = frame(real, input_size)
-    fake = frame(fake, input_size)
-    boundary = frame(np.ascontiguousarray(boundary), heatmap_size)  # uint8 bilinear: the official T
-    mask = frame(np.ascontiguousarray(mask), heatmap_size)
+    real = frame(real, input_size, reference=framing_size)
+    fake = frame(fake, input_size, reference=framing_size)
+    boundary = frame(np.ascontiguousarray(boundary), heatmap_size, reference=framing_size)  # uint8: the official T
+    mask = frame(np.ascontiguousarray(mask), heatmap_size, reference=framing_size)
     if colour is not None:
         out = run_seeded(colour, rng, image=real, fake=fake)
         real, fake = out["image"], out["fake"]

@@ -42,7 +42,7 @@ class SynthesizedPair:
     """One real face and its pseudo-fake, framed to the network input, with targets.
 
     real, fake: input_size×input_size×3 uint8 RGB; same geometry and colour augmentation.
-    boundary: S×S uint8 boundary map T = warp(round(255·4M(1−M))) of the fake (the real's is all zero).
+    boundary: S×S uint8 boundary map T = warp(uint8(255·4M(1−M))) of the fake (the real's is all zero).
     mask: S×S float32 soft blend mask M of the fake, warped like ``boundary`` (previews, tests).
     real_targets, fake_targets: :class:`Targets` (labels 0 and 1).
     info: how the pair was drawn (method, hull type, blend ratio, margin, flips, ``redraws`` ...).

@@ -12,8 +12,12 @@ LAA-Net's SBI path. Per call, from one real face crop and its landmarks:
 6. blend mask: resize to a random 0.8–1.25× size, Gaussian blur (odd kernel 5–25), keep only the
    pixels at the maximum, blur again (odd kernel 5–25, σ 5–45), normalise, resize back → M;
 7. fake = r·M·source + (1 − r·M)·target with r ∈ {0.25, 0.5, 0.75, 1, 1, 1}; real = target;
-8. shared margin crop (5–24 px per side of a 256-px crop), joint geometry, framing, colour, targets
+8. shared margin crop (5–24 px per side of a 256-px crop), joint geometry, framing (its affine taken from
+   the size before the geometry, as the official loader does), colour, targets
    (:mod:`laanet.synthesis.pipeline`).
+
+The blend and the boundary map are cast to uint8 by truncation, as the official code does
+(``quantize="round"`` rounds instead).
 
 A candidate whose mask is empty, whose blend changed nothing, or whose boundary is lost in the framing is
 re-drawn (at most ``max_redraws`` times, counted in ``info["redraws"]``); an unblended "fake" is never
@@ -32,7 +36,15 @@ from laanet.synthesis.augment import GeometryConfig, build_geometry, build_pair_
 from laanet.synthesis.hull import HULL_TYPES, HullType, hull_mask
 from laanet.faces.landmarks import flip_landmarks
 from laanet.synthesis.landmarks import ForeheadOrder, SynthesisInputError, check_landmarks, forehead_to_arc
-from laanet.synthesis.pipeline import check_common_config, draw_margin, finish_pair, resize, to_sample
+from laanet.synthesis.pipeline import (
+    Quantize,
+    check_common_config,
+    draw_margin,
+    finish_pair,
+    resize,
+    to_sample,
+    to_uint8,
+)
 from laanet.synthesis.sample import SynthesisError, SynthesizedPair
 
 logger = logging.getLogger(__name__)
@@ -64,9 +76,13 @@ class SBIConfig:
     margin_reference: int = 256
     geometry: GeometryConfig = field(default_factory=GeometryConfig)
     max_redraws: int = 10
+    quantize: Quantize = "truncate"  # uint8 cast of the blend and the boundary map (official: truncate)
+    # Framing affine from the size before the joint geometry (official SBI loader): a random crop becomes a
+    # shift with black borders, a random scale a ±15 % zoom. False: fit the augmented image (laanet option).
+    frame_before_geometry: bool = True
 
     def __post_init__(self) -> None:
-        check_common_config(self.input_size, self.hull_types, self.max_redraws)
+        check_common_config(self.input_size, self.hull_types, self.max_redraws, self.quantize)
         lo, hi = self.blur_kernel
         if lo < 1 or lo % 2 == 0 or hi % 2 == 0 or hi < lo:
             raise ValueError(f"blur_kernel must be two odd sizes lo ≤ hi, got {self.blur_kernel}")
@@ -229,9 +245,8 @@ class SBISynthesizer:
         source, mask = out["image"], out["mask"]
         mask = run_seeded(self._elastic, rng, image=mask[..., None])["image"][..., 0]
         m = self.blend_mask(mask, draw)
-        alpha = (draw.blend_ratio * m)[..., None]  # H, W, 1
-        fake = alpha * source.astype(np.float32) + (1.0 - alpha) * target.astype(np.float32)
-        fake = np.clip(np.round(fake), 0, 255).astype(np.uint8)
+        alpha = (draw.blend_ratio * m.astype(np.float64))[..., None]  # H, W, 1
+        fake = to_uint8(alpha * source + (1.0 - alpha) * target, self.config.quantize)
         return target, fake, m
 
     # ------------------------------------------------------------------ entry point
@@ -273,6 +288,8 @@ class SBISynthesizer:
                 input_size=cfg.input_size,
                 geometry=self._geometry,
                 colour=self._colour,
+                quantize=cfg.quantize,
+                frame_before_geometry=cfg.frame_before_geometry,
             )
             if framed.boundary.max() == 0:
                 reasons.append("boundary lost in framing")

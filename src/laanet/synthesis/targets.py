@@ -1,7 +1,7 @@
 """Training targets from a blending-boundary map: vulnerable-point heatmap and self-consistency target.
 
 LAA-Net supervises two dense outputs of size S×S (S = input_size / 4, 96 for the paper) from the boundary
-map ``T = warp(round(255 · 4M(1 − M)))`` of a pseudo-fake with soft blend mask ``M`` (spec §2):
+map ``T = warp(uint8(255 · 4M(1 − M)))`` (a truncating cast) of a pseudo-fake with soft blend mask ``M`` (spec §2):
 
 * **Vulnerable points.** ``T`` is split into 4 quadrants; in each quadrant every pixel equal to the quadrant's
   maximum is a vulnerable point (ties kept; a quadrant whose maximum is 0 has none).
@@ -133,7 +133,7 @@ def make_targets(boundary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if boundary.ndim != 2:
         raise ValueError(f"boundary must be S×S (or S×S×C), got shape {boundary.shape}")
     if boundary.dtype != np.uint8:
-        raise ValueError(f"boundary must be uint8 (round(255·4M(1−M))), got {boundary.dtype}")
+        raise ValueError(f"boundary must be uint8 (uint8(255·4M(1−M))), got {boundary.dtype}")
     size_h, size_w = boundary.shape
     half_h, half_w = size_h // 2, size_w // 2
     heatmap = np.zeros((size_h, size_w), dtype=np.float64)

@@ -172,13 +172,20 @@ def _build_synthesizer(method: str, cfg: RunConfig, *, train: bool, prep_dir: Pa
     if method == "sbi":
         from laanet.synthesis.sbi import SBIConfig, SBISynthesizer
 
-        return SBISynthesizer(SBIConfig(input_size=size, train=train))
+        sbi_config = SBIConfig(
+            input_size=size,
+            train=train,
+            quantize=cfg.data.quantize,
+            frame_before_geometry=cfg.data.sbi_frame_before_geometry,
+        )
+        return SBISynthesizer(sbi_config)
     if method == "bi":
         from laanet.synthesis.bi import BIConfig, BISynthesizer, PartnerIndex
 
         if not donors:
             return None  # an empty dataset needs no partner pool
-        return BISynthesizer(PartnerIndex.from_records(donors, prep_dir), BIConfig(input_size=size, train=train))
+        bi_config = BIConfig(input_size=size, train=train, quantize=cfg.data.quantize)
+        return BISynthesizer(PartnerIndex.from_records(donors, prep_dir), bi_config)
     raise ValueError(f"data.method must be 'sbi', 'bi' or 'mix', got {method!r}")
 
 

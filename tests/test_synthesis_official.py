@@ -1,0 +1,137 @@
+"""Official quirks the paper presets reproduce: uint8 truncation of blend and boundary, SBI framing order."""
+from __future__ import annotations
+
+import albumentations as A
+import cv2
+import numpy as np
+import pytest
+
+from laanet.config import load_config
+from laanet.synthesis.augment import frame
+from laanet.synthesis.pipeline import boundary_map, finish_pair, to_uint8
+from laanet.synthesis.sbi import SBIConfig, SBISynthesizer
+
+
+# ------------------------------------------------------------------------------------------------ truncation
+def test_to_uint8_truncates_or_rounds() -> None:
+    values = np.array([-3.0, 0.4, 0.6, 1.5, 254.99, 255.0, 300.0])
+    assert to_uint8(values).tolist() == [0, 0, 0, 1, 254, 255, 255]
+    assert to_uint8(values, "round").tolist() == [0, 0, 1, 2, 255, 255, 255]
+    with pytest.raises(ValueError):
+        to_uint8(values, "ceil")  # type: ignore[arg-type]
+
+
+def test_boundary_map_truncates() -> None:
+    # 255 · 4M(1 − M) = 254.6 at M = 0.5 ± 0.0198: truncation gives 254, rounding 255.
+    m = np.array([[0.0, 0.25, 0.5 - 0.0198, 0.5, 0.5 + 0.0198, 1.0]], np.float32)
+    assert boundary_map(m).tolist() == [[0, 191, 254, 255, 254, 0]]
+    assert boundary_map(m, "round").tolist() == [[0, 191, 255, 255, 255, 0]]
+    # Over a smooth ramp, truncation leaves a wider band of pixels one level below the peak.
+    ramp = np.linspace(0, 1, 2001, dtype=np.float32)[None]
+    trunc, rnd = boundary_map(ramp), boundary_map(ramp, "round")
+    assert (trunc <= rnd).all() and (rnd - trunc).max() == 1
+    assert (trunc == 254).sum() > 1.3 * (rnd == 255).sum()  # a band √2 wider about M = 0.5
+
+
+@pytest.fixture(scope="module")
+def face() -> tuple[np.ndarray, np.ndarray]:
+    """A synthetic 128-px 'face': textured image and an ellipse of 68 landmarks (no detector needed)."""
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[:128, :128]
+    image = np.stack([xx * 2, yy * 2, (xx + yy) % 256], axis=-1).astype(np.uint8)
+    image = cv2.GaussianBlur((image + rng.integers(0, 30, image.shape)).clip(0, 255).astype(np.uint8), (5, 5), 0)
+    angles = np.linspace(0, 2 * np.pi, 68, endpoint=False)
+    landmarks = np.stack([64 + 36 * np.cos(angles), 66 + 44 * np.sin(angles)], axis=1).astype(np.float32)
+    return image, landmarks
+
+
+def test_sbi_blend_and_boundary_follow_quantize(face) -> None:
+    """Same draws, two casts: truncation is never above rounding and is one level below it about half the time."""
+    image, lm = face
+    pairs = {}
+    for quantize in ("truncate", "round"):
+        synth = SBISynthesizer(SBIConfig(input_size=64, train=False, pair_colour=False, quantize=quantize))
+        pairs[quantize] = synth(image, lm, np.random.default_rng(7))
+    trunc, rnd = pairs["truncate"], pairs["round"]
+    assert trunc.info == rnd.info
+    np.testing.assert_array_equal(trunc.real, rnd.real)
+    diff = rnd.fake.astype(int) - trunc.fake.astype(int)
+    assert diff.min() >= 0 and diff.max() <= 1
+    blended = trunc.fake != trunc.real
+    assert 0.2 < diff[blended].mean() < 0.8  # the fraction of blended pixels rounded up
+    assert (trunc.boundary.astype(int) <= rnd.boundary).all() and (trunc.boundary != rnd.boundary).any()
+
+
+def test_paper_presets_use_official_casts_and_framing(tmp_path) -> None:
+    from laanet.training.dataset import _build_synthesizer
+
+    for preset in ("paper-sbi", "paper-bi"):
+        cfg = load_config(preset)
+        assert cfg.data.quantize == "truncate" and cfg.data.sbi_frame_before_geometry
+    cfg = load_config("paper-sbi")
+    synth = _build_synthesizer("sbi", cfg, train=True, prep_dir=tmp_path, donors=[])
+    assert synth.config.quantize == "truncate" and synth.config.frame_before_geometry
+    cfg = load_config("paper-sbi", ["data.quantize=round", "data.sbi_frame_before_geometry=false"])
+    synth = _build_synthesizer("sbi", cfg, train=True, prep_dir=tmp_path, donors=[])
+    assert synth.config.quantize == "round" and not synth.config.frame_before_geometry
+    with pytest.raises(ValueError):
+        SBIConfig(quantize="floor")  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------------------------ framing order
+def _gradient(size: int) -> np.ndarray:
+    yy, xx = np.mgrid[:size, :size]
+    return np.stack([xx, yy, 255 - xx], axis=-1).clip(1, 255).astype(np.uint8)  # no black pixel anywhere
+
+
+def _finish(image: np.ndarray, geometry: A.Compose, before: bool):
+    mask = np.zeros(image.shape[:2], np.float32)
+    mask[64:192, 80:176] = 0.5  # boundary 255 inside a box
+    return finish_pair(
+        image,
+        image.copy(),
+        mask,
+        np.random.default_rng(0),
+        margin=0,
+        input_size=256,
+        geometry=geometry,
+        colour=None,
+        frame_before_geometry=before,
+    )
+
+
+def _pair_geometry(transform: A.BasicTransform) -> A.Compose:
+    return A.Compose([transform], additional_targets={"fake": "image", "boundary": "mask", "soft": "mask"})
+
+
+def test_crop_before_framing_is_a_shift_with_black_borders() -> None:
+    image = _gradient(256)
+    crop = _pair_geometry(A.Crop(x_min=10, y_min=20, x_max=210, y_max=240, p=1.0))  # 200 × 220
+    official = _finish(image, crop, before=True)
+    # Affine of the 256-px image (identity): the crop is pasted at the top-left, black right/bottom borders.
+    np.testing.assert_array_equal(official.real[:220, :200], image[20:240, 10:210])
+    assert not official.real[220:].any() and not official.real[:, 200:].any()
+    assert not official.boundary[55:].any() and not official.boundary[:, 50:].any()
+    assert official.boundary[20, 20] == 255  # box (64-192, 80-176) moved by (-20, -10), at /4
+    # laanet's order fits the 200 × 220 crop into the input: centred letterbox, no bottom border.
+    fitted = _finish(image, crop, before=False)
+    assert fitted.real[250:, 20:230].all() and not fitted.real[:, :8].any() and not fitted.real[:, -8:].any()
+
+
+def test_scale_before_framing_is_a_zoom() -> None:
+    image = _gradient(256)
+    zoom = _pair_geometry(A.RandomScale(scale_limit=(0.15, 0.15), interpolation=cv2.INTER_LINEAR, p=1.0))
+    official = _finish(image, zoom, before=True)
+    scaled = cv2.resize(image, (294, 294), interpolation=cv2.INTER_LINEAR)
+    assert np.abs(official.real.astype(int) - scaled[:256, :256]).mean() < 1  # zoomed, right/bottom cut off
+    assert np.abs(official.real.astype(int) - image).mean() > 10
+    fitted = _finish(image, zoom, before=False)
+    assert np.abs(fitted.real.astype(int) - image).mean() < 2  # laanet's order: the scale changes nothing
+
+
+def test_frame_reference_size() -> None:
+    small = _gradient(100)
+    np.testing.assert_array_equal(frame(small, 100), small)
+    out = frame(small[:50, :80], 100, reference=(100, 100))
+    np.testing.assert_array_equal(out[:50, :80], small[:50, :80])
+    assert not out[50:].any() and not out[:, 80:].any()
