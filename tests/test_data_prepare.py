@@ -123,3 +123,40 @@ def test_cli_prepare(datasets, tmp_path):
     assert res.exit_code == 2
     res = runner.invoke(app, ["prepare", "folder", "--root", str(tmp_path), "--out", str(tmp_path / "q"), "--methods", "original"])
     assert res.exit_code == 2 and "ffpp only" in res.output
+
+
+def test_frames_per_split_default_to_the_official_counts(datasets, tmp_path):
+    assert [PrepareOptions().frames_for(s) for s in ("train", "val", "test")] == [128, 32, 32]
+    assert PrepareOptions(frames=5).frames_for("train") == 5
+    with pytest.raises(ValueError, match="at least 1"):
+        PrepareOptions(frames_per_split={"train": 0}).check()
+    items = list_sources("ffpp", datasets["ffpp"], methods=["original"])  # 2 real videos per split, 3 frames each
+    per_split = PrepareOptions(frames_per_split={"train": 3, "val": 1, "test": 2}, crop_size=128, progress=False)
+    prep = tmp_path / "prep"
+    prepare_sources(items, prep, per_split, compression="c0")
+    counts: dict[str, list[int]] = {}
+    for r in read_index(prep):
+        counts.setdefault(r.split, []).append(r.frame)
+    assert {s: len(frames) for s, frames in counts.items()} == {"train": 6, "val": 2, "test": 4}
+    assert json.loads((prep / "prepare.json").read_text())["ffpp"]["frames_per_video"] == {"train": 3, "val": 1, "test": 2}
+    # resuming with another count for a split already prepared is refused; the same counts resume
+    other = PrepareOptions(frames_per_split={"train": 2, "val": 1, "test": 2}, crop_size=128, progress=False)
+    with pytest.raises(ValueError, match="frames per train video 3 -> 2"):
+        prepare_sources(items, prep, other, compression="c0")
+    assert prepare_sources(items, prep, per_split, compression="c0").skipped == 6
+    # one count for every split
+    prepare_sources(items, tmp_path / "one", PrepareOptions(frames=1, crop_size=128, progress=False), compression="c0")
+    assert len(read_index(tmp_path / "one")) == 6
+
+
+def test_cli_prepare_frame_options(datasets, tmp_path):
+    runner = CliRunner()
+    args = ["prepare", "ffpp", "--root", str(datasets["ffpp"]), "--methods", "original", "--split", "val",
+            "--crop-size", "96", "--no-progress"]
+    res = runner.invoke(app, [*args, "--out", str(tmp_path / "a")])
+    assert res.exit_code == 0, res.output
+    assert "frames per video: 32 (val)" in res.output and len(read_index(tmp_path / "a")) == 2 * 3
+    res = runner.invoke(app, [*args, "--out", str(tmp_path / "b"), "--eval-frames", "2"])
+    assert res.exit_code == 0 and "frames per video: 2 (val)" in res.output and len(read_index(tmp_path / "b")) == 2 * 2
+    res = runner.invoke(app, [*args, "--out", str(tmp_path / "b"), "--frames", "1"])
+    assert res.exit_code == 1 and "frames per val video 2 -> 1" in res.output and "Traceback" not in res.output

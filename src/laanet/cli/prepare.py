@@ -11,8 +11,9 @@ from laanet.cli._common import fail as _fail
 
 _EPILOG = (
     "Examples:  laanet prepare folder --root my_faces --out prep | "
-    "laanet prepare ffpp --root FaceForensics++ --out prep/ffpp-c0-train --split train --methods original --frames 128 --workers 8 | "
-    "laanet prepare cdf2 --root Celeb-DF-v2 --out prep/cdf2 --split test --frames 32"
+    "laanet prepare ffpp --root FaceForensics++ --out prep/ffpp-c0-train --split train --methods original --workers 8 | "
+    "laanet prepare cdf2 --root Celeb-DF-v2 --out prep/cdf2 --split test | "
+    "laanet prepare folder --root my_videos --out prep/mine --frames 16"
 )
 
 
@@ -46,7 +47,9 @@ def register(app: typer.Typer) -> None:
         dataset: Dataset = typer.Argument(..., help="Dataset layout under --root."),
         root: Path = typer.Option(..., "--root", "-r", help="The dataset as downloaded (deepfakebench: its JSON file or folder)."),
         out: Path = typer.Option(..., "--out", "-o", help="Prepared folder: crops/, index.jsonl, prepare_log.jsonl."),
-        frames: int = typer.Option(32, "--frames", "-n", min=1, help="Frames per video, evenly spaced (paper: 128 train, 32 test)."),
+        frames: Optional[int] = typer.Option(None, "--frames", "-n", min=1, help="Frames per video, evenly spaced, for every split (default: --train-frames / --eval-frames)."),
+        train_frames: int = typer.Option(128, "--train-frames", min=1, help="Frames per training video (official: 128)."),
+        eval_frames: int = typer.Option(32, "--eval-frames", min=1, help="Frames per validation/test video (official: 32)."),
         split: Optional[Split] = typer.Option(None, "--split", help="Only this split (default: every split the dataset has)."),
         workers: int = typer.Option(0, "--workers", "-j", min=0, help="Parallel processes (0: in this process)."),
         compression: Compression = typer.Option(Compression.c0, "--compression", help="FF++/DFD/DeepfakeBench quality: c0 (raw), c23, c40."),
@@ -69,7 +72,11 @@ def register(app: typer.Typer) -> None:
                                  compression=compression.value, methods=method_list, name=name)
             if not items:
                 raise ValueError(f"no {dataset.value} sources of split {split.value if split else 'any'} under {root}")
-            options = PrepareOptions(frames=frames, crop_size=crop_size, workers=workers, detector=detector, progress=progress)
+            per_split = {"train": train_frames, "val": eval_frames, "test": eval_frames}
+            options = PrepareOptions(frames=frames, frames_per_split=per_split, crop_size=crop_size, workers=workers,
+                                     detector=detector, progress=progress)
+            counts = {name: options.frames_for(name) for name in sorted({item.split for item in items})}
+            typer.echo("frames per video: " + ", ".join(f"{n} ({name})" for name, n in counts.items()), err=True)
             summary = prepare_sources(items, out, options, compression=compression.value)
         except (FileNotFoundError, ValueError, FaceBackendError) as err:
             raise _fail(str(err))

@@ -2,7 +2,9 @@
 
 For every source of a dataset layout (``laanet.data.layouts``):
 
-1. pick ``frames`` frames evenly spaced over the video (not the first N; anchors §B.9);
+1. pick frames evenly spaced over the video (not the first N): by default 128 per training video and 32 per
+   validation/test video, the counts of the official preprocessing (LAA-Net README); ``frames`` sets one
+   count for every split;
 2. detect faces with ``laanet.faces.FaceAnalyzer`` and keep the largest one;
 3. crop it with ``laanet.faces.crop_face`` (the one crop function laanet uses everywhere) at ``crop_size``;
 4. store ``PREP/crops/<video_id>/<frame:06d>.png`` and one :class:`~laanet.data.index.IndexRecord` per crop.
@@ -16,7 +18,8 @@ Bookkeeping in ``PREP/``:
   with status ``ok`` (≥ 1 face stored), ``no_face`` or ``failed`` (unreadable file ...). A rerun skips sources
   that are ``ok`` or ``no_face`` (resumable) and retries ``failed`` ones; index lines of a source that was cut
   off before its log line are dropped first, so nothing is stored twice;
-- ``prepare.json``: per dataset, the settings that must not change between runs (compression, crop size).
+- ``prepare.json``: per dataset, the settings that must not change between runs (compression, crop size, and
+  the frames per video of each split prepared so far).
 
 Sources run in ``workers`` processes (0 = in this process), each with its own face analyser.
 """
@@ -38,20 +41,49 @@ from laanet.data.sources import SourceItem, even_indices
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LOG_NAME", "PrepareOptions", "PrepareSummary", "SourceResult", "prepare_sources", "process_source"]
+__all__ = [
+    "LOG_NAME",
+    "PAPER_FRAMES_PER_SPLIT",
+    "PrepareOptions",
+    "PrepareSummary",
+    "SourceResult",
+    "prepare_sources",
+    "process_source",
+]
 
 LOG_NAME = "prepare_log.jsonl"
 MANIFEST_NAME = "prepare.json"
 CROPS_DIR = "crops"
 
 
+# Frames per video of the official preprocessing (LAA-Net README): 128 for training, 32 for validation/test.
+PAPER_FRAMES_PER_SPLIT: dict[str, int] = {"train": 128, "val": 32, "test": 32}
+
+
 @dataclass
 class PrepareOptions:
-    frames: int = 32  # per video; the paper uses 128 for training and 32 for validation/test (spec §3.1)
-    crop_size: int = 256  # stored crop side (spec §3.1)
+    frames: int | None = None  # per video, for every split; None: frames_per_split
+    frames_per_split: dict[str, int] = field(default_factory=lambda: dict(PAPER_FRAMES_PER_SPLIT))
+    crop_size: int = 256  # stored crop side (official: 256)
     workers: int = 0  # processes; 0 = run in this process
     detector: str | None = None  # laanet.faces backend name; None = its default
     progress: bool = True
+
+    def frames_for(self, split: str) -> int:
+        """Frames to sample per video of ``split`` (a split missing from ``frames_per_split`` gets the test count)."""
+        if self.frames is not None:
+            return self.frames
+        return self.frames_per_split.get(split, self.frames_per_split.get("test", PAPER_FRAMES_PER_SPLIT["test"]))
+
+    def check(self) -> None:
+        """``ValueError`` naming the bad option."""
+        if self.frames is not None and self.frames < 1:
+            raise ValueError(f"--frames must be at least 1, got {self.frames}")
+        for split, count in self.frames_per_split.items():
+            if count < 1:
+                raise ValueError(f"frames per {split} video must be at least 1, got {count}")
+        if self.crop_size < 16:
+            raise ValueError(f"crop size must be at least 16, got {self.crop_size}")
 
 
 @dataclass
@@ -165,7 +197,7 @@ def process_source(item: SourceItem, prep_dir: str | Path, options: PrepareOptio
     result = SourceResult(item.video_id, "ok")
     try:
         analyzer = None if item.precropped else _analyzer(options.detector)
-        for frame_index, image, lms_file in _frames_of(item, options.frames):
+        for frame_index, image, lms_file in _frames_of(item, options.frames_for(item.split)):
             result.frames += 1
             landmarks81 = None
             if item.precropped:
@@ -223,15 +255,29 @@ def _read_log(prep_dir: Path) -> dict[str, str]:
     return status
 
 
-def _check_manifest(prep_dir: Path, items: list[SourceItem], settings: dict[str, Any]) -> None:
+def _check_manifest(prep_dir: Path, items: list[SourceItem], settings: dict[str, Any], options: PrepareOptions) -> None:
+    """Refuse to mix settings in one prepared folder; record the settings of this run.
+
+    ``settings`` must match for the whole dataset; the frames per video must match per split (a folder may hold
+    the train split at 128 frames and the val split at 32). Keys missing from an older manifest are added.
+    """
     path = prep_dir / MANIFEST_NAME
     manifest = json.loads(path.read_text()) if path.is_file() else {}
     for dataset in sorted({i.dataset for i in items}):
-        old = manifest.get(dataset)
-        if old is not None and old != settings:
-            changed = ", ".join(f"{k} {old.get(k)} -> {v}" for k, v in settings.items() if old.get(k) != v)
-            raise ValueError(f"{prep_dir} already holds {dataset} prepared with other settings ({changed}); use another --out")
-        manifest[dataset] = settings
+        old = dict(manifest.get(dataset) or {})
+        changed = [f"{k} {old[k]} -> {v}" for k, v in settings.items() if k in old and old[k] != v]
+        old_frames = dict(old.get("frames_per_video") or {})
+        for split in sorted({i.split for i in items if i.dataset == dataset}):
+            count = options.frames_for(split)
+            if split in old_frames and old_frames[split] != count:
+                changed.append(f"frames per {split} video {old_frames[split]} -> {count}")
+            old_frames[split] = count
+        if changed:
+            raise ValueError(
+                f"{prep_dir} already holds {dataset} prepared with other settings ({', '.join(changed)}); "
+                "use the same settings to resume, or another --out"
+            )
+        manifest[dataset] = {**old, **settings, "frames_per_video": old_frames}
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
@@ -256,10 +302,7 @@ def prepare_sources(
 ) -> PrepareSummary:
     """Prepare ``items`` into ``prep_dir`` (resumable, parallel); returns counts and the failures."""
     options = options or PrepareOptions()
-    if options.frames < 1:
-        raise ValueError(f"--frames must be at least 1, got {options.frames}")
-    if options.crop_size < 16:
-        raise ValueError(f"crop size must be at least 16, got {options.crop_size}")
+    options.check()
     from laanet.faces import BACKENDS
 
     if options.detector is not None and options.detector not in BACKENDS:
@@ -269,7 +312,7 @@ def prepare_sources(
     ids = [i.video_id for i in items]
     if len(set(ids)) != len(ids):
         raise ValueError("duplicate video ids in the source list")  # a layout bug; ids must be unique
-    _check_manifest(prep_dir, items, {"compression": compression, "crop_size": options.crop_size})
+    _check_manifest(prep_dir, items, {"compression": compression, "crop_size": options.crop_size}, options)
     status = _read_log(prep_dir)
     done = {vid for vid, st in status.items() if st in ("ok", "no_face")}
     _drop_unfinished(prep_dir, done)
