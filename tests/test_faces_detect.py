@@ -112,3 +112,37 @@ def test_bad_options():
     with pytest.raises(ValueError, match="detect_max_side"):
         FaceAnalyzer("dlib", detect_max_side=10)
     assert issubclass(FaceBackendError, Exception)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (3, 4000, 3), (4000, 3), (19, 400, 3), (30, 100_000, 3)])
+def test_degenerate_images_have_no_face_and_leave_the_analyzer_working(analyzer, sample_arrays, shape):
+    degenerate = np.full(shape, 128, np.uint8)
+    assert analyzer.detect(degenerate) == []
+    assert "too" in analyzer.too_small_reason(degenerate)
+    with pytest.raises(NoFaceError, match=r"too (small|thin)"):
+        analyzer.detect_one(degenerate)
+    assert len(analyzer.detect(sample_arrays["obama_portrait.jpg"])) == 1  # the same analyzer still finds faces
+    assert analyzer.too_small_reason(sample_arrays["obama_portrait.jpg"]) is None
+
+
+def test_a_failing_backend_is_rebuilt(sample_arrays, monkeypatch):
+    """MediaPipe's graph stays failed after one error; the analyzer must rebuild it and say what happened."""
+    import laanet.faces.analyzer as analyzer_module
+    from laanet.faces import FaceDetectionError
+
+    portrait = sample_arrays["obama_portrait.jpg"]
+    empty = np.zeros((0, 1, 3), np.uint8)  # what MediaPipe cannot take (a 1×1 image cut into tiles used to give it)
+    broken = analyzer_module._make_backend("mediapipe")
+    with pytest.raises(RuntimeError):
+        broken.detect_boxes(empty)
+    with pytest.raises(RuntimeError):  # without a rebuild, every later call fails
+        broken.analyze(portrait, 1.0, portrait)
+    broken.close()
+
+    with FaceAnalyzer("mediapipe") as analyzer:
+        failing = analyzer._backend
+        monkeypatch.setattr(failing, "detect_boxes", lambda image, real=failing.detect_boxes: real(empty))
+        with pytest.raises(FaceDetectionError, match=r"640×800 image \(RuntimeError: .*restarted"):
+            analyzer.detect(portrait)
+        assert analyzer._backend is not failing
+        assert len(analyzer.detect(portrait)) == 1

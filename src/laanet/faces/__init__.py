@@ -20,7 +20,7 @@ from laanet.faces.crop import (
     warp_affine,
 )
 from laanet.faces.landmarks import flip_landmarks, inter_ocular_distance, roll_degrees
-from laanet.faces.types import Face, FaceBackendError, FaceError, NoFaceError
+from laanet.faces.types import Face, FaceBackendError, FaceDetectionError, FaceError, NoFaceError
 
 __all__ = [
     "BACKENDS",
@@ -31,6 +31,7 @@ __all__ = [
     "FaceAnalyzer",
     "FaceBackendError",
     "FaceCrop",
+    "FaceDetectionError",
     "FaceError",
     "NoFaceError",
     "apply_affine",

@@ -53,8 +53,12 @@ class MediaPipeBackend:
         )
 
     def close(self) -> None:
-        self._detector.close()
-        self._mesh.close()
+        """Release both graphs. A graph that failed re-raises its error on close: that is logged, not raised."""
+        for graph in (self._detector, self._mesh):
+            try:
+                graph.close()
+            except (RuntimeError, ValueError) as err:
+                logger.debug("closing a failed MediaPipe graph: %s", err)
 
     def detect_boxes(self, image: np.ndarray) -> list[tuple[np.ndarray, float]]:
         """Boxes ``[x1, y1, x2, y2]`` and scores of the faces in an H×W×3 uint8 RGB image."""
@@ -92,6 +96,8 @@ class MediaPipeBackend:
         height, width = image.shape[:2]
         boxes = self.detect_boxes(image)
         tile_h, tile_w = int(height * 0.6), int(width * 0.6)
+        if min(tile_h, tile_w) < 2:  # MediaPipe fails on empty inputs, and its graph then fails every later call
+            return boxes
         for y0 in (0, height - tile_h):
             for x0 in (0, width - tile_w):
                 tile = image[y0 : y0 + tile_h, x0 : x0 + tile_w]

@@ -18,6 +18,10 @@ class FaceBackendError(FaceError):
     """A face backend cannot be used here (package missing, model file missing, bad option)."""
 
 
+class FaceDetectionError(FaceError):
+    """The face backend failed on one image. The analyzer has rebuilt it: the next image can be tried."""
+
+
 @dataclass(frozen=True)
 class Face:
     """One detected face, in the pixel coordinates of the image given to ``FaceAnalyzer.detect``.
