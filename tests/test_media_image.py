@@ -107,3 +107,84 @@ def test_downscale_and_media_kind():
     assert media_kind("a/b.JPG") == "image" and media_kind("clip.mkv") == "video"
     with pytest.raises(UnsupportedMediaError, match="unknown extension"):
         media_kind("notes.txt")
+
+
+# --- the pixel limit (decompression bombs) --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    from hostile_corpus import make_hostile_corpus
+
+    return make_hostile_corpus(tmp_path_factory.mktemp("hostile"))
+
+
+@pytest.mark.parametrize(
+    ("name", "declared"),
+    [("bomb_20000.png", "20000×20000"), ("bomb_50000.png", "50000×50000"), ("bomb_float.tif", "50000×50000")],
+)
+def test_bombs_are_refused_on_their_declared_size(hostile, monkeypatch, name, declared):
+    import cv2
+    from PIL import ImageFile
+
+    from laanet.media import MediaTooLargeError
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("a decoder ran on a bomb")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    monkeypatch.setattr(cv2, "imdecode", no_decoding)
+    for source in (hostile[name], hostile[name].read_bytes()):
+        with pytest.raises(MediaTooLargeError, match=f"declares {declared} px .* over the limit of 120.0 megapixels"):
+            read_image(source)
+    assert issubclass(MediaTooLargeError, UnsupportedMediaError)
+
+
+def test_one_pixel_limit_for_every_decoder(media_dir, tmp_path, monkeypatch):
+    """The same limit, from the argument or LAANET_MAX_PIXELS, for Pillow, OpenCV's fallback and PyAV."""
+    import cv2
+    from PIL import Image, UnidentifiedImageError
+
+    from laanet.media import MediaTooLargeError, read_video_frames
+
+    png = media_dir / "grayscale.png"  # 640×800 = 512000 px
+    float_tiff = tmp_path / "float.tif"  # Pillow cannot read float RGB TIFF: OpenCV decodes it
+    cv2.imwrite(str(float_tiff), np.random.default_rng(0).random((20, 30, 3), np.float32))
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(float_tiff)
+    clip = media_dir / "face_clip.mp4"  # 240×320 = 76800 px per frame
+    for path, pixels in ((png, 512_000), (float_tiff, 600)):
+        assert read_image(path, max_pixels=pixels).shape[:2] in ((800, 640), (20, 30))
+        with pytest.raises(MediaTooLargeError, match=f"{pixels / 1e6:.1f} megapixels"):
+            read_image(path, max_pixels=pixels - 1)
+    assert len(read_video_frames(clip, 2, max_pixels=76_800).frames) == 2
+    with pytest.raises(MediaTooLargeError, match="video's frame declares 240×320 px"):
+        read_video_frames(clip, 2, max_pixels=76_799)
+
+    monkeypatch.setenv("LAANET_MAX_PIXELS", "5e5")
+    for call in (lambda: read_image(png), lambda: read_video_frames(media_dir / "face_clip.mp4", 2, max_pixels=70_000)):
+        with pytest.raises(MediaTooLargeError):
+            call()
+    assert read_image(png, max_pixels=0).shape == (800, 640, 3)  # 0: no limit, the argument wins over the variable
+    monkeypatch.setenv("LAANET_MAX_PIXELS", "0")
+    assert read_image(png).shape == (800, 640, 3)
+    monkeypatch.setenv("LAANET_MAX_PIXELS", "lots")
+    with pytest.raises(ValueError, match="LAANET_MAX_PIXELS must be a whole number"):
+        read_image(png)
+
+
+def test_pillows_own_limit_does_not_decide(media_dir, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow alone would call a 640×800 image a bomb
+    assert read_image(media_dir / "grayscale.png").shape == (800, 640, 3)
+    assert Image.MAX_IMAGE_PIXELS == 1000  # restored after the lifted read
+
+
+def test_alpha_is_composited_in_bands(monkeypatch):
+    import laanet.media.image as image_module
+
+    rgba = np.random.default_rng(2).integers(0, 256, (37, 11, 4), dtype=np.uint8)
+    expected = np.rint(rgba[..., :3] * (rgba[..., 3:4] / 255.0)).astype(np.uint8)
+    monkeypatch.setattr(image_module, "_ALPHA_ROWS", 8)
+    assert np.array_equal(to_rgb_uint8(rgba), expected)

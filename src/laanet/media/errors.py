@@ -32,6 +32,10 @@ class UnsupportedMediaError(MediaError):
     """The file is not an image or a video that laanet can read (unknown format, no video stream...)."""
 
 
+class MediaTooLargeError(UnsupportedMediaError):
+    """The file declares more pixels than the limit (``laanet.media.limits``): refused before decoding."""
+
+
 class MediaDecodeError(MediaError):
     """The file looks like a known format but its content cannot be decoded (corrupt, truncated header...)."""
 

@@ -6,13 +6,19 @@ What is handled, so callers never see the difference:
 - modes: grayscale (L, I;16, I, F), palette, LA/RGBA (alpha composited over black), CMYK, 16-bit: all
   converted to 8-bit RGB (16-bit data keeps its top 8 bits).
 
-Huge images are read at full resolution; :func:`downscale` makes the small copy that the face detector
-sees, and crops are then cut from the full-resolution array (see ``laanet.faces``).
+Size: the size the file declares is checked against one pixel limit (``laanet.media.limits``: the
+``max_pixels`` argument, else ``LAANET_MAX_PIXELS``, else 120 MP) before any decoder runs, so a small file
+declaring a huge image (a decompression bomb) is refused with :class:`MediaTooLargeError` instead of filling
+memory. OpenCV, the fallback decoder, only sees files whose declared size could be read and checked (TIFF).
+
+Images within the limit are read at full resolution; :func:`downscale` makes the small copy that the face
+detector sees, and crops are then cut from the full-resolution array (see ``laanet.faces``).
 """
 from __future__ import annotations
 
 import io
 import logging
+import threading
 import warnings
 from pathlib import Path
 from typing import BinaryIO
@@ -25,6 +31,7 @@ from laanet.media.errors import (
     MediaNotFoundError,
     UnsupportedMediaError,
 )
+from laanet.media.limits import check_pixels, max_pixels_limit
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +41,8 @@ VIDEO_EXTENSIONS = frozenset(
 )
 
 ImageSource = str | Path | bytes | BinaryIO
+_ALPHA_ROWS = 1024  # rows composited at a time (bounds the temporaries on huge RGBA images)
+_PILLOW_LIMIT_LOCK = threading.Lock()  # guards the temporary lifting of Pillow's own limit (see _decode_with_pillow)
 
 
 def media_kind(path: str | Path) -> str:
@@ -54,11 +63,13 @@ def media_kind(path: str | Path) -> str:
     )
 
 
-def read_image(source: ImageSource) -> np.ndarray:
+def read_image(source: ImageSource, *, max_pixels: int | None = None) -> np.ndarray:
     """Read an image file (or its bytes) as an upright RGB array.
 
     Args:
         source: a path, the encoded bytes, or a binary file object.
+        max_pixels: refuse images declaring more pixels than this (0: no limit); None: ``LAANET_MAX_PIXELS`` or
+            120 MP (``laanet.media.limits``).
 
     Returns:
         H×W×3 uint8 RGB array, EXIF orientation applied.
@@ -66,14 +77,22 @@ def read_image(source: ImageSource) -> np.ndarray:
     Raises:
         MediaNotFoundError: the path does not exist or is not a file.
         EmptyMediaError: zero bytes.
-        UnsupportedMediaError: not an image format that Pillow or OpenCV can decode, or too large to decode.
+        MediaTooLargeError: the declared size is over the pixel limit (nothing was decoded).
+        UnsupportedMediaError: not an image format that Pillow or OpenCV can decode.
         MediaDecodeError: the header is readable but the pixel data is corrupt or truncated.
     """
+    limit = max_pixels_limit(max_pixels) or 0
     path, data = _read_bytes(source)
     try:
-        return _decode_with_pillow(data, path)
-    except UnsupportedMediaError:
-        array = _decode_with_opencv(data)  # e.g. some TIFF variants Pillow lacks
+        return _decode_with_pillow(data, path, limit)
+    except UnsupportedMediaError as err:
+        if not _unidentified_by_pillow(err):
+            raise
+        size = _tiff_size(data)  # Pillow lacks some TIFF variants (float RGB...); OpenCV reads them
+        if size is None:
+            raise
+        check_pixels(*size, max_pixels=limit, path=path)
+        array = _decode_with_opencv(data, path)
         if array is None:
             raise
         logger.debug("%s: decoded by OpenCV after Pillow refused it", path or "<bytes>")
@@ -102,9 +121,17 @@ def to_rgb_uint8(image: np.ndarray) -> np.ndarray:
     if array.shape[2] == 1:
         return np.repeat(array, 3, axis=2)
     if array.shape[2] == 4:
-        alpha = array[:, :, 3:4].astype(np.float32) / 255.0
-        return np.rint(array[:, :, :3].astype(np.float32) * alpha).astype(np.uint8)  # over black
+        return _composite_over_black(array)
     return np.ascontiguousarray(array)
+
+
+def _composite_over_black(rgba: np.ndarray) -> np.ndarray:
+    """H×W×4 uint8 → H×W×3 uint8, ``round(rgb × alpha / 255)``, a band of rows at a time (small temporaries)."""
+    out = np.empty(rgba.shape[:2] + (3,), np.uint8)
+    for top in range(0, rgba.shape[0], _ALPHA_ROWS):
+        band = rgba[top : top + _ALPHA_ROWS].astype(np.uint16)
+        out[top : top + _ALPHA_ROWS] = (band[:, :, :3] * band[:, :, 3:4] + 127) // 255
+    return out
 
 
 def downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
@@ -145,22 +172,69 @@ def _read_bytes(source: ImageSource) -> tuple[Path | None, bytes]:
     return path, data
 
 
-def _decode_with_pillow(data: bytes, path: Path | None) -> np.ndarray:
+def _unidentified_by_pillow(err: UnsupportedMediaError) -> bool:
+    """Whether Pillow refused the data as an unknown format (OpenCV may know it: see :func:`read_image`)."""
+    from PIL import UnidentifiedImageError
+
+    return isinstance(err.__cause__, UnidentifiedImageError)
+
+
+def _decode_with_pillow(data: bytes, path: Path | None, max_pixels: int) -> np.ndarray:
+    """Pillow decode with laanet's pixel limit checked on the declared size, before the pixels are read.
+
+    Pillow has its own limit (``Image.MAX_IMAGE_PIXELS``, ~179 MP for an error). When it refuses, the header is
+    read again with Pillow's limit lifted (under a lock: it is a module global), so that laanet's limit alone
+    decides: the message gives the declared size, and a limit raised above Pillow's is honoured.
+    """
+    from PIL import Image
+
+    try:
+        return _pillow_decode(data, path, max_pixels)
+    except Image.DecompressionBombError:
+        pass
+    with _PILLOW_LIMIT_LOCK:
+        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            return _pillow_decode(data, path, max_pixels)
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+def _pillow_decode(data: bytes, path: Path | None, max_pixels: int) -> np.ndarray:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as pil:
+            with Image.open(io.BytesIO(data)) as pil:  # reads the header only
+                check_pixels(pil.width, pil.height, max_pixels=max_pixels, path=path)
                 pil.load()
-                pil = ImageOps.exif_transpose(pil)
+                ImageOps.exif_transpose(pil, in_place=True)  # in place: no copy when there is nothing to turn
                 return _pil_to_rgb(pil)
     except UnidentifiedImageError as err:
         raise UnsupportedMediaError("not a readable image (unknown or unsupported format)", path=path) from err
-    except Image.DecompressionBombError as err:
-        raise UnsupportedMediaError(f"image too large to decode safely: {err}", path=path) from err
+    except Image.DecompressionBombError:
+        raise
     except (OSError, SyntaxError, ValueError) as err:  # Pillow reports truncated/corrupt data as OSError
         raise MediaDecodeError(f"corrupt or truncated image data ({err})", path=path) from err
+
+
+def _tiff_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) declared by a classic TIFF's first directory, or None if ``data`` is not one."""
+    import struct
+
+    from PIL import TiffImagePlugin
+
+    if data[:4] not in (b"II*\x00", b"MM\x00*"):
+        return None
+    try:
+        directory = TiffImagePlugin.ImageFileDirectory_v2(data[:8])
+        stream = io.BytesIO(data)
+        stream.seek(directory.next)
+        directory.load(stream)
+        return int(directory[256]), int(directory[257])  # ImageWidth, ImageLength
+    except (KeyError, TypeError, ValueError, OSError, SyntaxError, struct.error):
+        return None
 
 
 def _pil_to_rgb(pil) -> np.ndarray:
@@ -168,7 +242,9 @@ def _pil_to_rgb(pil) -> np.ndarray:
     mode = pil.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         return to_rgb_uint8(np.asarray(pil))
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in pil.info):
+    if mode == "RGBA":
+        return to_rgb_uint8(np.asarray(pil))
+    if mode in ("LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in pil.info):
         return to_rgb_uint8(np.asarray(pil.convert("RGBA")))
     if mode != "RGB":
         pil = pil.convert("RGB")
@@ -196,14 +272,18 @@ def _to_uint8(array: np.ndarray) -> np.ndarray:
     raise ValueError(f"unsupported image dtype {array.dtype}")
 
 
-def _decode_with_opencv(data: bytes) -> np.ndarray | None:
+def _decode_with_opencv(data: bytes, path: Path | None) -> np.ndarray | None:
+    """OpenCV decode (call only after the declared size was checked); None if OpenCV cannot read it either."""
     import cv2
 
     buffer = np.frombuffer(data, dtype=np.uint8)
-    array = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)  # keeps 16-bit; orientation handled below
-    if array is None:
-        return None
-    oriented = cv2.imdecode(buffer, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)  # applies EXIF orientation
+    try:
+        array = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)  # keeps 16-bit; orientation handled below
+        if array is None:
+            return None
+        oriented = cv2.imdecode(buffer, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)  # applies EXIF orientation
+    except cv2.error as err:
+        raise MediaDecodeError(f"corrupt image data (OpenCV: {' '.join(str(err).split())})", path=path) from err
     if oriented is not None and array.ndim == 3 and array.shape[2] == 4 and oriented.shape[:2] == array.shape[:2]:
         return to_rgb_uint8(cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA))
     if oriented is None:

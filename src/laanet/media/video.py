@@ -11,7 +11,9 @@ Handled:
 - rotation metadata (phone videos): frames come back upright, as a player shows them;
 - very short videos: fewer frames than asked come back, each once, never duplicated;
 - a stream that breaks part-way: frames decoded before the break are kept and the reason is recorded
-  (``VideoSample.error``); ``strict=True`` turns it into :class:`TruncatedVideoError` carrying those frames.
+  (``VideoSample.error``); ``strict=True`` turns it into :class:`TruncatedVideoError` carrying those frames;
+- frame size: a stream declaring frames over the pixel limit (``laanet.media.limits``, the same limit as for
+  images) or of no size is refused before any frame is decoded.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from laanet.media.errors import (
     TruncatedVideoError,
     UnsupportedMediaError,
 )
+from laanet.media.limits import check_pixels
 
 logger = logging.getLogger(__name__)
 
@@ -79,23 +82,26 @@ class VideoSample:
         return self.error is None
 
 
-def probe_video(path: str | Path) -> VideoInfo:
+def probe_video(path: str | Path, *, max_pixels: int | None = None) -> VideoInfo:
     """Read a video's header (no decoding).
 
     Raises:
-        MediaNotFoundError, EmptyMediaError, UnsupportedMediaError, MediaDecodeError: see :func:`read_video_frames`.
+        MediaNotFoundError, EmptyMediaError, UnsupportedMediaError, MediaTooLargeError, MediaDecodeError: see
+        :func:`read_video_frames`.
     """
     with _open(path) as container:
-        return _info(container, _video_stream(container, path), path)
+        return _info(container, _video_stream(container, path), path, max_pixels)
 
 
-def sample_video_frames(path: str | Path, n: int = DEFAULT_NUM_FRAMES, *, strict: bool = False) -> list[VideoFrame]:
+def sample_video_frames(
+    path: str | Path, n: int = DEFAULT_NUM_FRAMES, *, strict: bool = False, max_pixels: int | None = None
+) -> list[VideoFrame]:
     """Return up to ``n`` frames evenly spaced over the video (see :func:`read_video_frames`).
 
     With ``strict=False`` (default) a stream that breaks part-way returns the frames decoded before the break
     and logs a warning; with ``strict=True`` it raises :class:`TruncatedVideoError` whose ``frames`` holds them.
     """
-    sample = read_video_frames(path, n)
+    sample = read_video_frames(path, n, max_pixels=max_pixels)
     if sample.error is not None:
         if strict:
             raise TruncatedVideoError(sample.error, path=path, frames=sample.frames)
@@ -103,12 +109,14 @@ def sample_video_frames(path: str | Path, n: int = DEFAULT_NUM_FRAMES, *, strict
     return sample.frames
 
 
-def read_video_frames(path: str | Path, n: int = DEFAULT_NUM_FRAMES) -> VideoSample:
+def read_video_frames(path: str | Path, n: int = DEFAULT_NUM_FRAMES, *, max_pixels: int | None = None) -> VideoSample:
     """Decode up to ``n`` frames evenly spaced in time from the first to the last frame.
 
     Args:
         path: a video file PyAV (FFmpeg) can open.
         n: how many frames to pick (≥ 1). A video with fewer frames gives each of its frames once.
+        max_pixels: refuse streams whose frames declare more pixels (0: no limit); None: ``LAANET_MAX_PIXELS``
+            or 120 MP (``laanet.media.limits``).
 
     Returns:
         A :class:`VideoSample`; ``error`` says why decoding stopped early, if it did.
@@ -118,14 +126,15 @@ def read_video_frames(path: str | Path, n: int = DEFAULT_NUM_FRAMES) -> VideoSam
         MediaNotFoundError: no such file.
         EmptyMediaError: zero bytes.
         UnsupportedMediaError: not a media file, or no video stream.
-        MediaDecodeError: the container opens but not a single frame decodes.
+        MediaTooLargeError: the frames declare more pixels than the limit.
+        MediaDecodeError: the container opens but not a single frame decodes, or declares frames of no size.
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     with _open(path) as container:
         stream = _video_stream(container, path)
         stream.thread_type = "AUTO"
-        info = _info(container, stream, path)
+        info = _info(container, stream, path, max_pixels)
         targets = _target_times(container, info, stream, n)
         frames, error = _decode_targets(container, stream, info, targets)
     if not frames:
@@ -155,9 +164,11 @@ def _video_stream(container, path):
     return container.streams.video[0]
 
 
-def _info(container, stream, path) -> VideoInfo:
+def _info(container, stream, path, max_pixels: int | None) -> VideoInfo:
     import av
 
+    check_pixels(stream.codec_context.width, stream.codec_context.height, max_pixels=max_pixels, path=path,
+                 what="video's frame")  # before _stream_rotation decodes a first frame
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
     fps = float(rate) if rate else 0.0
     if stream.duration is not None and stream.time_base is not None:
