@@ -142,7 +142,7 @@ class FaceAnalyzer:
         try:
             return self._backend.analyze(small, scale, image, small_faces=small_faces)
         except Exception as err:  # noqa: BLE001 - a backend may raise anything (MediaPipe: RuntimeError, cv2.error)
-            logger.warning("%s face backend failed on a %d×%d image (%s); rebuilding it",
+            logger.debug("%s face backend failed on a %d×%d image (%s); rebuilding it",
                            self.backend_name, image.shape[1], image.shape[0], _one_line(err))
             self._rebuild()
             raise FaceDetectionError(

@@ -15,6 +15,7 @@ import numpy as np
 
 from laanet.faces.crop import warp_affine
 from laanet.faces.landmarks import mesh_to_ibug68, mesh_to_ibug81
+from laanet.faces.native_logs import native_logs_filtered
 from laanet.faces.types import Face, FaceBackendError
 
 logger = logging.getLogger(__name__)
@@ -45,25 +46,33 @@ class MediaPipeBackend:
                 f"mediapipe {getattr(mp, '__version__', '?')} has no bundled 'solutions' models; "
                 "install mediapipe==0.10.21 (later releases download their models at run time)"
             )
-        self._detector = mp.solutions.face_detection.FaceDetection(
-            model_selection=1, min_detection_confidence=min_score  # 1: the full-range model
-        )
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=True, max_num_faces=1, refine_landmarks=False, min_detection_confidence=0.3
-        )
+        with native_logs_filtered():  # MediaPipe's C++ logs (laanet.faces.native_logs)
+            self._detector = mp.solutions.face_detection.FaceDetection(
+                model_selection=1, min_detection_confidence=min_score  # 1: the full-range model
+            )
+            self._mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=True, max_num_faces=1, refine_landmarks=False, min_detection_confidence=0.3
+            )
+            # The graphs open their models in worker threads, which log as they go: run each once now (process
+            # waits until the graph is idle) so that those lines fall inside this filtered window.
+            blank = np.zeros((MESH_INPUT, MESH_INPUT, 3), np.uint8)
+            self._detector.process(blank)
+            self._mesh.process(blank)
 
     def close(self) -> None:
         """Release both graphs. A graph that failed re-raises its error on close: that is logged, not raised."""
         for graph in (self._detector, self._mesh):
             try:
-                graph.close()
+                with native_logs_filtered():
+                    graph.close()
             except (RuntimeError, ValueError) as err:
                 logger.debug("closing a failed MediaPipe graph: %s", err)
 
     def detect_boxes(self, image: np.ndarray) -> list[tuple[np.ndarray, float]]:
         """Boxes ``[x1, y1, x2, y2]`` and scores of the faces in an H×W×3 uint8 RGB image."""
         height, width = image.shape[:2]
-        result = self._detector.process(np.ascontiguousarray(image))
+        with native_logs_filtered():
+            result = self._detector.process(np.ascontiguousarray(image))
         boxes = []
         for detection in result.detections or []:
             rel = detection.location_data.relative_bounding_box
@@ -81,7 +90,8 @@ class MediaPipeBackend:
         scale = MESH_INPUT / side
         matrix = np.array([[scale, 0, MESH_INPUT / 2 - scale * cx], [0, scale, MESH_INPUT / 2 - scale * cy]])
         crop = warp_affine(image, matrix, MESH_INPUT)
-        result = self._mesh.process(crop)
+        with native_logs_filtered():
+            result = self._mesh.process(crop)
         if not result.multi_face_landmarks:
             return None
         points = np.array([(p.x, p.y) for p in result.multi_face_landmarks[0].landmark], np.float64) * MESH_INPUT
