@@ -117,8 +117,11 @@ def test_cli_prepare(datasets, tmp_path):
     res = runner.invoke(app, ["prepare", "cdf2", "--root", str(tmp_path / "missing"), "--out", str(tmp_path / "q")])
     assert res.exit_code == 1 and "error: dataset root not found" in res.output and "Traceback" not in res.output
     res = runner.invoke(app, ["prepare", "folder", "--root", str(datasets["folder"]), "--out", str(tmp_path / "q"),
-                              "--detector", "retinaface"])
+                              "--face-backend", "retinaface"])
     assert res.exit_code == 1 and "unknown face detector" in res.output
+    res = runner.invoke(app, ["prepare", "folder", "--root", str(datasets["folder"]), "--out", str(tmp_path / "q"),
+                              "--detector", "retinaface"])  # the old name still works, with a warning
+    assert res.exit_code == 1 and "unknown face detector" in res.output and "deprecated" in res.output
     res = runner.invoke(app, ["prepare", "ffhq", "--root", str(tmp_path), "--out", str(tmp_path / "q")])
     assert res.exit_code == 2
     res = runner.invoke(app, ["prepare", "folder", "--root", str(tmp_path), "--out", str(tmp_path / "q"), "--methods", "original"])

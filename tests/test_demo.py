@@ -143,7 +143,7 @@ def test_demo_cli_reports_aucs_and_errors(tiny_weights, tmp_path):
     assert res.exit_code == 0, res.output
     assert "held-out AUC (sbi)" in res.output and (tmp_path / "o" / "report.html").is_file()
     res = runner.invoke(app, ["demo", "--out", str(tmp_path / "x"), "--weights", str(tmp_path / "missing.pt")])
-    assert res.exit_code == 1 and "not found" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 2 and "not found" in res.output and "Traceback" not in res.output
     res = runner.invoke(app, ["demo", "--views", "0"])
     assert res.exit_code == 2
 

@@ -137,7 +137,32 @@ def test_cli_usage_errors(tiny_weights, tmp_path, sample_arrays):
     res = runner.invoke(app, ["detect", str(tmp_path), "--weights", str(tiny_weights), "--threshold", "2"])
     assert res.exit_code == 2
     res = runner.invoke(app, ["detect", str(tmp_path), "--weights", str(tmp_path / "nope.pt")])
-    assert res.exit_code == 1 and "not found" in res.output
+    assert res.exit_code == 2 and "not found" in res.output
+
+
+def test_cli_refuses_unusable_weights_and_outputs(tiny_weights, tmp_path, media_dir):
+    """Exit code 2 with one clear line (no traceback) for weights, options and output folders that cannot work."""
+    runner = CliRunner()
+    image = str(media_dir / "multi_face.jpg")
+    (tmp_path / "junk.pt").write_bytes(b"\x80\x04junk, not a checkpoint")
+    (tmp_path / "junk.onnx").write_bytes(b"not an onnx model at all")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    cases = {
+        "junk weights": (["--weights", str(tmp_path / "junk.pt")], "Expected a laanet checkpoint"),
+        "junk onnx": (["--weights", str(tmp_path / "junk.onnx"), "--backend", "onnx"], "junk.onnx"),
+        "onnx file, torch backend": (["--weights", str(tmp_path / "junk.onnx")], "backend"),
+        "device": (["--weights", str(tiny_weights), "--device", "tpu"], "device"),
+        "face backend": (["--weights", str(tiny_weights), "--face-backend", "retinaface"], "face_backend"),
+        "sha256": (["--weights", str(tiny_weights), "--sha256", "0" * 64], "SHA-256"),
+        "--out is a file": (["--weights", str(tiny_weights), "--out", str(a_file)], "not a folder"),
+        "--out below a file": (["--weights", str(tiny_weights), "--out", str(a_file / "out")], "cannot write"),
+    }
+    for name, (args, needle) in cases.items():
+        res = runner.invoke(app, ["detect", image, *args])
+        assert res.exit_code == 2, (name, res.output)
+        assert needle in res.output and "Traceback" not in res.output, (name, res.output)
+        assert "weights_only=False" not in res.output
 
 
 def test_paste_heatmap_lands_on_the_face(detector, sample_arrays):

@@ -43,9 +43,10 @@ def prep(tmp_path_factory) -> Path:
 
 
 def test_folder_prepare_then_eval_end_to_end(prep, tiny_weights, tmp_path):
+    """Also: eval's defaults are the paper's test protocol, as laanet detect's (32 frames per video, flip test)."""
     out = tmp_path / "E"
     res = CliRunner().invoke(app, ["eval", "--weights", str(tiny_weights), "--data", str(prep), "--out", str(out),
-                                   "--flip-test", "--perturb", "blur:2", "--batch-size", "4", "--no-progress"])
+                                   "--perturb", "blur:2", "--batch-size", "4", "--no-progress"])
     assert res.exit_code == 0, res.output
     assert "video level (4 videos)" in res.output
     with (out / "predictions.csv").open() as fh:
@@ -58,6 +59,7 @@ def test_folder_prepare_then_eval_end_to_end(prep, tiny_weights, tmp_path):
     assert set(metrics["frame"]) == METRIC_KEYS and set(metrics["video"]) == METRIC_KEYS
     assert metrics["frame"]["n"] == 6 and metrics["video"]["n"] == 4
     assert metrics["protocol"]["flip_test"] is True and metrics["protocol"]["perturbations"] == ["blur:2"]
+    assert metrics["protocol"]["frames_per_video"] == 32
     assert metrics["protocol"]["input_size"] == 128
     assert (out / "roc.png").stat().st_size > 1000
     assert "| Model |" in (out / "table.md").read_text()
@@ -67,7 +69,7 @@ def test_flip_test_is_mean_of_logits_and_frames_selection(prep, tiny_weights):
     model = load_model(tiny_weights)
     items = load_items([prep], frames=1)
     assert len(items) == 4  # one crop per video
-    plain = predict(model, items, EvalOptions(batch_size=3), progress=False)
+    plain = predict(model, items, EvalOptions(batch_size=3, flip_test=False), progress=False)
     flipped = predict(model, items, EvalOptions(batch_size=3, flip_test=True), progress=False)
     import cv2
 
@@ -139,7 +141,12 @@ def test_cli_eval_errors(prep, tiny_weights, tmp_path):
     res = runner.invoke(app, ["eval", "-w", str(tiny_weights), "-d", str(tmp_path / "none"), "-o", str(tmp_path / "E")])
     assert res.exit_code == 1 and "no prepared index" in res.output and "Traceback" not in res.output
     res = runner.invoke(app, ["eval", "-w", str(tmp_path / "missing.pt"), "-d", str(prep), "-o", str(tmp_path / "E")])
-    assert res.exit_code == 1 and "weights file not found" in res.output
+    assert res.exit_code == 2 and "weights file not found" in res.output
+    (tmp_path / "junk.pt").write_bytes(b"PK\x03\x04 not a checkpoint")
+    res = runner.invoke(app, ["eval", "-w", str(tmp_path / "junk.pt"), "-d", str(prep), "-o", str(tmp_path / "E")])
+    assert res.exit_code == 2 and "Expected a laanet checkpoint" in res.output and "Traceback" not in res.output
+    res = runner.invoke(app, ["eval", "-w", str(tiny_weights), "-d", str(prep), "-o", str(tmp_path / "E"), "--device", "tpu"])
+    assert res.exit_code == 2
     res = runner.invoke(app, ["eval", "-w", str(tiny_weights), "-d", str(prep), "-o", str(tmp_path / "E"), "--perturb", "blur:9"])
     assert res.exit_code == 2 and "1-5" in res.output
     res = runner.invoke(app, ["eval", "-w", str(tiny_weights), "-d", str(prep), "-o", str(tmp_path / "E"), "--sweep-levels", "2"])

@@ -67,7 +67,7 @@ def test_cli_export_info_bench(tmp_path, tiny_ckpt):
     assert (tmp_path / "m.onnx").is_file() and "max |onnx - eager|" in res.output
     res = runner.invoke(app, ["info", str(path)])
     assert res.exit_code == 0 and json.loads(res.output)["format"] == "laanet"
-    res = runner.invoke(app, ["bench", "--weights", str(path), "--backends", "torch,onnx", "--batch", "2", "--runs", "1", "--warmup", "0", "--json"])
+    res = runner.invoke(app, ["bench", "--weights", str(path), "--backends", "torch,onnx", "--batch-size", "2", "--runs", "1", "--warmup", "0", "--json"])
     assert res.exit_code == 0, res.output
     rows = [json.loads(line) for line in res.output.strip().splitlines()]
     assert [r["backend"] for r in rows] == ["torch", "onnx"]
@@ -78,9 +78,9 @@ def test_cli_errors(tmp_path):
     runner = CliRunner()
     (tmp_path / "junk.pt").write_bytes(b"junk")
     res = runner.invoke(app, ["export", "--weights", str(tmp_path / "junk.pt"), "--out", str(tmp_path / "m.onnx")])
-    assert res.exit_code == 1 and "not a readable" in res.output
+    assert res.exit_code == 2 and "not a readable" in res.output and "Expected a laanet checkpoint" in res.output
     res = runner.invoke(app, ["convert", str(tmp_path / "missing.pth"), str(tmp_path / "o.pt")])
-    assert res.exit_code == 1 and "not found" in res.output
+    assert res.exit_code == 2 and "not found" in res.output
     res = runner.invoke(app, ["bench", "--backends", "tensorrt"])
     assert res.exit_code == 2
 

@@ -347,7 +347,7 @@ def test_detector_crash_is_a_500_and_the_server_survives(fake_server):
 # ---------------------------------------------------------------------------------------------------------
 
 
-def test_cli_without_weights_and_no_bundled_weights_exits_1(monkeypatch):
+def test_cli_without_weights_and_no_bundled_weights_exits_2(monkeypatch):
     from laanet.cli import app
     from laanet.inference import detector
 
@@ -356,19 +356,19 @@ def test_cli_without_weights_and_no_bundled_weights_exits_1(monkeypatch):
 
     monkeypatch.setattr(detector, "default_weights", missing)
     result = CliRunner().invoke(app, ["serve", "--port", "0"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "--weights" in result.output and "Traceback" not in result.output
 
 
-def test_cli_bad_weights_exit_1(tmp_path):
+def test_cli_bad_weights_exit_2(tmp_path):
     from laanet.cli import app
 
     result = CliRunner().invoke(app, ["serve", "--weights", str(tmp_path / "missing.pt")])
-    assert result.exit_code == 1 and "not found" in result.output
+    assert result.exit_code == 2 and "not found" in result.output
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"not a checkpoint")
     result = CliRunner().invoke(app, ["serve", "--weights", str(corrupt), "--port", "0"])
-    assert result.exit_code == 1 and "cannot load the model" in result.output
+    assert result.exit_code == 2 and "cannot load the model" in result.output
     result = CliRunner().invoke(app, ["serve", "--weights", str(corrupt), "--device", "tpu"])
     assert result.exit_code == 2
 

@@ -1,6 +1,8 @@
 """The ``laanet`` command line: one module per command, joined here.
 
-Each command module defines ``register(app)``; torch and friends are imported inside command bodies.
+Each command module defines its commands as plain module-level functions and a ``register(app)`` that adds
+them; torch and friends are imported inside command bodies, so ``laanet --help`` and ``laanet --version`` stay
+fast (tests/test_cli_startup.py).
 """
 from __future__ import annotations
 
@@ -17,8 +19,19 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from laanet import __version__
+
+        typer.echo(f"laanet {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG level.")) -> None:
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG level (with tracebacks)."),
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True, help="Print laanet's version and exit."),
+) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import typer
 
-from laanet.cli._common import fail as _fail
+from laanet.cli._common import fail
+from laanet.cli._options import DEFAULTS, FaceBackendOption, Sha256Option, ThresholdOption, WeightsOption, inference_options
 
 HELP = """Run the demo: detect on the bundled sample photos and clips, and on pseudo-fakes made from two held-out
 faces (SBI fakes and cv2.seamlessClone face swaps), then write heatmap overlays, OUT/report.md,
@@ -17,31 +18,44 @@ handful of photos (docs/model-card.md), not a forensic tool.
 """
 
 
-def register(app: typer.Typer) -> None:
-    @app.command(help=HELP)
-    def demo(
-        out: Path = typer.Option(Path("demo-output"), "--out", "-o", help="Output folder."),
-        weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="Checkpoint to run instead of the bundled demo weights."),
-        views: int = typer.Option(8, "--views", min=1, help="Views per held-out photo (each: one real, one SBI fake, one swap)."),
-        frames: int = typer.Option(8, "--frames", min=1, help="Frames sampled per bundled clip."),
-        seed: int = typer.Option(0, "--seed", help="Seed of the held-out views and fakes."),
-        samples: bool = typer.Option(True, "--samples/--no-samples", help="Also score the bundled samples."),
-        face_backend: Optional[str] = typer.Option(None, "--face-backend", help="Face detector backend (dlib or mediapipe)."),
-    ) -> None:
-        from laanet.demo.job import DemoOptions, run_demo
-        from laanet.faces import FaceError
-        from laanet.inference.detector import DefaultWeightsMissing
-        from laanet.media import MediaError
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("demo-output"),
+    weights: WeightsOption = None,
+    sha256: Sha256Option = None,
+    views: Annotated[int, typer.Option("--views", min=1, help="Views per held-out photo (each: one real, one SBI fake, one swap).")] = 8,
+    frames: Annotated[int, typer.Option("--frames", min=1, help="Frames sampled per bundled clip (8 keeps the demo quick).")] = 8,
+    threshold: ThresholdOption = DEFAULTS["threshold"],
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the held-out views and fakes.")] = 0,
+    samples: Annotated[bool, typer.Option("--samples/--no-samples", help="Also score the bundled samples.")] = True,
+    face_backend: FaceBackendOption = DEFAULTS["face_backend"],
+) -> None:
+    """Run the demo (see the command help)."""
+    from laanet.demo.job import DemoOptions, run_demo
+    from laanet.faces import FaceError
+    from laanet.inference.detector import DefaultWeightsMissing
+    from laanet.media import MediaError
 
-        if out.exists() and not out.is_dir():
-            raise _fail(f"--out {out} exists and is not a folder", code=2)
-        options = DemoOptions(out_dir=out, weights=weights, views=views, frames=frames, seed=seed, samples=samples, face_backend=face_backend)
-        try:
-            summary = run_demo(options)
-        except DefaultWeightsMissing as err:
-            raise _fail(f"{err} (or reinstall laanet: the demo weights ship in laanet/weights/demo.pt)")
-        except (FileNotFoundError, ValueError, MediaError, FaceError) as err:
-            raise _fail(str(err))
-        for kind, auc in summary.aucs.items():
-            typer.echo(f"held-out AUC ({kind}): {'n/a' if auc is None else f'{auc:.3f}'}")
-        typer.echo(f"report: {summary.report_md}  {summary.report_html}")
+    if out.exists() and not out.is_dir():
+        raise fail(f"--out {out} exists and is not a folder", code=2)
+    inference = inference_options(weights=weights, sha256=sha256, frames=frames, threshold=threshold,
+                                  face_backend=face_backend)
+    options = DemoOptions(out_dir=out, weights=None if inference.weights is None else Path(inference.weights),
+                          views=views, frames=inference.frames, seed=seed, samples=samples,
+                          face_backend=inference.face_backend, threshold=inference.threshold)
+    try:
+        summary = run_demo(options)
+    except DefaultWeightsMissing as err:
+        raise fail(f"{err} (or reinstall laanet: the demo weights ship in laanet/weights/demo.pt)", code=2) from None
+    except (FileNotFoundError, ValueError) as err:  # bad weights (CheckpointError is a ValueError) or options
+        raise fail(str(err), code=2) from None
+    except (MediaError, FaceError) as err:
+        raise fail(str(err)) from None
+    except OSError as err:
+        raise fail(f"cannot write the demo output in {out}: {err}", code=2) from None
+    for kind, auc in summary.aucs.items():
+        typer.echo(f"held-out AUC ({kind}): {'n/a' if auc is None else f'{auc:.3f}'}")
+    typer.echo(f"report: {summary.report_md}  {summary.report_html}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(help=HELP)(demo)

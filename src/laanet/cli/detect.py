@@ -1,14 +1,18 @@
 """``laanet detect``: verdicts with heatmaps for images, videos and folders."""
 from __future__ import annotations
 
-import csv
-import json
-import sys
+import logging
 from enum import Enum
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated, List
 
 import typer
+
+from laanet.cli._common import fail
+from laanet.cli._options import (
+    DEFAULTS, Backend, BackendOption, BatchSizeOption, DeviceOption, FaceBackendOption, FlipTestOption, FramesOption,
+    Sha256Option, ThresholdOption, WeightsOption, inference_options,
+)
 
 HELP = """Score images, videos and folders (recursive) for face deepfakes.
 
@@ -17,15 +21,17 @@ sigmoid(logit), with --flip-test the mean logit of the crop and its mirror. A fr
 its faces; a video's score is sigmoid(mean of its frame logits), as in the paper; frames without a face do
 not count, and a file with no face anywhere is "no_face". A file is labelled fake when its score >= --threshold.
 
-Writes OUT/results.json (and OUT/results.csv with --format csv), heatmap overlays under OUT/heatmaps/ and, for
-videos, a per-frame score timeline. Exit code: 0 when every input was read (no_face counts as read), 1 when
-any input could not be read (the others are still written), 2 for usage errors.
+Writes OUT/results.jsonl as it goes (one line per input, so a run that stops part-way keeps its results), then
+OUT/results.json (and OUT/results.csv with --format csv), heatmap overlays under OUT/heatmaps/ and, for videos,
+a per-frame score timeline. --resume skips the inputs already in OUT/results.jsonl: a large folder can be
+finished over several runs (Ctrl-C is safe).
+
+Exit code: 0 when every input was read (no_face counts as read), 1 when any input could not be read (the others
+are still written), 2 for usage errors (bad options, unusable weights, an output folder that cannot be written),
+130 when interrupted.
 """
 
-
-class Backend(str, Enum):
-    torch = "torch"
-    onnx = "onnx"
+_log = logging.getLogger(__name__)
 
 
 class Format(str, Enum):
@@ -33,96 +39,98 @@ class Format(str, Enum):
     csv = "csv"
 
 
-CSV_FIELDS = [
-    "path", "kind", "status", "file_score", "label", "frame_index", "time_s", "frame_score",
-    "face_index", "x1", "y1", "x2", "y2", "face_score", "heatmap", "error",
-]
+def _load_detector(options):
+    """The Detector for ``options``; any failure to load becomes a one-line error with exit code 2."""
+    from laanet.faces import FaceError
+    from laanet.inference.detector import Detector
+
+    try:
+        return Detector(options)
+    except (FileNotFoundError, ValueError, FaceError) as err:  # CheckpointError and DeviceError are ValueErrors
+        raise fail(str(err), code=2) from None
+    except Exception as err:  # noqa: BLE001 - e.g. ONNX Runtime refusing a file: say which file, no traceback
+        _log.debug("loading the weights failed", exc_info=True)
+        raise fail(f"cannot load the weights {options.weights or '(bundled demo weights)'}: "
+                   f"{type(err).__name__}: {err}", code=2) from None
 
 
-def write_csv(path: Path, results: list[dict]) -> None:
-    """One row per face per frame; files without faces get one row with empty face fields."""
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        for r in results:
-            base = {"path": r["path"], "kind": r["kind"], "status": r["status"], "file_score": r["score"], "label": r["label"], "error": r["error"]}
-            rows = 0
-            for fr in r["frames"]:
-                for k, face in enumerate(fr["faces"]):
-                    x1, y1, x2, y2 = face["box"]
-                    writer.writerow({**base, "frame_index": fr["index"], "time_s": fr["time_s"], "frame_score": fr["score"],
-                                     "face_index": k, "x1": x1, "y1": y1, "x2": x2, "y2": y2,
-                                     "face_score": face["score"], "heatmap": face["heatmap"]})
-                    rows += 1
-            if not rows:
-                writer.writerow(base)
+def _verdict_line(result: dict) -> str:
+    verdict = result["label"] or result["status"]
+    score = "-" if result["score"] is None else f"{result['score']:.3f}"
+    return f"{verdict:>8}  {score:>6}  {result['path']}" + (f"  ({result['error']})" if result["error"] else "")
+
+
+def detect(
+    paths: Annotated[List[Path], typer.Argument(help="Images, videos or folders.")],
+    weights: WeightsOption = None,
+    sha256: Sha256Option = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("laanet-output"),
+    backend: BackendOption = Backend(DEFAULTS["backend"]),
+    device: DeviceOption = DEFAULTS["device"],
+    threshold: ThresholdOption = DEFAULTS["threshold"],
+    frames: FramesOption = DEFAULTS["frames"],
+    flip_test: FlipTestOption = DEFAULTS["flip_test"],
+    face_backend: FaceBackendOption = DEFAULTS["face_backend"],
+    batch_size: BatchSizeOption = DEFAULTS["batch_size"],
+    fmt: Annotated[Format, typer.Option("--format", help="json: results.json; csv: also results.csv.")] = Format.json,
+    save_heatmaps: Annotated[bool, typer.Option("--save-heatmaps/--no-save-heatmaps", help="Write heatmap overlay PNGs.")] = True,
+    resume: Annotated[bool, typer.Option("--resume", help="Skip inputs already in OUT/results.jsonl (finish an interrupted run).")] = False,
+) -> None:
+    """Score images, videos and folders for face deepfakes (see the command help)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from laanet.inference.detector import collect_inputs
+    from laanet.inference.folder_run import DetectionStopped, ResumeError, detect_to_folder
+    from laanet.inference.outputs import OutputError
+
+    options = inference_options(weights=weights, sha256=sha256, backend=backend, device=device, threshold=threshold,
+                                frames=frames, flip_test=flip_test, face_backend=face_backend, batch_size=batch_size)
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing and len(missing) == len(paths):
+        raise fail(f"no such file or folder: {', '.join(missing)}")
+    if out.exists() and not out.is_dir():
+        raise fail(f"--out {out} exists and is not a folder", code=2)
+    inputs = collect_inputs(paths)
+    if not inputs:
+        raise fail("no images or videos found in the given paths")
+    detector = _load_detector(options)
+
+    done = 0
+    with Progress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=Console(stderr=True), transient=False,
+    ) as progress:
+        task = progress.add_task("detect", total=len(inputs))
+
+        def on_result(result: dict) -> None:
+            nonlocal done
+            done += 1
+            progress.update(task, advance=1, description=Path(result["path"]).name[:30])
+            typer.echo(_verdict_line(result))
+
+        try:
+            run = detect_to_folder(detector, inputs, out, resume=resume, save_heatmaps=save_heatmaps,
+                                   csv=fmt == Format.csv, on_result=on_result)
+        except KeyboardInterrupt:
+            progress.stop()
+            typer.echo(f"interrupted after {done} new result(s); every finished input is in {out / 'results.jsonl'}. "
+                       "Run the same command with --resume to finish.", err=True)
+            raise typer.Exit(130) from None
+        except (OutputError, ResumeError) as err:
+            progress.stop()
+            kept = f" ({done} new result(s) are in {out / 'results.jsonl'}; finish with --resume)" if done else ""
+            raise fail(f"{err}{kept}", code=2) from None
+        except DetectionStopped as err:
+            progress.stop()
+            raise fail(f"{err}; the {done} new result(s) are in {out / 'results.jsonl'} (--resume continues)") from None
+    if run.skipped:
+        typer.echo(f"{run.skipped} input(s) already done in an earlier run (--resume)", err=True)
+    written = f"{run.results_json}" + (f" and {run.results_csv}" if run.results_csv else "")
+    typer.echo(f"wrote {written}: {len(run.results)} input(s), {run.errors} unreadable", err=True)
+    if run.errors:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
-    @app.command(help=HELP)
-    def detect(
-        paths: List[Path] = typer.Argument(..., help="Images, videos or folders."),
-        weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="Checkpoint (laanet, official, or .onnx). Default: bundled demo weights."),
-        out: Path = typer.Option(Path("laanet-output"), "--out", "-o", help="Output folder."),
-        frames: int = typer.Option(32, "--frames", min=1, help="Frames sampled evenly per video."),
-        backend: Backend = typer.Option(Backend.torch, "--backend", help="Inference backend."),
-        device: str = typer.Option("cpu", "--device", help="cpu or cuda (torch backend)."),
-        flip_test: bool = typer.Option(True, "--flip-test/--no-flip-test", help="Average logits with the mirrored crop."),
-        threshold: float = typer.Option(0.5, "--threshold", min=0.0, max=1.0, help="P(fake) at or above which a file is fake."),
-        fmt: Format = typer.Option(Format.json, "--format", help="json: results.json; csv: also results.csv."),
-        save_heatmaps: bool = typer.Option(True, "--save-heatmaps/--no-save-heatmaps", help="Write heatmap overlay PNGs."),
-        batch_size: int = typer.Option(8, "--batch-size", min=1, help="Faces per forward pass."),
-        face_backend: Optional[str] = typer.Option(None, "--face-backend", help="Face detector backend (default: laanet.faces default)."),
-    ) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        from laanet.faces import FaceError
-        from laanet.inference.detector import Detector, collect_inputs
-        from laanet.models.checkpoint import CheckpointError
-
-        if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-            typer.echo(f"error: --device must be cpu or cuda, got {device!r}", err=True)
-            raise typer.Exit(2)
-        missing = [str(p) for p in paths if not p.exists()]
-        if missing and len(missing) == len(paths):
-            typer.echo(f"error: no such file or folder: {', '.join(missing)}", err=True)
-            raise typer.Exit(1)
-        try:
-            detector = Detector(
-                weights, backend=backend.value, device=device, frames=frames, flip_test=flip_test,
-                threshold=threshold,
-                batch_size=batch_size, face_backend=face_backend,
-            )
-        except (FileNotFoundError, CheckpointError, FaceError) as err:
-            typer.echo(f"error: {err}", err=True)
-            raise typer.Exit(1)
-        except ValueError as err:
-            typer.echo(f"error: {err}", err=True)
-            raise typer.Exit(2)
-
-        inputs = collect_inputs(paths)
-        if not inputs:
-            typer.echo("error: no images or videos found in the given paths", err=True)
-            raise typer.Exit(1)
-        out.mkdir(parents=True, exist_ok=True)
-        results: list[dict] = []
-        with Progress(
-            TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=__import__("rich.console", fromlist=["Console"]).Console(stderr=True), transient=False,
-        ) as progress:
-            task = progress.add_task("detect", total=len(inputs))
-            for res in detector.detect_many(inputs, heatmap_dir=out / "heatmaps" if save_heatmaps else None):
-                results.append(res.to_dict())
-                progress.update(task, advance=1, description=Path(res.path).name[:30])
-        payload = {"model": detector.model_info, "results": results}
-        (out / "results.json").write_text(json.dumps(payload, indent=2))
-        if fmt == Format.csv:
-            write_csv(out / "results.csv", results)
-        errors = [r for r in results if r["status"] == "error"]
-        for r in results:
-            verdict = r["label"] or r["status"]
-            score = "-" if r["score"] is None else f"{r['score']:.3f}"
-            typer.echo(f"{verdict:>8}  {score:>6}  {r['path']}" + (f"  ({r['error']})" if r["error"] else ""))
-        typer.echo(f"wrote {out / 'results.json'}" + (f" and {out / 'results.csv'}" if fmt == Format.csv else ""), err=True)
-        if errors:
-            raise typer.Exit(1)
+    app.command(help=HELP)(detect)

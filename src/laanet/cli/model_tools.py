@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from laanet.cli._common import fail as _fail
+from laanet.cli._options import RequiredWeightsOption, Sha256Option, resolve_weights_option
 
 
 
@@ -23,13 +24,14 @@ def register(app: typer.Typer) -> None:
         try:
             path = convert_official(official, out)
         except (FileNotFoundError, CheckpointError) as err:
-            raise _fail(str(err))
+            raise _fail(str(err), code=2) from None
         typer.echo(f"wrote {path}")
 
     @app.command()
     def export(
-        weights: Path = typer.Option(..., "--weights", "-w", help="laanet or official checkpoint."),
+        weights: RequiredWeightsOption,
         out: Path = typer.Option(..., "--out", "-o", help="Output .onnx file."),
+        sha256: Sha256Option = None,
         opset: int = typer.Option(17, "--opset", help="ONNX opset version."),
         check: bool = typer.Option(True, "--check/--no-check", help="Compare ONNX Runtime with eager on one batch."),
     ) -> None:
@@ -40,9 +42,9 @@ def register(app: typer.Typer) -> None:
         from laanet.models.checkpoint import CheckpointError, load_model
 
         try:
-            model = load_model(weights)
+            model = load_model(resolve_weights_option(weights, sha256))
         except (FileNotFoundError, CheckpointError) as err:
-            raise _fail(str(err))
+            raise _fail(str(err), code=2) from None
         path = export_onnx(model, out, opset=opset)
         typer.echo(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MB)")
         if check:
@@ -56,10 +58,11 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def bench(
-        weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="Checkpoint (default: random paper model)."),
+        weights: Optional[str] = typer.Option(None, "--weights", "-w", metavar="PATH|URL", help="Checkpoint (default: random paper model)."),
         config: str = typer.Option("paper-sbi", "--config", help="Preset for the random model when no --weights."),
         backends: str = typer.Option("torch,onnx", "--backends", help="Comma list of: torch, torch-cl, torch-bf16, onnx."),
-        batch: int = typer.Option(8, "--batch", min=1),
+        batch_size: int = typer.Option(8, "--batch-size", min=1, help="Face crops per forward pass."),
+        batch: Optional[int] = typer.Option(None, "--batch", min=1, hidden=True, help="Deprecated name of --batch-size."),
         warmup: int = typer.Option(2, "--warmup", min=0),
         runs: int = typer.Option(5, "--runs", min=1),
         as_json: bool = typer.Option(False, "--json", help="One JSON line per backend."),
@@ -71,12 +74,14 @@ def register(app: typer.Typer) -> None:
         bad = [b for b in names if b not in BACKENDS]
         if bad:
             raise _fail(f"unknown backend(s) {', '.join(bad)}; choose from {', '.join(BACKENDS)}", code=2)
-        if weights is not None and not weights.is_file():
-            raise _fail(f"weights file not found: {weights}")
+        if batch is not None:
+            typer.echo("warning: --batch is deprecated; use --batch-size", err=True)
+            batch_size = batch
+        weights_path = resolve_weights_option(weights, None)
         for name in names:
             try:
                 res = run_isolated(
-                    name, weights=str(weights) if weights else None, config=config, batch=batch, warmup=warmup, runs=runs
+                    name, weights=str(weights_path) if weights_path else None, config=config, batch=batch_size, warmup=warmup, runs=runs
                 )
             except RuntimeError as err:
                 raise _fail(str(err))
@@ -89,13 +94,13 @@ def register(app: typer.Typer) -> None:
                 )
 
     @app.command()
-    def info(weights: Path = typer.Argument(..., help="laanet or official checkpoint.")) -> None:
+    def info(weights: str = typer.Argument(..., metavar="WEIGHTS", help="laanet or official checkpoint (path or https:// URL).")) -> None:
         """Print what a weights file holds: format, config, parameter count, metadata."""
         from laanet.models.checkpoint import CheckpointError, load_model
         from laanet.models.laanet import count_parameters
 
         try:
-            model = load_model(weights)
+            model = load_model(resolve_weights_option(weights, None))
         except (FileNotFoundError, CheckpointError) as err:
-            raise _fail(str(err))
+            raise _fail(str(err), code=2) from None
         typer.echo(json.dumps({**model.meta, "parameters": count_parameters(model)}, indent=2, default=str))

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from laanet.cli._common import fail as _fail
+from laanet.cli._options import DEFAULTS
 
 _EPILOG = (
     "Examples:  laanet prepare folder --root my_faces --out prep | "
@@ -55,7 +56,8 @@ def register(app: typer.Typer) -> None:
         compression: Compression = typer.Option(Compression.c0, "--compression", help="FF++/DFD/DeepfakeBench quality: c0 (raw), c23, c40."),
         methods: Optional[str] = typer.Option(None, "--methods", help="FF++ only: comma list of original and/or methods (default: original + the four)."),
         crop_size: int = typer.Option(256, "--crop-size", min=16, help="Side of the stored face crops (paper: 256)."),
-        detector: Optional[str] = typer.Option(None, "--detector", help="Face backend: mediapipe or dlib (default: laanet.faces' default)."),
+        face_backend: str = typer.Option(DEFAULTS["face_backend"], "--face-backend", help="Face detector: mediapipe or dlib."),
+        detector: Optional[str] = typer.Option(None, "--detector", hidden=True, help="Deprecated name of --face-backend."),
         name: Optional[str] = typer.Option(None, "--name", help="folder only: dataset name in the index (default: folder)."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     ) -> None:
@@ -64,6 +66,9 @@ def register(app: typer.Typer) -> None:
         from laanet.data.prepare import PrepareOptions, prepare_sources
         from laanet.faces import FaceBackendError
 
+        if detector is not None:
+            typer.echo("warning: --detector is deprecated; use --face-backend", err=True)
+            face_backend = detector
         method_list = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
         if method_list and dataset is not Dataset.ffpp:
             raise _fail("--methods applies to ffpp only", code=2)
@@ -74,7 +79,7 @@ def register(app: typer.Typer) -> None:
                 raise ValueError(f"no {dataset.value} sources of split {split.value if split else 'any'} under {root}")
             per_split = {"train": train_frames, "val": eval_frames, "test": eval_frames}
             options = PrepareOptions(frames=frames, frames_per_split=per_split, crop_size=crop_size, workers=workers,
-                                     detector=detector, progress=progress)
+                                     detector=face_backend, progress=progress)
             counts = {name: options.frames_for(name) for name in sorted({item.split for item in items})}
             typer.echo("frames per video: " + ", ".join(f"{n} ({name})" for name, n in counts.items()), err=True)
             summary = prepare_sources(items, out, options, compression=compression.value)

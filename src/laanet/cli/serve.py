@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 import logging
-from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import typer
+
+from laanet.cli._common import fail
+from laanet.cli._options import (
+    DEFAULTS, Backend, BackendOption, DeviceOption, FaceBackendOption, Sha256Option, ThresholdOption, WeightsOption,
+    inference_options,
+)
 
 HELP = (
     "Serve the detector over HTTP: a web page at / and a JSON API.\n\n"
@@ -21,11 +26,6 @@ HELP = (
 )
 
 
-class Backend(str, Enum):
-    torch = "torch"
-    onnx = "onnx"
-
-
 class _HideStartupTraceback(logging.Filter):
     """uvicorn logs the lifespan's traceback when the model fails to load; the CLI prints one line instead."""
 
@@ -33,71 +33,57 @@ class _HideStartupTraceback(logging.Filter):
         return "ModelLoadError" not in record.getMessage()
 
 
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port."),
+    weights: WeightsOption = None,
+    sha256: Sha256Option = None,
+    backend: BackendOption = Backend(DEFAULTS["backend"]),
+    device: DeviceOption = DEFAULTS["device"],
+    threshold: ThresholdOption = DEFAULTS["threshold"],
+    frames: Annotated[int, typer.Option(
+        "--frames", min=1, help="Frames sampled per video unless a request says otherwise (paper: 32).")] = DEFAULTS["frames"],
+    flip_test: Annotated[bool, typer.Option(
+        "--flip-test/--no-flip-test", help="Default of the requests' flip_test field: average each face with its mirror.")] = DEFAULTS["flip_test"],
+    face_backend: FaceBackendOption = DEFAULTS["face_backend"],
+    max_upload_mb: float = typer.Option(50.0, "--max-upload-mb", min=0.001, help="Largest accepted upload, MiB."),
+    max_concurrency: int = typer.Option(4, "--max-concurrency", min=1, help="Detect requests admitted at once; more get 503."),
+) -> None:
+    """Serve the detector over HTTP (see the command help)."""
+    import uvicorn
+
+    from laanet.inference.detector import default_weights
+    from laanet.service import ServeSettings, create_app
+
+    options = inference_options(weights=weights, sha256=sha256, backend=backend, device=device, threshold=threshold,
+                                frames=frames, flip_test=flip_test, face_backend=face_backend)
+    if options.weights is None:
+        try:
+            options = options.replace(weights=str(default_weights()))
+        except FileNotFoundError as err:
+            raise fail(str(err), code=2) from None
+    try:
+        settings = ServeSettings(
+            weights=Path(options.weights), backend=options.backend, device=options.device, frames=options.frames,
+            flip_test=options.flip_test, threshold=options.threshold, face_backend=options.face_backend,
+            max_upload_mb=max_upload_mb, max_concurrency=max_concurrency, max_frames=max(128, options.frames),
+        )
+    except ValueError as err:
+        raise fail(str(err), code=2) from None
+
+    service = create_app(settings)
+    logging.getLogger("uvicorn.error").addFilter(_HideStartupTraceback())
+    server = uvicorn.Server(uvicorn.Config(service, host=host, port=port, lifespan="on", log_level="info"))
+    try:
+        server.run()  # returns on Ctrl-C / SIGTERM
+    except SystemExit as stop:  # uvicorn exits by itself when start-up fails (address in use, lifespan)
+        if stop.code not in (None, 0) and not service.state.startup_error:
+            raise fail("the server could not start (see the log above)") from None
+    if service.state.startup_error:
+        raise fail(f"cannot load the model: {service.state.startup_error}", code=2)
+    if not server.started:
+        raise fail("the server did not start (see the log above)")
+
+
 def register(app: typer.Typer) -> None:
-    @app.command(help=HELP)
-    def serve(
-        host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
-        port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port."),
-        weights: Optional[Path] = typer.Option(
-            None, "--weights", "-w", help="Checkpoint (laanet, official, or .onnx). Default: bundled demo weights."
-        ),
-        backend: Backend = typer.Option(Backend.torch, "--backend", help="Inference backend."),
-        device: str = typer.Option("cpu", "--device", help="cpu or cuda (torch backend)."),
-        max_upload_mb: float = typer.Option(
-            50.0, "--max-upload-mb", min=0.001, help="Largest accepted upload, MiB."
-        ),
-        frames: int = typer.Option(
-            32, "--frames", min=1, help="Frames sampled per video unless a request says otherwise."
-        ),
-        max_concurrency: int = typer.Option(
-            4, "--max-concurrency", min=1, help="Detect requests admitted at once; more get 503."
-        ),
-        threshold: float = typer.Option(
-            0.5, "--threshold", min=0.0, max=1.0, help="P(fake) at or above which a file is fake."
-        ),
-        face_backend: Optional[str] = typer.Option(
-            None, "--face-backend", help="Face detector backend (default: laanet.faces default)."
-        ),
-    ) -> None:
-        import uvicorn
-
-        from laanet.inference.detector import default_weights
-        from laanet.service import ServeSettings, create_app
-
-        if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-            typer.echo(f"error: --device must be cpu or cuda, got {device!r}", err=True)
-            raise typer.Exit(2)
-        if weights is None:
-            try:
-                weights = default_weights()
-            except FileNotFoundError as err:
-                typer.echo(f"error: {err}", err=True)
-                raise typer.Exit(1)
-        elif not weights.is_file():
-            typer.echo(f"error: weights file not found: {weights}", err=True)
-            raise typer.Exit(1)
-        try:
-            settings = ServeSettings(
-                weights=weights, backend=backend.value, device=device, frames=frames, threshold=threshold,
-                face_backend=face_backend, max_upload_mb=max_upload_mb, max_concurrency=max_concurrency,
-                max_frames=max(128, frames),
-            )
-        except ValueError as err:
-            typer.echo(f"error: {err}", err=True)
-            raise typer.Exit(2)
-
-        service = create_app(settings)
-        logging.getLogger("uvicorn.error").addFilter(_HideStartupTraceback())
-        server = uvicorn.Server(uvicorn.Config(service, host=host, port=port, lifespan="on", log_level="info"))
-        try:
-            server.run()  # returns on Ctrl-C / SIGTERM
-        except SystemExit as stop:  # uvicorn exits by itself when start-up fails (address in use, lifespan)
-            if stop.code not in (None, 0) and not service.state.startup_error:
-                typer.echo("error: the server could not start (see the log above)", err=True)
-                raise typer.Exit(1) from None
-        if service.state.startup_error:
-            typer.echo(f"error: cannot load the model: {service.state.startup_error}", err=True)
-            raise typer.Exit(1)
-        if not server.started:
-            typer.echo("error: the server did not start (see the log above)", err=True)
-            raise typer.Exit(1)
+    app.command(help=HELP)(serve)

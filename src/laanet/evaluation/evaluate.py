@@ -3,12 +3,13 @@
 Protocol (spec §5, with the deliberate differences listed in docs/reproduce.md):
 
 - records of the chosen split (``test`` by default) from one or more prepared folders (``laanet prepare``);
-- ``frames`` crops per video, evenly spaced among the stored ones (all of them by default; the official code
-  draws 32 *with replacement*);
+- ``frames`` crops per video, evenly spaced among the stored ones (32 by default, the paper's protocol; None:
+  every stored crop; the official code draws 32 *with replacement*);
 - preprocessing: the stored 256-px crop (optionally perturbed, ``laanet.evaluation.perturb``) → the same
   ``laanet.inference.preprocess.crop_to_input`` as ``laanet detect`` (a 5-px margin off every side, as the
   official SBI test loader, then a bilinear resize to the model's ``cfg.input_size``, RGB, (x/255 − 0.5)/0.5);
-- frame score = the cls logit; with ``flip_test`` the mean of the logits of the crop and its mirror image;
+- frame score = the cls logit; with ``flip_test`` (the default, as the official test and ``laanet detect``) the
+  mean of the logits of the crop and its mirror image;
 - video score = sigmoid(mean frame logit), per unique ``video_id`` (``laanet.evaluation.metrics``).
 """
 from __future__ import annotations
@@ -33,13 +34,13 @@ __all__ = ["EvalItem", "EvalOptions", "Predictions", "compute_metrics", "load_it
 
 @dataclass
 class EvalOptions:
-    frames: int | None = None  # crops per video, evenly spaced; None = every stored crop
-    flip_test: bool = False  # average the logits of the crop and of its horizontal flip (official SBI config)
+    frames: int | None = 32  # crops per video, evenly spaced (the paper tests on 32); None = every stored crop
+    flip_test: bool = True  # average the logits of the crop and of its horizontal flip (official test, laanet detect)
     perturbations: tuple[Perturbation, ...] = ()  # applied in order to every crop
     split: str | None = "test"  # None = every record
     batch_size: int = 32
     workers: int = 0  # DataLoader workers
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N, see laanet.device.resolve_device
     seed: int = 0  # seeds the random perturbations (block, noise)
     margin: int | None = None  # px cut from each side of the crop before resizing; None = laanet detect's (5 at 256)
 
@@ -129,16 +130,6 @@ class _CropDataset:
         if self.perturbations:
             crop = apply_perturbations(crop, self.perturbations, seed=_perturb_seed(item.record, self.seed))
         return torch.from_numpy(np.ascontiguousarray(crop_to_input(crop, self.size, margin=self.margin))), i
-
-
-def resolve_device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but CUDA is not available")
-    return name
 
 
 def predict(model: Any, items: list[EvalItem], options: EvalOptions, *, progress: bool = True) -> Predictions:

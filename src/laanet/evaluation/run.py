@@ -15,7 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from laanet.evaluation.evaluate import EvalOptions, compute_metrics, load_items, predict, resolve_device
+from laanet.device import resolve_device
+from laanet.evaluation.evaluate import EvalOptions, compute_metrics, load_items, predict
 from laanet.evaluation.metrics import frame_and_video_metrics
 from laanet.evaluation.perturb import DF1_PERTURBATIONS, Perturbation
 from laanet.evaluation.report import paper_table, plot_roc, plot_sweep, sweep_table, write_metrics, write_predictions

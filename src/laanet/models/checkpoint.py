@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import tempfile
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,12 @@ _log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 
 
+EXPECTED_CHECKPOINTS = (
+    "a laanet checkpoint (written by laanet train or laanet convert) or one of the authors' LAA-Net .pth "
+    "checkpoints ({'epoch', 'state_dict'}); an exported model (.onnx) needs --backend onnx"
+)
+
+
 class CheckpointError(ValueError):
     """A weights file that cannot be read or does not fit the model."""
 
@@ -37,9 +45,20 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"weights file not found: {path}")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch.load raises many types for foreign/truncated files (struct.error, EOFError, ...)
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (truncated or not a weights file?): {err}") from err
+        with warnings.catch_warnings():  # e.g. torch's note on the pickle protocol of foreign files
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:  # weights_only refused something: torch's advice would be to unpickle it
+        raise CheckpointError(
+            f"{path}: not a weights file laanet can load: the safe loader (weights_only=True: tensors and plain "
+            f"containers only) refused its content, and laanet never unpickles arbitrary objects. Expected {EXPECTED_CHECKPOINTS}"
+        ) from None
+    except Exception as err:  # torch.load raises many types for foreign/truncated files (KeyError, RuntimeError, ...)
+        detail = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
+        raise CheckpointError(
+            f"{path}: not a readable PyTorch checkpoint (truncated, or not a weights file: {detail}). "
+            f"Expected {EXPECTED_CHECKPOINTS}"
+        ) from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: expected a dict checkpoint, got {type(obj).__name__}")
     return obj
