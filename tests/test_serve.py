@@ -1,7 +1,7 @@
 """``laanet serve``: the HTTP API over a real uvicorn server on loopback, with a real HTTP client (httpx).
 
-Two servers per module: one with a tiny random LAA-Net (real detection on the bundled samples), one with a
-fake detector whose speed the tests control (concurrency limit, event loop kept free, errors).
+A server with a tiny random LAA-Net (real detection on the bundled samples) and the CLI. Admission (slow
+uploads, the queue, 503s) and the health monitor are tested with fake detectors in ``test_serve_load.py``.
 """
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from typer.testing import CliRunner
 
 from laanet.assets import sample_path
 from laanet.service import ServeSettings, create_app
-from laanet.service.deps import get_detector
 from laanet.service.server import serve_in_thread
 
 LIMIT_MB = 1.0
@@ -43,7 +42,9 @@ def tiny_weights(tmp_path_factory) -> Path:
 
     path = tmp_path_factory.mktemp("serve_weights") / "tiny.pt"
     torch.manual_seed(0)
-    save_model(LAANet(load_config("cpu-tiny").model), path)
+    # Metadata a trained checkpoint carries: /health must show neither the paths nor the command line.
+    save_model(LAANet(load_config("cpu-tiny").model), path, source="/secret/runs/last.pt",
+               trained_with="laanet train --data /secret/data --out /secret/runs")
     return path
 
 
@@ -66,42 +67,6 @@ def client(real_server):
         yield c
 
 
-class FakeDetector:
-    """Stands in for ``Detector``: answers a fixed result after ``delay_s``, records where it ran."""
-
-    def __init__(self, delay_s: float = 0.0) -> None:
-        self.frames, self.flip_test, self.threshold = 32, True, 0.5
-        self.delay_s = delay_s
-        self.started = threading.Event()
-        self.threads: list[str] = []
-        self.model_info = {"weights": "/secret/dir/fake.pt", "backend": "fake", "threshold": 0.5}
-
-    def detect(self, source):
-        from laanet.inference.results import FaceResult, FileResult, FrameResult
-
-        self.threads.append(threading.current_thread().name)
-        self.started.set()
-        time.sleep(self.delay_s)
-        result = FileResult(path="<array>", kind="image")
-        result.frames.append(FrameResult(index=0, time_s=None, faces=[FaceResult([1, 2, 30, 40], 2.0, 0.9)]))
-        return result.finalize()
-
-
-class FailingDetector(FakeDetector):
-    def detect(self, source):
-        raise RuntimeError("boom")
-
-
-@pytest.fixture(scope="module")
-def fake_server(tmp_path_factory):
-    """(app, base URL, detector) of a server with a slow fake detector and max_concurrency=1."""
-    fake = FakeDetector(delay_s=3.0)
-    folder = tmp_path_factory.mktemp("fake_uploads")
-    app = create_app(ServeSettings(weights=None, max_concurrency=1, upload_dir=folder), loader=lambda s: fake)
-    with serve_in_thread(app) as url:
-        yield app, url, fake
-
-
 def jpeg_bytes(name: str = "obama_portrait.jpg") -> bytes:
     return sample_path(name).read_bytes()
 
@@ -115,12 +80,16 @@ def assert_serving(client: httpx.Client) -> None:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def test_health_reports_the_loaded_model(client):
-    body = client.get("/health").json()
-    assert body["status"] == "ok"
+def test_health_reports_the_loaded_model(client, tiny_weights):
+    r = client.get("/health")
+    body = r.json()
+    assert r.status_code == 200 and body["status"] == "ok" and body["problem"] is None
     assert body["model"]["backend"] == "torch" and body["model"]["input_size"] == 128
     assert body["model"]["weights"] == "tiny.pt"  # file name only: no server path is disclosed
     assert body["limits"]["max_upload_mb"] == LIMIT_MB and body["limits"]["default_frames"] == 4
+    assert body["self_check"]["enabled"] and body["self_check"]["last_run"]  # checked at start-up
+    # Neither the command line that trained the weights nor any server path.
+    assert "/secret" not in r.text and "laanet train" not in r.text and str(tiny_weights.parent) not in r.text
 
 
 def test_detect_image_matches_the_detector(client, real_server, upload_dir):
@@ -292,54 +261,45 @@ def test_web_page_and_static_files(client):
     assert "/v1/detect" in client.get("/openapi.json").json()["paths"]
 
 
-# ---------------------------------------------------------------------------------------------------------
-# Fake detector: concurrency, event loop, errors
-# ---------------------------------------------------------------------------------------------------------
+def test_multipart_boundary_too_long_is_400(client):
+    boundary = "b" * 300  # python-multipart refuses boundaries over 256 characters: that was a 500
+    body = f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n\r\n".encode()
+    body += jpeg_bytes() + f"\r\n--{boundary}--\r\n".encode()
+    r = client.post("/v1/detect", content=body, headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+    assert r.status_code == 400 and r.json()["error"] == "bad_request" and "boundary" in r.json()["detail"]
+    assert_serving(client)
 
 
-def test_inference_runs_off_the_event_loop_and_the_limit_answers_503(fake_server):
-    app, url, fake = fake_server
-    fake.started.clear()
-    results: dict[str, httpx.Response] = {}
-
-    def slow_request() -> None:
-        with httpx.Client(base_url=url, timeout=30) as c:
-            results["slow"] = c.post("/v1/detect", files={"file": ("a.jpg", jpeg_bytes(), "image/jpeg")})
-
-    worker = threading.Thread(target=slow_request)
-    worker.start()
-    assert fake.started.wait(20)
-    with httpx.Client(base_url=url, timeout=30) as c:
-        t0 = time.perf_counter()
-        health = c.get("/health")
-        health_s = time.perf_counter() - t0
-        busy = c.post("/v1/detect", files={"file": ("b.jpg", jpeg_bytes(), "image/jpeg")})
-        worker.join(30)
-        after = c.post("/v1/detect", files={"file": ("c.jpg", jpeg_bytes(), "image/jpeg")})
-
-    assert health.status_code == 200 and health.json()["in_progress"] == 1
-    assert health_s < 1.0  # answered while the detector was busy: inference is not on the event loop
-    assert health.json()["model"]["weights"] == "fake.pt"
-    assert busy.status_code == 503 and busy.json()["error"] == "busy" and busy.headers["retry-after"]
-    assert results["slow"].status_code == 200 and after.status_code == 200
-    slow = results["slow"].json()
-    assert slow["path"] == "a.jpg" and slow["score"] == pytest.approx(0.880797, abs=1e-6)  # sigmoid(2.0)
-    assert set(fake.threads) == {"laanet-infer_0"}  # every detection on the one inference thread
-    assert list(app.state.settings.upload_dir.iterdir()) == []
+def test_long_file_name_keeps_its_extension(client):
+    name = "portrait of a man, " * 12 + "final.JPG"  # 237 characters
+    r = client.post("/v1/detect", files={"file": (name, jpeg_bytes(), "image/jpeg")}, data={"overlays": "0"})
+    assert r.status_code == 200, r.text
+    path = r.json()["path"]
+    assert len(path) == 120 and path.startswith("portrait of a man, ") and path.endswith("\u2026.JPG")
+    long_png = client.post("/v1/detect", files={"file": ("x" * 300 + ".png", b"", "application/octet-stream")})
+    assert long_png.status_code == 422 and long_png.json()["error"] == "undecodable"  # a .png, not "unsupported"
 
 
-def test_detector_crash_is_a_500_and_the_server_survives(fake_server):
-    app, url, _ = fake_server
-    app.dependency_overrides[get_detector] = lambda: FailingDetector()
-    try:
-        with httpx.Client(base_url=url, timeout=30) as c:
-            r = c.post("/v1/detect", files={"file": ("a.jpg", jpeg_bytes(), "image/jpeg")})
-            assert r.status_code == 500
-            assert r.json() == {"error": "internal", "detail": "internal server error (see the server log)"}
-            assert c.get("/health").status_code == 200
-    finally:
-        app.dependency_overrides.clear()
-    assert list(app.state.settings.upload_dir.iterdir()) == []
+def test_a_broken_face_detector_is_noticed_and_the_model_reloaded(client, real_server):
+    """A face backend that starts failing (as MediaPipe did after a 1x1 image) gives one 500; the self-check
+    then fails, the detector is reloaded, and the server serves again with /health saying what happened."""
+    app, _ = real_server
+    broken = app.state.detector
+
+    def fail(image):
+        raise RuntimeError("CalculatorGraph::Run() failed in /secret/mediapipe/graph.cc")
+
+    broken.faces.detect = fail
+    r = client.post("/v1/detect", files={"file": ("a.jpg", jpeg_bytes(), "image/jpeg")}, data={"overlays": "0"})
+    assert r.status_code == 500 and r.json()["error"] == "internal"
+    assert app.state.detector is not broken  # reloaded
+    health = client.get("/health")
+    body = health.json()
+    assert health.status_code == 200 and body["status"] == "ok", body
+    assert body["reloads"] == 1 and body["failed_requests"] == 1
+    assert "CalculatorGraph" in body["last_failure"]["detail"] and "/secret" not in health.text
+    again = client.post("/v1/detect", files={"file": ("a.jpg", jpeg_bytes(), "image/jpeg")}, data={"overlays": "0"})
+    assert again.status_code == 200 and again.json()["status"] == "ok"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -373,6 +333,26 @@ def test_cli_bad_weights_exit_2(tmp_path):
     assert result.exit_code == 2
 
 
+def test_cli_refuses_weights_with_non_finite_values(tmp_path):
+    """All-NaN weights used to load, answer 500 to every request and say "ok" in /health: refused at start-up."""
+    import torch
+
+    from laanet.cli import app
+    from laanet.config import load_config
+    from laanet.models.checkpoint import save_model
+    from laanet.models.laanet import LAANet
+
+    model = LAANet(load_config("cpu-tiny").model)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.fill_(float("nan"))
+    nan_weights = save_model(model, tmp_path / "nan.pt")
+    result = CliRunner().invoke(app, ["serve", "--weights", str(nan_weights), "--port", "0"])
+    assert result.exit_code == 1, result.output
+    assert "cannot load the model" in result.output and "non-finite" in result.output.lower()
+    assert "Traceback" not in result.output
+
+
 def test_cli_serves_until_interrupted(tiny_weights, tmp_path):
     """``laanet serve`` in a subprocess: /health and a detection answer; Ctrl-C stops it cleanly (exit 130, the
     shell's code for an interrupted command, and no traceback)."""
@@ -385,7 +365,7 @@ def test_cli_serves_until_interrupted(tiny_weights, tmp_path):
         port = s.getsockname()[1]
     proc = subprocess.Popen(
         [sys.executable, "-m", "laanet", "serve", "--weights", str(tiny_weights), "--port", str(port),
-         "--frames", "2", "--max-concurrency", "2"],
+         "--frames", "2", "--max-concurrency", "2", "--queue-size", "3", "--upload-timeout", "30"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
     )
     try:
@@ -400,8 +380,8 @@ def test_cli_serves_until_interrupted(tiny_weights, tmp_path):
                     assert time.monotonic() < deadline, "laanet serve did not start"
                     time.sleep(0.2)
             assert health.json()["limits"] == {
-                "max_upload_mb": 50.0, "max_concurrency": 2, "max_frames": 128, "default_frames": 2,
-                "default_flip_test": True,
+                "max_upload_mb": 50.0, "max_concurrency": 2, "queue_size": 3, "max_uploads": 32,
+                "upload_timeout_s": 30.0, "max_frames": 128, "default_frames": 2, "default_flip_test": True,
             }
             files = {"file": ("g.jpg", jpeg_bytes("grace_hopper.jpg"), "image/jpeg")}
             r = c.post("/v1/detect", files=files, data={"overlays": "false"})

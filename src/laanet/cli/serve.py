@@ -19,8 +19,10 @@ HELP = (
     "optional 'frames', 'flip_test' and 'overlays' fields and returns the same JSON as one results.json entry of "
     "'laanet detect', with heatmap overlays as JPEG data URLs.\n\n"
     "Uploads over --max-upload-mb get 413 as soon as the limit is passed; unsupported files 415, undecodable ones "
-    "422. One model instance runs on one worker thread; --max-concurrency requests are admitted at once "
-    "(uploading or waiting), more get 503 with Retry-After.\n\n"
+    "422; a body that does not arrive within --upload-timeout 408. One model instance runs on one worker thread; "
+    "a request takes one of --max-concurrency analysis slots only once its upload is complete, or waits in a "
+    "queue of --queue-size; beyond that it gets 503 with Retry-After. /health answers 503 while the model fails "
+    "its self-check.\n\n"
     "Listens on 127.0.0.1 by default. There is no authentication: put a proxy in front before exposing it. "
     "See docs/serve.md."
 )
@@ -47,7 +49,11 @@ def serve(
         "--flip-test/--no-flip-test", help="Default of the requests' flip_test field: average each face with its mirror.")] = DEFAULTS["flip_test"],
     face_backend: FaceBackendOption = DEFAULTS["face_backend"],
     max_upload_mb: float = typer.Option(50.0, "--max-upload-mb", min=0.001, help="Largest accepted upload, MiB."),
-    max_concurrency: int = typer.Option(4, "--max-concurrency", min=1, help="Detect requests admitted at once; more get 503."),
+    max_concurrency: int = typer.Option(4, "--max-concurrency", min=1, help="Analyses in flight at once (complete uploads only)."),
+    queue_size: int = typer.Option(16, "--queue-size", min=0, help="Complete uploads that may wait for an analysis slot; more get 503."),
+    queue_timeout: float = typer.Option(300.0, "--queue-timeout", min=0.001, help="Seconds a request may wait in that queue (then 503)."),
+    max_uploads: int = typer.Option(32, "--max-uploads", min=1, help="Uploads received at once; more get 503 before their body is read."),
+    upload_timeout: float = typer.Option(120.0, "--upload-timeout", min=0.001, help="Seconds within which a request body must arrive (else 408)."),
 ) -> None:
     """Serve the detector over HTTP (see the command help)."""
     import uvicorn
@@ -67,6 +73,7 @@ def serve(
             weights=Path(options.weights), backend=options.backend, device=options.device, frames=options.frames,
             flip_test=options.flip_test, threshold=options.threshold, face_backend=options.face_backend,
             max_upload_mb=max_upload_mb, max_concurrency=max_concurrency, max_frames=max(128, options.frames),
+            queue_size=queue_size, queue_timeout_s=queue_timeout, max_uploads=max_uploads, upload_timeout_s=upload_timeout,
         )
     except ValueError as err:
         raise fail(str(err), code=2) from None

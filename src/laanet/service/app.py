@@ -14,7 +14,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import laanet
+from laanet.service.admission import Admission
 from laanet.service.errors import ModelLoadError, ServiceError
+from laanet.service.health import HealthMonitor, SelfCheckFailed
 from laanet.service.inference import InferenceWorker
 from laanet.service.routes import STATIC_DIR, router
 from laanet.service.settings import ServeSettings
@@ -48,8 +50,9 @@ def create_app(
         settings: service settings (defaults: bundled weights, torch backend, 50 MiB uploads).
         loader: builds the detector from the settings, once, in the lifespan, on the inference thread.
 
-    A model that fails to load makes start-up fail with :class:`ModelLoadError`; its message is also left in
-    ``app.state.startup_error`` for the caller (``laanet serve`` prints it and exits 1).
+    A model that fails to load, or fails its self-check on a bundled photo (see
+    :mod:`laanet.service.health`), makes start-up fail with :class:`ModelLoadError`; its message is also left
+    in ``app.state.startup_error`` for the caller (``laanet serve`` prints it and exits 1).
     """
     settings = settings or ServeSettings()
 
@@ -57,19 +60,24 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from laanet.faces import FaceError
 
-        worker = InferenceWorker(settings.max_concurrency)
+        worker = InferenceWorker()
+        monitor = HealthMonitor(app.state, worker, loader, settings)
         try:
             started = time.perf_counter()
             try:
-                detector = await worker.call(loader, settings)
-            except (OSError, ValueError, FaceError) as err:  # missing/corrupt weights, bad option, face backend
+                app.state.detector = await worker.call(loader, settings)
+                await monitor.startup_check()
+            except (OSError, ValueError, FaceError, SelfCheckFailed) as err:  # missing/corrupt/broken weights, ...
                 app.state.startup_error = str(err)
                 _log.error("cannot load the model: %s", err)
                 raise ModelLoadError(str(err)) from None
-            app.state.detector, app.state.worker = detector, worker
-            _log.info("model loaded in %.1f s: %s", time.perf_counter() - started, getattr(detector, "weights", "?"))
+            app.state.worker, app.state.monitor = worker, monitor
+            app.state.admission = Admission(settings.max_concurrency, settings.queue_size, settings.max_uploads)
+            weights = getattr(app.state.detector, "weights", "?")
+            _log.info("model loaded and checked in %.1f s: %s", time.perf_counter() - started, weights)
             yield
         finally:
+            await monitor.close()
             worker.shutdown()
 
     app = FastAPI(

@@ -1,11 +1,10 @@
-"""FastAPI dependencies: what an endpoint needs from the running app.
-
-Tests replace the model with ``app.dependency_overrides[get_detector] = lambda: fake``.
-"""
+"""FastAPI dependencies: what an endpoint needs from the running app (all set up in the lifespan)."""
 from __future__ import annotations
 
 from fastapi import Request
 
+from laanet.service.admission import Admission
+from laanet.service.health import HealthMonitor
 from laanet.service.inference import InferenceWorker
 from laanet.service.settings import ServeSettings
 
@@ -15,10 +14,21 @@ def get_settings(request: Request) -> ServeSettings:
 
 
 def get_detector(request: Request):
-    """The one :class:`laanet.inference.detector.Detector` loaded in the lifespan."""
+    """The :class:`laanet.inference.detector.Detector` in use (loaded in the lifespan; replaced when the
+    health monitor reloads a broken one)."""
     return request.app.state.detector
 
 
 def get_worker(request: Request) -> InferenceWorker:
-    """The inference thread and admission limit."""
+    """The inference thread."""
     return request.app.state.worker
+
+
+def get_admission(request: Request) -> Admission:
+    """Upload places, analysis slots and their queue."""
+    return request.app.state.admission
+
+
+def get_monitor(request: Request) -> HealthMonitor:
+    """The model's self-check and failure record."""
+    return request.app.state.monitor

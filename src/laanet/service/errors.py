@@ -27,6 +27,12 @@ class MissingFile(BadRequest):
     code = "missing_file"
 
 
+class UploadTimeout(ServiceError):
+    """The request body did not arrive within ``upload_timeout_s`` (answered with ``Connection: close``)."""
+
+    status, code = 408, "upload_timeout"
+
+
 class UploadTooLarge(ServiceError):
     status, code = 413, "too_large"
 
@@ -56,7 +62,15 @@ class InternalError(ServiceError):
 
 
 class ServiceBusy(ServiceError):
+    """No room: the uploads, the analysis slots and their queue are full (has ``Retry-After``)."""
+
     status, code = 503, "busy"
+
+
+class ModelUnavailable(ServiceError):
+    """The model failed its self-check and a reload did not fix it (has ``Retry-After``)."""
+
+    status, code = 503, "model_unavailable"
 
 
 class ModelLoadError(RuntimeError):

@@ -1,9 +1,9 @@
-"""Detection for the service: one inference thread, an admission limit, and upload → JSON entry.
+"""Detection for the service: the inference thread, and upload → JSON entry.
 
 The model, the face analyzer and their state are used from a single worker thread (the face backends are
-not thread-safe, and on a CPU box parallel requests would only split the same cores), so requests run one at
-a time in arrival order while the event loop keeps serving. ``max_concurrency`` requests are admitted at
-once (uploading, waiting or running); one more is refused with 503 at once, before its body is read.
+not thread-safe, and on a CPU box parallel requests would only split the same cores), so analyses run one at
+a time in arrival order while the event loop keeps serving. Who may hand work to it is decided by
+:mod:`laanet.service.admission`.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import asyncio
 import base64
 import concurrent.futures
 import logging
-import threading
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,47 +20,22 @@ from typing import Any, TypeVar
 import numpy as np
 
 from laanet.media.image import IMAGE_EXTENSIONS
-from laanet.service.errors import ServiceBusy, UndecodableUpload, UnsupportedUpload
+from laanet.service.errors import UndecodableUpload, UnsupportedUpload
 from laanet.service.uploads import Upload
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
-RETRY_AFTER_S = 5
+
+
+class ModelOutputError(RuntimeError):
+    """The model returned a non-finite score (broken weights or numerics): an internal failure, not the upload's."""
 
 
 class InferenceWorker:
-    """A single inference thread plus a non-blocking admission counter.
+    """The single inference thread: everything that touches the detector runs here, in submission order."""
 
-    Args:
-        max_concurrency: requests admitted at once; :meth:`admit` raises :class:`ServiceBusy` beyond it.
-    """
-
-    def __init__(self, max_concurrency: int) -> None:
-        self.max_concurrency = max_concurrency
-        self._slots = threading.BoundedSemaphore(max_concurrency)
-        self._active = 0
-        self._lock = threading.Lock()
+    def __init__(self) -> None:
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="laanet-infer")
-
-    @property
-    def active(self) -> int:
-        """Requests admitted and not yet released."""
-        return self._active
-
-    def admit(self) -> None:
-        """Take a slot or raise :class:`ServiceBusy` (503); pair with :meth:`release`."""
-        if not self._slots.acquire(blocking=False):
-            raise ServiceBusy(
-                f"busy: {self.max_concurrency} requests already in progress; retry in a few seconds",
-                headers={"Retry-After": str(RETRY_AFTER_S)},
-            )
-        with self._lock:
-            self._active += 1
-
-    def release(self) -> None:
-        with self._lock:
-            self._active -= 1
-        self._slots.release()
 
     def submit(self, fn: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
         """Queue ``fn(*args)`` on the inference thread."""
@@ -94,6 +69,7 @@ def analyse_upload(detector, upload: Upload, options: DetectOptions) -> dict:
     Raises:
         UnsupportedUpload: the content is not an image/video laanet can read (415).
         UndecodableUpload: empty, corrupt or truncated content, or no frame could be decoded (422).
+        ModelOutputError: the model gave a non-finite score (the service answers 500 and checks the model).
     """
     from laanet.media import MediaError, UnsupportedMediaError, probe_video, read_image
 
@@ -118,6 +94,8 @@ def analyse_upload(detector, upload: Upload, options: DetectOptions) -> dict:
         detector.frames, detector.flip_test = saved
     if result.status == "error":
         raise UndecodableUpload(_scrub(result.error or "the file could not be decoded", upload))
+    if any(not math.isfinite(face.logit) for frame in result.frames for face in frame.faces):
+        raise ModelOutputError(f"{upload.filename}: the model gave a non-finite score")
 
     entry = result.to_dict()
     entry["path"] = upload.filename

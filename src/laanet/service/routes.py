@@ -3,18 +3,23 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.requests import ClientDisconnect
 
-from laanet.service.deps import get_detector, get_settings, get_worker
-from laanet.service.errors import BadRequest, InternalError, InvalidField, ServiceError
+from laanet.service.admission import Admission
+from laanet.service.deps import get_admission, get_detector, get_monitor, get_settings, get_worker
+from laanet.service.errors import BadRequest, InternalError, InvalidField, ServiceError, UploadTimeout
+from laanet.service.health import HealthMonitor
 from laanet.service.inference import DetectOptions, InferenceWorker, analyse_upload
 from laanet.service.settings import ServeSettings
 from laanet.service.uploads import receive_upload
@@ -27,6 +32,11 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-cache",
 }
+T = TypeVar("T")
+PUBLIC_MODEL_KEYS = (  # what /health tells about the model: no paths, no training command line
+    "weights", "name", "format", "backend", "input_size", "dtype", "parameters", "epoch", "step", "flip_test",
+    "threshold", "frames_per_video", "face_backend",
+)
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 DETECT_OPENAPI = {  # the body is parsed by hand (streamed), so describe it here for /openapi.json
@@ -52,68 +62,102 @@ DETECT_OPENAPI = {  # the body is parsed by hand (streamed), so describe it here
 router = APIRouter()
 
 
-@router.get("/health")
+@router.get("/health", responses={503: {"description": "the model is broken (see `problem`)"}})
 async def health(
     detector=Depends(get_detector),
-    worker: InferenceWorker = Depends(get_worker),
+    admission: Admission = Depends(get_admission),
+    monitor: HealthMonitor = Depends(get_monitor),
     settings: ServeSettings = Depends(get_settings),
-) -> dict:
-    """200 once the model is loaded (the server only accepts connections after the lifespan loaded it)."""
-    return {
-        "status": "ok",
+) -> JSONResponse:
+    """200 with ``status: ok`` while the model passes its self-check; 503 with ``status: error`` and the
+    reason in ``problem`` while it is broken. Never shows server paths or how the weights were trained."""
+    monitor.poll()
+    report = monitor.report()
+    body = {
+        "status": report.pop("status"),
+        "problem": report.pop("problem"),
         "model": public_model_info(detector.model_info),
         "limits": {
             "max_upload_mb": settings.max_upload_mb,
             "max_concurrency": settings.max_concurrency,
+            "queue_size": settings.queue_size,
+            "max_uploads": settings.max_uploads,
+            "upload_timeout_s": settings.upload_timeout_s,
             "max_frames": settings.max_frames,
             "default_frames": settings.frames,
             "default_flip_test": settings.flip_test,
         },
-        "in_progress": worker.active,
+        "in_progress": admission.running,
+        "queued": admission.queued,
+        "uploading": admission.uploading,
+        **report,
     }
+    return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
 
 @router.post("/v1/detect", openapi_extra=DETECT_OPENAPI)
 async def detect(
     request: Request,
-    detector=Depends(get_detector),
+    admission: Admission = Depends(get_admission),
+    monitor: HealthMonitor = Depends(get_monitor),
     worker: InferenceWorker = Depends(get_worker),
     settings: ServeSettings = Depends(get_settings),
 ) -> JSONResponse:
-    """Multipart ``file`` (+ optional ``frames``, ``flip_test``, ``overlays``) → one ``results.json`` entry."""
+    """Multipart ``file`` (+ optional ``frames``, ``flip_test``, ``overlays``) → one ``results.json`` entry.
+
+    The body is received without holding an analysis slot (within ``upload_timeout_s``); the complete
+    upload then takes a slot or waits in the bounded queue.
+    """
     started = time.perf_counter()
-    worker.admit()  # 503 at once when full, before reading the body
+    monitor.poll()
+    monitor.raise_if_unavailable()  # 503 while the model is broken, before reading the body
+    admission.begin_upload()  # 503 at once when the uploads or the queue are full
     try:
         folder = Path(tempfile.mkdtemp(prefix="laanet-upload-", dir=settings.upload_dir))
     except OSError:
-        worker.release()
+        admission.end_upload()
         raise
     job: concurrent.futures.Future | None = None
+    holds_slot, failure = False, None
+    timing: dict[str, float] = {}
     try:
-        upload = await receive_upload(
-            request.headers.get("content-type"),
-            request.headers.get("content-length"),
-            request.stream(),
-            folder,
-            settings.max_upload_bytes,
-        )
+        try:
+            async with asyncio.timeout(settings.upload_timeout_s):
+                upload = await receive_upload(
+                    request.headers.get("content-type"),
+                    request.headers.get("content-length"),
+                    request.stream(),
+                    folder,
+                    settings.max_upload_bytes,
+                )
+        except TimeoutError:
+            raise UploadTimeout(
+                f"the upload did not arrive within {settings.upload_timeout_s:g} s", headers={"Connection": "close"}
+            ) from None
+        finally:
+            admission.end_upload()
         options = parse_options(upload.fields, settings)
-        received = time.perf_counter()
-        job = worker.submit(analyse_upload, detector, upload, options)
+        timing["upload"] = time.perf_counter() - started
+        await admission.acquire(settings.queue_timeout_s)  # 503 when the queue is full or the wait too long
+        holds_slot = True
+        timing["queue"] = time.perf_counter() - started - timing["upload"]
+        job = worker.submit(_timed, timing, analyse_upload, request.app.state.detector, upload, options)
         entry = await asyncio.wrap_future(job)
     except ClientDisconnect:
         raise BadRequest("the client disconnected during the upload") from None
     except (ServiceError, asyncio.CancelledError):
         raise
-    except Exception:  # answered here, so the connection stays usable (uvicorn drops it on an escaped error)
+    except Exception as err:  # answered here, so the connection stays usable (uvicorn drops it on an escaped error)
         _log.exception("POST /v1/detect failed")
-        raise InternalError("internal server error (see the server log)") from None
+        failure = err
     finally:
-        _release_when_done(job, folder, worker)
-    done = time.perf_counter()
-    _log.info("%s: %s %s in %.2f s", upload.filename, entry["status"], entry["label"], done - started)
-    timing = f"upload;dur={(received - started) * 1e3:.1f}, analyse;dur={(done - received) * 1e3:.1f}"
-    return JSONResponse(entry, headers={"Server-Timing": timing})
+        _release_when_done(job, folder, admission if holds_slot else None, timing)
+    if failure is not None:
+        await monitor.request_failed(failure)  # checks the model (and reloads it if the check fails)
+        raise InternalError("internal server error (see the server log)")
+    _log.info("%s: %s %s in %.2f s", upload.filename, entry["status"], entry["label"], time.perf_counter() - started)
+    server_timing = ", ".join(f"{name};dur={seconds * 1e3:.1f}" for name, seconds in timing.items())
+    return JSONResponse(entry, headers={"Server-Timing": server_timing})
 
 
 @router.get("/", include_in_schema=False)
@@ -144,8 +188,11 @@ def parse_options(fields: dict[str, str], settings: ServeSettings) -> DetectOpti
 
 
 def public_model_info(info: dict) -> dict:
-    """``Detector.model_info`` without server paths (file names only)."""
-    return {k: Path(v).name if k in ("weights", "path", "onnx") and isinstance(v, str) else v for k, v in info.items()}
+    """The :data:`PUBLIC_MODEL_KEYS` of ``Detector.model_info``, with the weights' file name instead of its path."""
+    public = {k: info[k] for k in PUBLIC_MODEL_KEYS if k in info}
+    if isinstance(public.get("weights"), str):
+        public["weights"] = Path(public["weights"]).name
+    return public
 
 
 def _parse_bool(fields: dict[str, str], name: str, default: bool) -> bool:
@@ -159,14 +206,39 @@ def _parse_bool(fields: dict[str, str], name: str, default: bool) -> bool:
     raise InvalidField(f"{name} must be true or false, got {fields[name]!r}")
 
 
-def _release_when_done(job: concurrent.futures.Future | None, folder: Path, worker: InferenceWorker) -> None:
-    """Delete the request's folder and free its slot, after the inference thread is done with them."""
+def _timed(timing: dict[str, float], fn: Callable[..., T], *args: Any) -> T:
+    """Run ``fn(*args)`` (on the inference thread), recording its duration as ``timing["analyse"]``."""
+    began = time.perf_counter()
+    try:
+        return fn(*args)
+    finally:
+        timing["analyse"] = time.perf_counter() - began
+
+
+def _release_when_done(
+    job: concurrent.futures.Future | None, folder: Path, admission: Admission | None, timing: dict[str, float]
+) -> None:
+    """Delete the request's folder and free its analysis slot, once the inference thread is done with them."""
+    loop = asyncio.get_running_loop()
 
     def release(_: object = None) -> None:
         shutil.rmtree(folder, ignore_errors=True)
-        worker.release()
+        if admission is None:
+            return
+        if _in_loop(loop):
+            admission.release(timing.get("analyse"))
+        else:  # a done-callback on the inference thread: the admission lives on the event loop
+            with contextlib.suppress(RuntimeError):  # the loop is already closed (server stopped)
+                loop.call_soon_threadsafe(admission.release, timing.get("analyse"))
 
     if job is None or job.done():
         release()
     else:  # the request was cancelled while its job runs: clean up when the job ends
         job.add_done_callback(release)
+
+
+def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False

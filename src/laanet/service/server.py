@@ -40,7 +40,14 @@ def serve_in_thread(
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level=log_level))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="laanet-uvicorn", daemon=True)
+
+    def run() -> None:
+        try:
+            server.run(sockets=[sock])
+        except SystemExit:  # uvicorn exits when start-up fails; the reason is reported below
+            pass
+
+    thread = threading.Thread(target=run, name="laanet-uvicorn", daemon=True)
     thread.start()
     try:
         deadline = time.monotonic() + startup_timeout_s

@@ -21,8 +21,21 @@ class ServeSettings:
         face_backend: ``laanet.faces`` backend (None = its default).
         max_upload_mb: largest accepted upload (MiB of file content); larger uploads get 413 as soon as the
             limit is passed while streaming.
-        max_concurrency: detect requests admitted at once (uploading, queued or running); one more gets 503.
-            Inference itself runs one request at a time on the single model instance.
+        max_concurrency: analyses in flight at once (handed to the inference thread, which runs them one at
+            a time on the single model instance). A request takes one only once its upload is complete.
+        queue_size: requests with a complete upload that may wait for an analysis slot; one more gets 503
+            with ``Retry-After``.
+        queue_timeout_s: the longest a request waits in that queue before it gets 503 with ``Retry-After``.
+        max_uploads: uploads received at once (they hold no analysis slot); one more gets 503 before its body
+            is read. Bounds the temporary disk use to ``max_uploads`` x ``max_upload_mb``.
+        upload_timeout_s: the whole request body must arrive within this many seconds, else 408 (a client
+            trickling its upload is cut off; it never holds an analysis slot meanwhile).
+        health_check_interval_s: ``/health`` re-runs the model self-check (one small bundled photo, on the
+            inference thread, in the background) when the last one is older than this; 0 = only at start-up
+            and after a failed request.
+        self_check: run the self-check at start-up (a model that fails it stops start-up) and after every
+            request that fails unexpectedly (a model or face detector that keeps failing is reloaded once;
+            ``/health`` answers 503 while it is broken).
         max_frames: the largest ``frames`` a request may ask for.
         overlay_max_side: heatmap overlays are returned as JPEG data URLs at most this many pixels on a side.
         upload_dir: parent folder of the per-request temporary folders (None = the system temp folder).
@@ -37,6 +50,12 @@ class ServeSettings:
     face_backend: str | None = None
     max_upload_mb: float = 50.0
     max_concurrency: int = 4
+    queue_size: int = 16
+    queue_timeout_s: float = 300.0
+    max_uploads: int = 32
+    upload_timeout_s: float = 120.0
+    health_check_interval_s: float = 300.0
+    self_check: bool = True
     max_frames: int = 128
     overlay_max_side: int = 960
     upload_dir: Path | None = None
@@ -48,6 +67,15 @@ class ServeSettings:
             raise ValueError(f"max_upload_mb must be positive, got {self.max_upload_mb}")
         if self.max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, got {self.max_concurrency}")
+        if self.queue_size < 0:
+            raise ValueError(f"queue_size must be at least 0, got {self.queue_size}")
+        if self.max_uploads < 1:
+            raise ValueError(f"max_uploads must be at least 1, got {self.max_uploads}")
+        for name in ("queue_timeout_s", "upload_timeout_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.health_check_interval_s < 0:
+            raise ValueError(f"health_check_interval_s must be at least 0, got {self.health_check_interval_s}")
         if not 1 <= self.frames <= self.max_frames:
             raise ValueError(f"frames must be between 1 and max_frames={self.max_frames}, got {self.frames}")
         if not 0.0 <= self.threshold <= 1.0:

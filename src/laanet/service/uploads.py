@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import anyio
-from python_multipart.exceptions import MultipartParseError
+from python_multipart.exceptions import FormParserError, MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from laanet.media.image import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
@@ -27,6 +27,9 @@ _log = logging.getLogger(__name__)
 FILE_FIELD = "file"
 MAX_FIELD_BYTES = 1024  # a non-file form field (frames, flip_test, ...) is a few bytes
 MAX_FIELDS = 16
+MAX_NAME_CHARS = 120  # a displayed file name (the extension is kept when a longer one is shortened)
+MAX_SUFFIX_CHARS = 16
+MAX_BOUNDARY_CHARS = 200  # RFC 2046 allows 70; python-multipart refuses more than 256
 MULTIPART_SLACK = 64 * 1024  # headers and boundaries on top of the file, for the Content-Length pre-check
 KNOWN_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 _CONTENT_TYPE_EXTENSIONS = {"image/jpg": ".jpg", "video/quicktime": ".mov", "video/x-matroska": ".mkv"}
@@ -52,10 +55,15 @@ class Upload:
 
 
 def display_name(raw: str | None) -> str:
-    """The client's file name reduced to a printable base name (for the JSON ``path`` field and messages)."""
+    """The client's file name reduced to a printable base name of at most :data:`MAX_NAME_CHARS` characters
+    (for the JSON ``path`` field and messages); a long name is shortened before its extension, which is kept."""
     name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in unicodedata.normalize("NFC", name) if unicodedata.category(ch)[0] != "C")
-    return name.strip()[:120] or "upload"
+    name = "".join(ch for ch in unicodedata.normalize("NFC", name) if unicodedata.category(ch)[0] != "C").strip()
+    if len(name) > MAX_NAME_CHARS:
+        suffix = Path(name).suffix
+        suffix = suffix if len(suffix) <= MAX_SUFFIX_CHARS else ""
+        name = name[: MAX_NAME_CHARS - len(suffix) - 1] + "\u2026" + suffix
+    return name or "upload"
 
 
 def upload_extension(filename: str | None, content_type: str | None) -> str | None:
@@ -172,6 +180,8 @@ async def receive_upload(
     boundary = params.get(b"boundary")
     if ctype != b"multipart/form-data" or not boundary:
         raise BadRequest("expected a multipart/form-data body with the image or video in a 'file' field")
+    if len(boundary) > MAX_BOUNDARY_CHARS:
+        raise BadRequest(f"multipart boundary of {len(boundary)} characters; at most {MAX_BOUNDARY_CHARS} are accepted")
     if content_length is not None:
         try:
             declared = int(content_length)
@@ -181,7 +191,10 @@ async def receive_upload(
             raise UploadTooLarge(f"upload of {declared} bytes is larger than the limit of {max_bytes / 2**20:g} MiB")
 
     reader = _PartReader(folder, max_bytes)
-    parser = MultipartParser(boundary, reader.callbacks())
+    try:
+        parser = MultipartParser(boundary, reader.callbacks())
+    except FormParserError as err:  # an unusable boundary
+        raise BadRequest(f"malformed multipart header: {err}") from None
     out: BinaryIO | None = None
     total = 0
     try:
