@@ -333,11 +333,11 @@ def test_cli_bad_weights_exit_2(tmp_path):
     assert result.exit_code == 2
 
 
-def test_cli_refuses_weights_with_non_finite_values(tmp_path):
-    """All-NaN weights used to load, answer 500 to every request and say "ok" in /health: refused at start-up."""
+def test_weights_with_non_finite_values_stop_start_up(tmp_path):
+    """All-NaN weights used to load, answer 500 to every request and say "ok" in /health: start-up fails with
+    a clear message (which ``laanet serve`` prints before exiting 1, see test_cli_bad_weights_exit_1)."""
     import torch
 
-    from laanet.cli import app
     from laanet.config import load_config
     from laanet.models.checkpoint import save_model
     from laanet.models.laanet import LAANet
@@ -346,11 +346,10 @@ def test_cli_refuses_weights_with_non_finite_values(tmp_path):
     with torch.no_grad():
         for param in model.parameters():
             param.fill_(float("nan"))
-    nan_weights = save_model(model, tmp_path / "nan.pt")
-    result = CliRunner().invoke(app, ["serve", "--weights", str(nan_weights), "--port", "0"])
-    assert result.exit_code == 1, result.output
-    assert "cannot load the model" in result.output and "non-finite" in result.output.lower()
-    assert "Traceback" not in result.output
+    app = create_app(ServeSettings(weights=save_model(model, tmp_path / "nan.pt"), upload_dir=tmp_path))
+    with pytest.raises(RuntimeError, match="(?i)non-finite"):
+        with serve_in_thread(app, startup_timeout_s=120):
+            pass
 
 
 def test_cli_serves_until_interrupted(tiny_weights, tmp_path):
