@@ -2,10 +2,11 @@
 
 Columns: real, fake (with hull type and blend ratio), blend mask M, boundary T = 4M(1−M), vulnerable-point
 heatmap, self-consistency target. Maps at heatmap size are enlarged with nearest-neighbour so single pixels
-stay visible.
+stay visible. :func:`make_preview` is the whole of ``laanet synth``: faces in, grid image out.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Sequence
 
@@ -14,7 +15,9 @@ import numpy as np
 
 from laanet.synthesis.sample import SynthesizedPair
 
-__all__ = ["COLUMNS", "render_grid", "save_grid"]
+__all__ = ["COLUMNS", "make_preview", "render_grid", "save_grid"]
+
+logger = logging.getLogger(__name__)
 
 COLUMNS = ("real", "fake", "mask M", "boundary T", "heatmap", "consistency")
 _HEADER = 22  # px of the title row
@@ -87,4 +90,88 @@ def save_grid(path: str | Path, pairs: Sequence[SynthesizedPair], *, tile: int =
     grid = render_grid(pairs, tile=tile)
     if not cv2.imwrite(str(path), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR)):
         raise ValueError(f"could not write {path} (unsupported extension {path.suffix!r}?)")
+    return path
+
+
+def _faces_from_index(prep: Path) -> list[tuple]:
+    """(image, landmarks, identity) of the real crops of a prepared folder."""
+    from laanet.data.index import index_path, read_index
+    from laanet.media import read_image
+
+    records = [r for r in read_index(prep) if r.label == 0 and len(r.landmarks) >= 68]
+    if not records:
+        raise ValueError(f"{index_path(prep)} lists no real face crop with landmarks")
+    root = index_path(prep).parent
+    return [(read_image(root / r.path), r.landmarks, r.video_id) for r in records]
+
+
+def _faces_from_folder(folder: Path, limit: int) -> list[tuple]:
+    """(crop, landmarks, identity) of the largest face of each image in ``folder`` (non-recursive)."""
+    from laanet.faces import FaceAnalyzer, crop_face
+    from laanet.media import IMAGE_EXTENSIONS, MediaError, read_image
+
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not paths:
+        raise FileNotFoundError(f"no image files in {folder}")
+    analyzer = FaceAnalyzer()
+    faces = []
+    for path in paths[:limit]:
+        try:
+            image = read_image(path)
+        except MediaError as err:
+            logger.warning("skipping %s: %s", path.name, err)
+            continue
+        found = analyzer.detect(image)
+        if not found:
+            logger.warning("no face in %s", path.name)
+            continue
+        crop = crop_face(image, found[0])
+        faces.append((crop.image, crop.landmarks, path.stem))
+    if not faces:
+        raise ValueError(f"no face found in the {len(paths)} image(s) of {folder}")
+    return faces
+
+
+def make_preview(faces_dir: Path, out: Path, *, method: str, n: int, seed: int, input_size: int) -> Path:
+    """Synthesise ``n`` pseudo-fake pairs from the faces of ``faces_dir`` and save their grid to ``out`` (``laanet synth``).
+
+    ``faces_dir`` is a prepared folder (its ``index.jsonl`` real crops and landmarks are used) or a folder of face
+    images (the largest face of each is detected and cropped). ``method`` is ``"sbi"`` or ``"bi"`` (BI needs two
+    identities); pair ``i`` is drawn with ``numpy.random.default_rng([seed, i])``. Returns ``out``.
+    """
+    import numpy as np
+
+    from laanet.synthesis.bi import BIConfig, BISynthesizer, PartnerIndex, PoolFace
+    from laanet.synthesis.sbi import SBIConfig, SBISynthesizer
+
+    if (faces_dir / "index.jsonl").is_file() or faces_dir.suffix == ".jsonl":
+        faces = _faces_from_index(faces_dir)
+    elif faces_dir.is_dir():
+        faces = _faces_from_folder(faces_dir, limit=max(64, n))
+    else:
+        raise FileNotFoundError(f"no such folder or index: {faces_dir}")
+    logger.info("%d face(s) from %s", len(faces), faces_dir)
+    if method == "sbi":
+        sbi = SBISynthesizer(SBIConfig(input_size=input_size))
+
+        def synth(image, landmarks, identity, rng):  # noqa: ANN001, ARG001
+            return sbi(image, landmarks, rng)
+    else:
+        pool = PartnerIndex(
+            [PoolFace(image=img, landmarks=np.asarray(lm, np.float32)[:68], identity=ident) for img, lm, ident in faces]
+        )
+        if len(pool.identity_names) < 2:
+            raise ValueError("BI needs faces of at least two identities (videos or images); got one")
+        bi = BISynthesizer(pool, BIConfig(input_size=input_size))
+
+        def synth(image, landmarks, identity, rng):  # noqa: ANN001
+            return bi(image, landmarks, rng, identity=identity)
+
+    pairs = []
+    for i in range(n):
+        image, landmarks, identity = faces[i % len(faces)]
+        pairs.append(synth(image, np.asarray(landmarks, np.float32), identity, np.random.default_rng([seed, i])))
+    path = save_grid(out, pairs)
+    redraws = sum(p.redraws for p in pairs)
+    logger.info("wrote %s: %d %s pair(s), %d re-draw(s)", path, len(pairs), method.upper(), redraws)
     return path
