@@ -1,7 +1,7 @@
 """`laanet detect` runs that stop part-way or meet hostile input: nothing computed is lost, nothing crashes.
 
-- Ctrl-C (SIGINT to a real subprocess) keeps every finished input in results.jsonl, exits 130 and says how to
-  resume; ``--resume`` then scores only the rest.
+- Ctrl-C or SIGTERM (sent to a real subprocess) keeps every finished input in results.jsonl, exits 130 / 143 and
+  says how to resume; ``--resume`` then scores only the rest.
 - An input that makes the detector raise becomes an ``error`` result; the run goes on.
 - The hostile corpus (tests/hostile_corpus.py) gets one line per input, the expected statuses, no traceback.
 """
@@ -48,7 +48,8 @@ def _copies(sample_arrays: dict, folder: Path, n: int) -> list[Path]:
     return sorted(folder.iterdir())
 
 
-def test_ctrl_c_keeps_results_and_resume_finishes(tiny_weights, sample_arrays, tmp_path):
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])
+def test_a_stopped_run_keeps_results_and_resume_finishes(tiny_weights, sample_arrays, tmp_path, sig, code):
     inputs = _copies(sample_arrays, tmp_path / "in", 30)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "laanet", "detect", str(tmp_path / "in"), "--weights", str(tiny_weights),
@@ -58,14 +59,16 @@ def test_ctrl_c_keeps_results_and_resume_finishes(tiny_weights, sample_arrays, t
     deadline = time.monotonic() + 240
     while len(read_results_log(out / "results.jsonl")) < 2 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, (stdout, stderr)
+    assert proc.returncode == code, (stdout, stderr)
     assert "--resume" in stderr and "Traceback" not in stderr
     kept = read_results_log(out / "results.jsonl")
     assert 2 <= len(kept) < len(inputs), "the run should have been interrupted part-way"
     assert all(r["status"] == "ok" for r in kept)
     assert not (out / "results.json").exists()
+    if sig != signal.SIGINT:
+        return  # the resume below is the same for both signals
 
     res = CliRunner().invoke(app, ["detect", str(tmp_path / "in"), "--weights", str(tiny_weights), "--out", str(out),
                                    "--no-save-heatmaps"])

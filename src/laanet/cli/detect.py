@@ -1,7 +1,11 @@
 """``laanet detect``: verdicts with heatmaps for images, videos and folders."""
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+import threading
+from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, List
@@ -28,7 +32,7 @@ finished over several runs (Ctrl-C is safe).
 
 Exit code: 0 when every input was read (no_face counts as read), 1 when any input could not be read (the others
 are still written), 2 for usage errors (bad options, unusable weights, an output folder that cannot be written),
-130 when interrupted.
+130 when interrupted (Ctrl-C), 143 when terminated (SIGTERM).
 """
 
 _log = logging.getLogger(__name__)
@@ -52,6 +56,27 @@ def _load_detector(options):
         _log.debug("loading the weights failed", exc_info=True)
         raise fail(f"cannot load the weights {options.weights or '(bundled demo weights)'}: "
                    f"{type(err).__name__}: {err}", code=2) from None
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (e.g. ``kill``, a batch scheduler's time limit), handled like Ctrl-C."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into :class:`_Terminated` while the run lasts (main thread only), so it ends cleanly too."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _verdict_line(result: dict) -> str:
@@ -110,13 +135,15 @@ def detect(
             typer.echo(_verdict_line(result))
 
         try:
-            run = detect_to_folder(detector, inputs, out, resume=resume, save_heatmaps=save_heatmaps,
-                                   csv=fmt == Format.csv, on_result=on_result)
-        except KeyboardInterrupt:
+            with _sigterm_as_interrupt():
+                run = detect_to_folder(detector, inputs, out, resume=resume, save_heatmaps=save_heatmaps,
+                                       csv=fmt == Format.csv, on_result=on_result)
+        except KeyboardInterrupt as stop:
             progress.stop()
-            typer.echo(f"interrupted after {done} new result(s); every finished input is in {out / 'results.jsonl'}. "
+            typer.echo(f"{'terminated' if isinstance(stop, _Terminated) else 'interrupted'} after {done} new "
+                       f"result(s); every finished input is in {out / 'results.jsonl'}. "
                        "Run the same command with --resume to finish.", err=True)
-            raise typer.Exit(130) from None
+            raise typer.Exit(143 if isinstance(stop, _Terminated) else 130) from None
         except (OutputError, ResumeError) as err:
             progress.stop()
             kept = f" ({done} new result(s) are in {out / 'results.jsonl'}; finish with --resume)" if done else ""
