@@ -147,6 +147,9 @@ def test_cli_eval_errors(prep, tiny_weights, tmp_path):
     assert res.exit_code == 2 and "Expected a laanet checkpoint" in res.output and "Traceback" not in res.output
     res = runner.invoke(app, ["eval", "-w", str(tiny_weights), "-d", str(prep), "-o", str(tmp_path / "E"), "--device", "tpu"])
     assert res.exit_code == 2
+    (tmp_path / "a_file").write_text("")
+    res = runner.invoke(app, ["eval", "-w", str(tiny_weights), "-d", str(prep), "-o", str(tmp_path / "a_file" / "E")])
+    assert res.exit_code == 2 and "cannot write" in res.output and "Traceback" not in res.output
     res = runner.invoke(app, ["eval", "-w", str(tiny_weights), "-d", str(prep), "-o", str(tmp_path / "E"), "--perturb", "blur:9"])
     assert res.exit_code == 2 and "1-5" in res.output
     res = runner.invoke(app, ["eval", "-w", str(tiny_weights), "-d", str(prep), "-o", str(tmp_path / "E"), "--sweep-levels", "2"])

@@ -79,6 +79,8 @@ def eval_command(
         raise _fail(str(err), code=2) from None
     except (FileNotFoundError, ValueError, MediaError) as err:
         raise _fail(str(err)) from None
+    except OSError as err:  # --out cannot be made or written (a file in the way, read-only, full disk)
+        raise _fail(f"cannot write the eval output in {out}: {err.strerror or err}", code=2) from None
     video, frame = metrics["video"], metrics["frame"]
 
     def pct(v: float | None) -> str:
