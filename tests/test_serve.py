@@ -280,6 +280,36 @@ def test_long_file_name_keeps_its_extension(client):
     assert long_png.status_code == 422 and long_png.json()["error"] == "undecodable"  # a .png, not "unsupported"
 
 
+def test_hostile_corpus_gets_json_answers_never_500(tiny_weights, tmp_path):
+    """Every file of the hostile corpus (1x1 and 4000x3 images, decompression bombs, an 8000x8000 photo,
+    truncated, empty and mislabelled files) gets a 2xx/4xx JSON answer that agrees with the corpus' expected
+    statuses; afterwards the server still detects, and /health is ok with no failed request."""
+    from hostile_corpus import ERROR, EXPECTED_STATUS, make_hostile_corpus
+
+    corpus = make_hostile_corpus(tmp_path / "hostile")
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    app = create_app(ServeSettings(weights=tiny_weights, frames=2, max_upload_mb=4, upload_dir=uploads))
+    with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=300) as c:
+        for name, path in corpus.items():
+            files = {"file": (name, path.read_bytes(), "application/octet-stream")}
+            r = c.post("/v1/detect", files=files, data={"overlays": "1"})
+            assert r.status_code < 500 and r.headers["content-type"] == "application/json", (name, r.text[:300])
+            body = r.json()
+            if r.status_code == 200:
+                assert body["status"] in EXPECTED_STATUS[name], (name, body["status"], body["error"])
+            else:
+                assert ERROR in EXPECTED_STATUS[name] and body["detail"], (name, r.status_code, body)
+            if name.startswith("bomb_"):  # refused from the declared size, before decoding
+                assert r.status_code == 413 and body["error"] == "too_many_pixels", (name, body)
+                assert "hostile" not in body["detail"] and str(uploads) not in body["detail"]
+        r = c.post("/v1/detect", files={"file": ("g.jpg", jpeg_bytes("grace_hopper.jpg"), "image/jpeg")})
+        assert r.status_code == 200 and r.json()["status"] == "ok"
+        health = c.get("/health").json()
+        assert health["status"] == "ok" and health["failed_requests"] == 0, health
+    assert list(uploads.iterdir()) == []
+
+
 def test_a_broken_face_detector_is_noticed_and_the_model_reloaded(client, real_server):
     """A face backend that starts failing (as MediaPipe did after a 1x1 image) gives one 500; the self-check
     then fails, the detector is reloaded, and the server serves again with /health saying what happened."""

@@ -260,6 +260,14 @@ def test_eight_clients_on_two_slots_are_all_served(tmp_path):
     assert [code for _, out in threads for code in out["value"]] == [200] * 24
 
 
+def test_images_over_max_pixels_get_413_before_decoding(tmp_path):
+    with fake_server(tmp_path, max_pixels=400_000) as (app, url, fake):
+        r = post_image(url)  # 640x800 = 512,000 px
+        assert r.status_code == 413 and r.json()["error"] == "too_many_pixels" and "obama_portrait.jpg" in r.json()["detail"]
+        assert post_image(url, "grace_hopper.jpg").status_code == 200  # 512x600 = 307,200 px
+    assert len(fake.shapes) == 2  # the self-check and grace_hopper.jpg: the big one never reached the model
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Health
 # ---------------------------------------------------------------------------------------------------------

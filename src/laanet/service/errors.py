@@ -37,6 +37,12 @@ class UploadTooLarge(ServiceError):
     status, code = 413, "too_large"
 
 
+class ImageTooLarge(ServiceError):
+    """An image (or video frame) declaring more pixels than ``max_pixels``: refused before decoding."""
+
+    status, code = 413, "too_many_pixels"
+
+
 class UnsupportedUpload(ServiceError):
     """Not an image or video type laanet reads (by extension/content type, or by content)."""
 

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from laanet.media.image import IMAGE_EXTENSIONS
-from laanet.service.errors import UndecodableUpload, UnsupportedUpload
+from laanet.service.errors import ImageTooLarge, UndecodableUpload, UnsupportedUpload
 from laanet.service.uploads import Upload
 
 _log = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ class DetectOptions:
     flip_test: bool
     overlays: bool
     overlay_max_side: int
+    max_pixels: int | None = None  # None: LAANET_MAX_PIXELS, else laanet.media's default
 
 
 def analyse_upload(detector, upload: Upload, options: DetectOptions) -> dict:
@@ -67,20 +68,23 @@ def analyse_upload(detector, upload: Upload, options: DetectOptions) -> dict:
     one also gets ``overlay_scale``: overlay pixels per source pixel, to map face boxes onto it.
 
     Raises:
+        ImageTooLarge: the image or video declares more than ``options.max_pixels`` pixels (413).
         UnsupportedUpload: the content is not an image/video laanet can read (415).
         UndecodableUpload: empty, corrupt or truncated content, or no frame could be decoded (422).
         ModelOutputError: the model gave a non-finite score (the service answers 500 and checks the model).
     """
-    from laanet.media import MediaError, UnsupportedMediaError, probe_video, read_image
+    from laanet.media import MediaError, MediaTooLargeError, UnsupportedMediaError, probe_video, read_image
 
     source: np.ndarray | Path
     try:
         if upload.extension in IMAGE_EXTENSIONS:
-            source = read_image(upload.path)
+            source = read_image(upload.path, max_pixels=options.max_pixels)
             source_width = source.shape[1]
         else:
-            source_width = probe_video(upload.path).width
+            source_width = probe_video(upload.path, max_pixels=options.max_pixels).width
             source = upload.path
+    except MediaTooLargeError as err:  # a decompression bomb: refused from its header, nothing decoded
+        raise ImageTooLarge(_scrub(str(err), upload)) from None
     except UnsupportedMediaError as err:
         raise UnsupportedUpload(_scrub(str(err), upload)) from None
     except MediaError as err:

@@ -184,6 +184,7 @@ def parse_options(fields: dict[str, str], settings: ServeSettings) -> DetectOpti
         flip_test=_parse_bool(fields, "flip_test", settings.flip_test),
         overlays=_parse_bool(fields, "overlays", True),
         overlay_max_side=settings.overlay_max_side,
+        max_pixels=settings.max_pixels,
     )
 
 

@@ -37,6 +37,9 @@ class ServeSettings:
             request that fails unexpectedly (a model or face detector that keeps failing is reloaded once;
             ``/health`` answers 503 while it is broken).
         max_frames: the largest ``frames`` a request may ask for.
+        max_pixels: images and video frames declaring more pixels (width x height) are refused with 413 before
+            anything is decoded (decompression bombs); None = ``LAANET_MAX_PIXELS``, else 120 MP (see
+            :mod:`laanet.media.limits`); 0 = no limit.
         overlay_max_side: heatmap overlays are returned as JPEG data URLs at most this many pixels on a side.
         upload_dir: parent folder of the per-request temporary folders (None = the system temp folder).
     """
@@ -57,6 +60,7 @@ class ServeSettings:
     health_check_interval_s: float = 300.0
     self_check: bool = True
     max_frames: int = 128
+    max_pixels: int | None = None
     overlay_max_side: int = 960
     upload_dir: Path | None = None
 
@@ -80,6 +84,8 @@ class ServeSettings:
             raise ValueError(f"frames must be between 1 and max_frames={self.max_frames}, got {self.frames}")
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold is a probability in [0, 1], got {self.threshold}")
+        if self.max_pixels is not None and self.max_pixels < 0:
+            raise ValueError(f"max_pixels must be at least 0 (0: no limit), got {self.max_pixels}")
         if self.overlay_max_side < 64:
             raise ValueError(f"overlay_max_side must be at least 64, got {self.overlay_max_side}")
 
