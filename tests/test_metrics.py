@@ -105,3 +105,24 @@ def test_video_label_conflict_raises():
 def test_sigmoid_is_stable():
     z = np.array([-1000.0, 0.0, 1000.0])
     np.testing.assert_allclose(sigmoid(z), [0.0, 0.5, 1.0])
+
+
+def test_roc_plot_legend_gives_each_curves_auc(tmp_path):
+    from laanet.evaluation.evaluate import Predictions
+    from laanet.evaluation.report import plot_roc, roc_figure
+
+    # Two datasets: "cdf2" separates perfectly at video level (AUC 100), "dfd" is partly inverted (AUC 25).
+    videos = ["a", "a", "b", "b", "c", "d", "e", "f"]
+    label = np.array([0, 0, 1, 1, 0, 0, 1, 1])
+    logit = np.array([-2.0, -1.0, 1.0, 3.0, 2.0, -1.0, 1.0, -3.0])
+    dataset = ["cdf2"] * 4 + ["dfd"] * 4
+    preds = Predictions(videos, np.zeros(8, int), label, logit, dataset, ["m"] * 8)
+    fig = roc_figure(preds, "test")
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert texts == [
+        "cdf2 video: AUC 100.00 % (2 videos)", "cdf2 frame: AUC 100.00 % (4 frames)",
+        "dfd video: AUC 25.00 % (4 videos)", "dfd frame: AUC 25.00 % (4 frames)",
+    ]
+    assert plot_roc(tmp_path / "roc.png", preds).stat().st_size > 1000
+    one_class = Predictions(["a"], np.zeros(1, int), np.array([1]), np.array([0.5]), ["x"], ["m"])
+    assert roc_figure(one_class) is None and plot_roc(tmp_path / "none.png", one_class) is None

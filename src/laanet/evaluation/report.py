@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from laanet.evaluation.evaluate import Predictions
-from laanet.evaluation.metrics import roc_curve, sigmoid, video_level
+from laanet.evaluation.metrics import roc_auc, roc_curve, sigmoid, video_level
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +19,7 @@ __all__ = [
     "PAPER_TABLE1",
     "paper_table",
     "plot_roc",
+    "roc_figure",
     "plot_sweep",
     "sweep_table",
     "write_metrics",
@@ -79,27 +80,43 @@ def write_metrics(path: str | Path, metrics: dict[str, Any]) -> Path:
 
 
 def plot_roc(path: str | Path, preds: Predictions, title: str = "") -> Path | None:
-    """Video-level (solid) and frame-level (dashed) ROC curves, one colour per dataset; None if undefined."""
+    """Save :func:`roc_figure` to ``path``; None (and no file) when no dataset has both classes."""
+    import matplotlib.pyplot as plt
+
+    fig = roc_figure(preds, title)
+    if fig is None:
+        return None
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
+
+
+def roc_figure(preds: Predictions, title: str = ""):
+    """Video-level (solid) and frame-level (dashed) ROC curves, one colour per dataset, as a matplotlib Figure.
+
+    Each legend entry gives its curve's AUC (%) and how many videos or frames it covers. Returns None when no
+    dataset has both real and fake samples.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
-    drawn = 0
     names = np.array(preds.dataset)
     for k, name in enumerate(dict.fromkeys(preds.dataset)):
         sub = preds.subset(names == name)
-        if len(set(sub.label.tolist())) < 2:
-            continue
-        colour = f"C{k % 10}"
         ids, vlab, vlog = video_level(sub.video_id, sub.label, sub.logit)
-        fpr, tpr, _ = roc_curve(vlab, sigmoid(vlog))
-        ax.plot(fpr, tpr, color=colour, label=f"{name} video ({len(ids)})")
-        fpr, tpr, _ = roc_curve(sub.label, sigmoid(sub.logit))
-        ax.plot(fpr, tpr, color=colour, linestyle="--", alpha=0.6, label=f"{name} frame ({sub.label.size})")
-        drawn += 1
-    if not drawn:
+        for level, labels, scores, count, style in (
+            ("video", vlab, sigmoid(vlog), f"{len(ids)} videos", {}),
+            ("frame", sub.label, sigmoid(sub.logit), f"{sub.label.size} frames", {"linestyle": "--", "alpha": 0.6}),
+        ):
+            if len(set(np.asarray(labels).tolist())) < 2:
+                continue  # one class only: no curve
+            fpr, tpr, _ = roc_curve(labels, scores)
+            auc = 100 * roc_auc(labels, scores)
+            ax.plot(fpr, tpr, color=f"C{k % 10}", label=f"{name} {level}: AUC {auc:.2f} % ({count})", **style)
+    if not ax.lines:
         plt.close(fig)
         logger.warning("no dataset has both real and fake samples: no ROC plot")
         return None
@@ -107,9 +124,7 @@ def plot_roc(path: str | Path, preds: Predictions, title: str = "") -> Path | No
     ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01), title=title or "ROC")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+    return fig
 
 
 def _pct(value: float | None) -> str:

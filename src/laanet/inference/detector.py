@@ -22,8 +22,8 @@ import numpy as np
 
 from laanet.device import resolve_device
 from laanet.inference.options import InferenceOptions
-from laanet.inference.preprocess import crop_to_input, paste_heatmap
-from laanet.inference.render import overlay_heatmaps, save_rgb, save_timeline
+from laanet.inference.preprocess import crop_to_input
+from laanet.inference.render import OverlayFace, overlay_canvas, render_overlay, save_rgb, save_timeline
 from laanet.inference.results import FaceResult, FileResult, FrameResult
 from laanet.inference.runner import BACKENDS, OnnxRunner, TorchRunner
 from laanet.media import MediaError, media_kind, read_image, read_video_frames, to_rgb_uint8
@@ -65,7 +65,7 @@ class _Pending:
     """One input file on its way through detection → batched inference → rendering."""
 
     result: FileResult
-    images: dict[int, np.ndarray] = field(default_factory=dict)  # frame position -> RGB frame, until rendered
+    images: dict[int, tuple[np.ndarray, float]] = field(default_factory=dict)  # frame pos -> (overlay canvas, scale)
     crops: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)  # (frame pos, face pos) -> crop matrix
     waiting: int = 0  # faces not yet scored
     analysed: bool = False
@@ -223,7 +223,7 @@ class Detector:
                 jobs.append((state, pos, k, crop_to_input(crop.image, input_size)))
                 state.waiting += 1
             if faces:
-                state.images[pos] = image
+                state.images[pos] = overlay_canvas(image)  # capped size: big frames are not held until rendered
             if self._on_frames is not None:
                 self._on_frames(1)
         state.analysed = True
@@ -248,13 +248,10 @@ class Detector:
         if not (keep_overlays or self._heatmap_dir):
             return
         stem = _safe_stem(result.path)
-        for pos, image in state.images.items():
+        for pos, (canvas, scale) in state.images.items():
             frame = result.frames[pos]
-            heat = np.zeros(image.shape[:2], dtype=np.float32)
-            for k, face in enumerate(frame.faces):
-                if face.heatmap is not None:
-                    heat = np.maximum(heat, paste_heatmap(face.heatmap, state.crops[(pos, k)], CROP_SIZE, image.shape[:2]))
-            overlay = overlay_heatmaps(image, heat, [(f.box, f.score) for f in frame.faces], self.threshold)
+            faces = [OverlayFace(f.box, f.score, f.heatmap, state.crops[(pos, k)], CROP_SIZE) for k, f in enumerate(frame.faces)]
+            overlay = render_overlay(canvas, faces, self.threshold, frame_scale=scale)
             if keep_overlays:
                 frame.overlay = overlay
             if self._heatmap_dir:

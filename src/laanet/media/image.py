@@ -41,7 +41,7 @@ VIDEO_EXTENSIONS = frozenset(
 )
 
 ImageSource = str | Path | bytes | BinaryIO
-_ALPHA_ROWS = 1024  # rows composited at a time (bounds the temporaries on huge RGBA images)
+_ALPHA_ROWS = 1024  # rows composited (or copied out of Pillow) at a time: bounds the temporaries on huge images
 _PILLOW_LIMIT_LOCK = threading.Lock()  # guards the temporary lifting of Pillow's own limit (see _decode_with_pillow)
 
 
@@ -248,7 +248,21 @@ def _pil_to_rgb(pil) -> np.ndarray:
         return to_rgb_uint8(np.asarray(pil.convert("RGBA")))
     if mode != "RGB":
         pil = pil.convert("RGB")
-    return np.asarray(pil, dtype=np.uint8).copy()
+    return _rgb_array(pil)
+
+
+def _rgb_array(pil) -> np.ndarray:
+    """An RGB Pillow image as a writable H×W×3 array, copied a band of rows at a time.
+
+    ``np.asarray(pil)`` goes through one full-size ``bytes`` object and needs a second copy to be writable: on a
+    100-megapixel photo that is 300 MB more at peak than copying bands into the result.
+    """
+    width, height = pil.size
+    out = np.empty((height, width, 3), np.uint8)
+    band = max(1, _ALPHA_ROWS * 4096 // max(width, 1))
+    for top in range(0, height, band):
+        out[top : top + band] = np.asarray(pil.crop((0, top, width, min(height, top + band))))
+    return out
 
 
 def _to_uint8(array: np.ndarray) -> np.ndarray:
