@@ -69,9 +69,10 @@ def test_cli_export_info_bench(tmp_path, tiny_ckpt):
     assert res.exit_code == 0 and json.loads(res.output)["format"] == "laanet"
     res = runner.invoke(app, ["bench", "--weights", str(path), "--backends", "torch,onnx", "--batch-size", "2", "--runs", "1", "--warmup", "0", "--json"])
     assert res.exit_code == 0, res.output
-    rows = [json.loads(line) for line in res.output.strip().splitlines()]
+    cpu, *rows = [json.loads(line) for line in res.output.strip().splitlines()]
+    assert isinstance(cpu["cpu"]["flags"], list)
     assert [r["backend"] for r in rows] == ["torch", "onnx"]
-    assert all(r["faces_per_s"] > 0 and r["peak_rss_mb"] > 0 for r in rows)
+    assert all(r["faces_per_s"] > 0 and r["peak_rss_mb"] > 0 and r["cpu_s"] > 0 for r in rows)
 
 
 def test_cli_errors(tmp_path):

@@ -31,6 +31,13 @@ def export(
     sha256: Sha256Option = None,
     opset: int = typer.Option(17, "--opset", help="ONNX opset version."),
     check: bool = typer.Option(True, "--check/--no-check", help="Compare ONNX Runtime with eager on one batch."),
+    int8: bool = typer.Option(
+        False, "--int8", help="Quantise to int8 (static, calibrated on face crops; outputs 'cls' and 'heatmap' only)."
+    ),
+    calibration: Optional[list[Path]] = typer.Option(
+        None, "--calibration", help="--int8: images/videos/folders of faces to calibrate on (default: bundled samples + SBI fakes)."
+    ),
+    calibration_views: int = typer.Option(4, "--calibration-views", min=1, help="--int8 on the bundled samples: views per photo."),
 ) -> None:
     """Export to ONNX: input 'input' (B×3×S×S in [-1, 1]); outputs 'cls', 'heatmap', 'consistency'; dynamic batch."""
     import torch
@@ -42,29 +49,51 @@ def export(
         model = load_model(resolve_weights_option(weights, sha256))
     except (FileNotFoundError, CheckpointError) as err:
         raise _fail(str(err), code=2) from None
-    path = export_onnx(model, out, opset=opset)
+    size = model.cfg.input_size
+    if int8:
+        from laanet.export.calibration import CalibrationError, calibration_inputs
+        from laanet.export.quantize import export_int8
+
+        try:
+            faces = calibration_inputs(size, calibration, views=calibration_views)
+        except CalibrationError as err:
+            raise _fail(str(err), code=2) from None
+        typer.echo(f"calibrating on {len(faces)} face crops")
+        note = "bundled samples + SBI fakes" if not calibration else ", ".join(map(str, calibration))
+        path = export_int8(model, out, faces, opset=opset, note=note)
+        x = torch.from_numpy(faces[: min(len(faces), 8)])
+    else:
+        path = export_onnx(model, out, opset=opset)
+        x = torch.rand(2, 3, size, size) * 2 - 1
     typer.echo(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MB)")
     if check:
-        size = model.cfg.input_size
-        x = torch.rand(2, 3, size, size) * 2 - 1
         with torch.no_grad():
             ref = model(x)
         got = OnnxLAANet(path)(x)
-        diff = max((a - b).abs().max().item() for a, b in zip(ref, got) if a is not None)
-        typer.echo(f"max |onnx - eager| on a random batch: {diff:.2e}")
+        if int8:
+            diff = (torch.sigmoid(ref.cls) - torch.sigmoid(got.cls)).abs().max().item()
+            typer.echo(f"max |P(fake) int8 - eager float32| on {len(x)} calibration faces: {diff:.3f}")
+        else:
+            diff = max((a - b).abs().max().item() for a, b in zip(ref, got) if a is not None and b is not None)
+            typer.echo(f"max |onnx - eager| on a random batch: {diff:.2e}")
 
 def bench(
     weights: Optional[str] = typer.Option(None, "--weights", "-w", metavar="PATH|URL", help="Checkpoint (default: random paper model)."),
     config: str = typer.Option("paper-sbi", "--config", help="Preset for the random model when no --weights."),
-    backends: str = typer.Option("torch,onnx", "--backends", help="Comma list of: torch, torch-cl, torch-bf16, onnx."),
+    backends: str = typer.Option("torch,onnx", "--backends", help="Comma list of: torch, torch-cl, torch-bf16, onnx, onnx-int8."),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Face crops per forward pass."),
     batch: Optional[int] = typer.Option(None, "--batch", min=1, hidden=True, help="Deprecated name of --batch-size."),
     warmup: int = typer.Option(2, "--warmup", min=0),
     runs: int = typer.Option(5, "--runs", min=1),
-    as_json: bool = typer.Option(False, "--json", help="One JSON line per backend."),
+    force: bool = typer.Option(False, "--force", help="Also run backends this CPU would only emulate (e.g. bf16)."),
+    as_json: bool = typer.Option(False, "--json", help="JSON lines: the CPU first, then one per backend."),
 ) -> None:
-    """Time the full model on random input per backend (warm-up, then median of --runs); faces/s and peak RSS."""
-    from laanet.bench import BACKENDS, run_isolated
+    """Time the full model on random input per backend (warm-up, then median of --runs); faces/s, CPU time, peak RSS.
+
+    Prints the CPU's relevant flags first; backends whose arithmetic the CPU lacks (bf16 without
+    avx512_bf16/AMX) are skipped with a note unless --force.
+    """
+    from laanet.bench import BACKENDS, cpu_info, run_isolated, skip_reason
 
     names = [b.strip() for b in backends.split(",") if b.strip()]
     bad = [b for b in names if b not in BACKENDS]
@@ -74,7 +103,18 @@ def bench(
         typer.echo("warning: --batch is deprecated; use --batch-size", err=True)
         batch_size = batch
     weights_path = resolve_weights_option(weights, None)
+    cpu = cpu_info()
+    if as_json:
+        typer.echo(json.dumps({"cpu": {"model": cpu.model, "cores": cpu.cores, "flags": cpu.relevant_flags(),
+                                       "native_bf16": cpu.native_bf16, "int8_dot": cpu.int8_dot,
+                                       "onednn_max_isa": cpu.onednn_max_isa}}))
+    else:
+        typer.echo(cpu.describe())
     for name in names:
+        reason = None if force else skip_reason(name, cpu)
+        if reason:
+            typer.echo(json.dumps({"backend": name, "skipped": reason}) if as_json else f"{name:>10}: skipped: {reason}")
+            continue
         try:
             res = run_isolated(
                 name, weights=str(weights_path) if weights_path else None, config=config, batch=batch_size, warmup=warmup, runs=runs
@@ -86,7 +126,8 @@ def bench(
         else:
             typer.echo(
                 f"{res.backend:>10}: {res.faces_per_s:7.2f} faces/s  median {res.median_s:.3f} s/batch of {res.batch} "
-                f"@{res.input_size}px  peak RSS {res.peak_rss_mb:.0f} MB  threads {res.threads}"
+                f"@{res.input_size}px  CPU {res.cpu_s:.2f} s/batch  peak RSS {res.peak_rss_mb:.0f} MB  threads {res.threads}  "
+                f"load {res.load_before:.1f}→{res.load_after:.1f}"
             )
 
 def info(weights: str = typer.Argument(..., metavar="WEIGHTS", help="laanet or official checkpoint (path or https:// URL).")) -> None:
