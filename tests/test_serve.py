@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from laanet.assets import sample_path
+from laanet.inference.options import InferenceOptions
 from laanet.service import ServeSettings, create_app
 from laanet.service.server import serve_in_thread
 
@@ -56,7 +57,7 @@ def upload_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def real_server(tiny_weights, upload_dir):
     """(app, base URL) of a server with the tiny model; 1 MiB upload limit, 4 frames per video."""
-    app = create_app(ServeSettings(weights=tiny_weights, frames=4, max_upload_mb=LIMIT_MB, upload_dir=upload_dir))
+    app = create_app(ServeSettings(InferenceOptions(weights=tiny_weights, frames=4, device="cpu"), max_upload_mb=LIMIT_MB, upload_dir=upload_dir))
     with serve_in_thread(app) as url:
         yield app, url
 
@@ -289,7 +290,7 @@ def test_hostile_corpus_gets_json_answers_never_500(tiny_weights, tmp_path):
     corpus = make_hostile_corpus(tmp_path / "hostile")
     uploads = tmp_path / "uploads"
     uploads.mkdir()
-    app = create_app(ServeSettings(weights=tiny_weights, frames=2, max_upload_mb=4, upload_dir=uploads))
+    app = create_app(ServeSettings(InferenceOptions(weights=tiny_weights, frames=2, device="cpu"), max_upload_mb=4, upload_dir=uploads))
     with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=300) as c:
         for name, path in corpus.items():
             files = {"file": (name, path.read_bytes(), "application/octet-stream")}
@@ -376,7 +377,7 @@ def test_weights_with_non_finite_values_stop_start_up(tmp_path):
     with torch.no_grad():
         for param in model.parameters():
             param.fill_(float("nan"))
-    app = create_app(ServeSettings(weights=save_model(model, tmp_path / "nan.pt"), upload_dir=tmp_path))
+    app = create_app(ServeSettings(InferenceOptions(weights=save_model(model, tmp_path / "nan.pt"), device="cpu"), upload_dir=tmp_path))
     with pytest.raises(RuntimeError, match="(?i)non-finite"):
         with serve_in_thread(app, startup_timeout_s=120):
             pass

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from laanet.assets import sample_path
+from laanet.inference.options import InferenceOptions
 from laanet.service import ServeSettings, create_app
 from laanet.service.server import serve_in_thread
 
@@ -74,7 +75,7 @@ def server_url(tmp_path_factory):
     weights = tmp_path_factory.mktemp("browser_weights") / "tiny.pt"
     torch.manual_seed(0)
     save_model(LAANet(load_config("cpu-tiny").model), weights)
-    with serve_in_thread(create_app(ServeSettings(weights=weights, frames=4))) as url:
+    with serve_in_thread(create_app(ServeSettings(InferenceOptions(weights=weights, frames=4, device="cpu")))) as url:
         yield url
 
 

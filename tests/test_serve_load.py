@@ -36,6 +36,8 @@ class FakeDetector:
         self.gate = threading.Event()
         self.gate.set()
         self.running = threading.Event()  # set while a detection waits at the gate
+        self.waiting = 0  # detections waiting at the gate now
+        self._lock = threading.Lock()
         self.shapes: list[tuple[int, ...]] = []
         self.threads: list[str] = []
         self.broken: str | None = None  # an error message: every call raises it
@@ -49,8 +51,12 @@ class FakeDetector:
         self.threads.append(threading.current_thread().name)
         if self.broken:
             raise RuntimeError(self.broken)
+        with self._lock:
+            self.waiting += 1
         self.running.set()
         assert self.gate.wait(30), "the test never opened the gate"
+        with self._lock:
+            self.waiting -= 1
         self.running.clear()
         result = FileResult(path="<array>", kind="image")
         result.frames.append(FrameResult(index=0, time_s=None, faces=[FaceResult([1, 2, 30, 40], self.logit, 0.9)]))
@@ -65,7 +71,7 @@ def fake_server(
     detector = detector or FakeDetector()
     upload_dir = tmp_path / "uploads"
     upload_dir.mkdir(exist_ok=True)
-    app = create_app(ServeSettings(weights=None, upload_dir=upload_dir, **settings),
+    app = create_app(ServeSettings(upload_dir=upload_dir, **settings),
                      loader=loader or (lambda s: detector))
     with serve_in_thread(app) as url:
         yield app, url, app.state.detector
@@ -209,6 +215,19 @@ def test_inference_runs_off_the_event_loop_on_one_thread(tmp_path):
     assert set(fake.threads) == {INFER_THREAD}  # the self-check and every detection on the one thread
 
 
+def test_inference_threads_share_the_detector(tmp_path):
+    with fake_server(tmp_path, max_concurrency=2, inference_threads=2) as (app, url, fake):
+        fake.gate.clear()
+        requests = [in_thread(post_image, url) for _ in range(2)]
+        wait_for(lambda: fake.waiting == 2, "both requests to run at once")
+        assert health(url).json()["in_progress"] == 2
+        fake.gate.set()
+        for thread, _ in requests:
+            thread.join(30)
+    assert [out["value"].status_code for _, out in requests] == [200, 200]
+    assert set(fake.threads[1:]) == {"laanet-infer_0", "laanet-infer_1"}  # after the self-check
+
+
 def test_requests_queue_in_order_then_503_with_retry_after(tmp_path):
     """1 slot + a queue of 2: three requests are accepted and run in arrival order; the fourth gets 503."""
     names = ["obama_portrait.jpg", "grace_hopper.jpg", "astronaut.jpg"]
@@ -335,7 +354,7 @@ def test_a_detector_that_recovers_when_reloaded(tmp_path):
 
 def test_startup_refuses_a_detector_that_fails_its_self_check(tmp_path):
     bad = FakeDetector(logit=float("nan"))
-    app = create_app(ServeSettings(weights=None, upload_dir=tmp_path), loader=lambda s: bad)
+    app = create_app(ServeSettings(upload_dir=tmp_path), loader=lambda s: bad)
     with pytest.raises(RuntimeError, match="non-finite"):
         with serve_in_thread(app):
             pass

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -50,6 +49,7 @@ def serve(
     face_backend: FaceBackendOption = DEFAULTS["face_backend"],
     max_upload_mb: float = typer.Option(50.0, "--max-upload-mb", min=0.001, help="Largest accepted upload, MiB."),
     max_concurrency: int = typer.Option(4, "--max-concurrency", min=1, help="Analyses in flight at once (complete uploads only)."),
+    inference_threads: int = typer.Option(1, "--inference-threads", min=1, help="Threads sharing the model (1 on a CPU; 2-4 on a GPU)."),
     queue_size: int = typer.Option(16, "--queue-size", min=0, help="Complete uploads that may wait for an analysis slot; more get 503."),
     queue_timeout: float = typer.Option(300.0, "--queue-timeout", min=0.001, help="Seconds a request may wait in that queue (then 503)."),
     max_uploads: int = typer.Option(32, "--max-uploads", min=1, help="Uploads received at once; more get 503 before their body is read."),
@@ -70,10 +70,8 @@ def serve(
             raise fail(str(err), code=2) from None
     try:
         settings = ServeSettings(
-            weights=Path(options.weights), backend=options.backend, device=options.device, frames=options.frames,
-            flip_test=options.flip_test, threshold=options.threshold, face_backend=options.face_backend,
-            max_upload_mb=max_upload_mb, max_concurrency=max_concurrency, max_frames=max(128, options.frames),
-            queue_size=queue_size, queue_timeout_s=queue_timeout, max_uploads=max_uploads, upload_timeout_s=upload_timeout,
+            options, max_upload_mb=max_upload_mb, max_concurrency=max_concurrency, max_frames=max(128, options.frames),
+            inference_threads=inference_threads, queue_size=queue_size, queue_timeout_s=queue_timeout, max_uploads=max_uploads, upload_timeout_s=upload_timeout,
         )
     except ValueError as err:
         raise fail(str(err), code=2) from None

@@ -1,14 +1,15 @@
 """``laanet serve``: the detector behind an HTTP API and a one-page web UI (FastAPI + uvicorn).
 
+>>> from laanet.inference import InferenceOptions
 >>> from laanet.service import ServeSettings, create_app
->>> app = create_app(ServeSettings(weights="model.pt"))   # the model loads once, in the app's lifespan
+>>> app = create_app(ServeSettings(InferenceOptions(weights="model.pt")))   # the model loads once, in the lifespan
 >>> # uvicorn.run(app, host="127.0.0.1", port=8000)
 
 Layout: :mod:`~laanet.service.app` builds the app (lifespan, error handlers, static files),
 :mod:`~laanet.service.routes` holds the endpoints, :mod:`~laanet.service.deps` the dependencies
 (``get_detector`` is the one tests override), :mod:`~laanet.service.uploads` streams a multipart upload to a
 temporary folder with the size limit checked as bytes arrive, and :mod:`~laanet.service.inference` runs
-detection on the single inference thread. See ``docs/serve.md``.
+detection on the inference threads. See ``docs/serve.md``.
 """
 from __future__ import annotations
 

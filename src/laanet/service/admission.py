@@ -30,10 +30,11 @@ class Admission:
         slots: analyses in flight at once (``max_concurrency``).
         queue_size: complete uploads that may wait for a slot.
         max_uploads: uploads received at once.
+        threads: analyses that actually run at once (``inference_threads``), for the Retry-After estimate.
     """
 
-    def __init__(self, slots: int, queue_size: int, max_uploads: int) -> None:
-        self.slots, self.queue_size, self.max_uploads = slots, queue_size, max_uploads
+    def __init__(self, slots: int, queue_size: int, max_uploads: int, threads: int = 1) -> None:
+        self.slots, self.queue_size, self.max_uploads, self.threads = slots, queue_size, max_uploads, threads
         self.running = 0  # requests holding an analysis slot
         self.uploading = 0  # requests whose body is being received
         self._waiters: deque[asyncio.Future[None]] = deque()
@@ -47,7 +48,7 @@ class Admission:
     def retry_after_s(self) -> int:
         """Seconds after which a refused client may expect room: the work ahead of it at the recent pace."""
         per_analysis = sum(self._recent_s) / len(self._recent_s) if self._recent_s else DEFAULT_ANALYSIS_S
-        ahead = (self.running + self.queued) / max(1, self.slots)
+        ahead = (self.running + self.queued) / self.threads  # analyses run ``threads`` at a time
         return int(min(MAX_RETRY_AFTER_S, max(1, math.ceil(per_analysis * max(1.0, ahead)))))
 
     def busy(self, why: str) -> ServiceBusy:

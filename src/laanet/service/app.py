@@ -25,18 +25,10 @@ _log = logging.getLogger(__name__)
 
 
 def load_detector(settings: ServeSettings):
-    """The one :class:`~laanet.inference.detector.Detector` the service uses (runs on the inference thread)."""
+    """The one :class:`~laanet.inference.detector.Detector` the service uses (built on an inference thread)."""
     from laanet.inference.detector import Detector
 
-    return Detector(
-        settings.weights,
-        backend=settings.backend,
-        device=settings.device,
-        frames=settings.frames,
-        flip_test=settings.flip_test,
-        threshold=settings.threshold,
-        face_backend=settings.face_backend,
-    )
+    return Detector(settings.inference)
 
 
 def create_app(
@@ -48,7 +40,7 @@ def create_app(
 
     Args:
         settings: service settings (defaults: bundled weights, torch backend, 50 MiB uploads).
-        loader: builds the detector from the settings, once, in the lifespan, on the inference thread.
+        loader: builds the detector from the settings, once, in the lifespan, on an inference thread.
 
     A model that fails to load, or fails its self-check on a bundled photo (see
     :mod:`laanet.service.health`), makes start-up fail with :class:`ModelLoadError`; its message is also left
@@ -60,7 +52,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from laanet.faces import FaceError
 
-        worker = InferenceWorker()
+        worker = InferenceWorker(settings.inference_threads)
         monitor = HealthMonitor(app.state, worker, loader, settings)
         try:
             started = time.perf_counter()
@@ -72,7 +64,9 @@ def create_app(
                 _log.error("cannot load the model: %s", err)
                 raise ModelLoadError(str(err)) from None
             app.state.worker, app.state.monitor = worker, monitor
-            app.state.admission = Admission(settings.max_concurrency, settings.queue_size, settings.max_uploads)
+            app.state.admission = Admission(
+                settings.max_concurrency, settings.queue_size, settings.max_uploads, settings.inference_threads
+            )
             weights = getattr(app.state.detector, "weights", "?")
             _log.info("model loaded and checked in %.1f s: %s", time.perf_counter() - started, weights)
             yield

@@ -20,7 +20,7 @@ def get_detector(request: Request):
 
 
 def get_worker(request: Request) -> InferenceWorker:
-    """The inference thread."""
+    """The inference threads."""
     return request.app.state.worker
 
 

@@ -1,6 +1,6 @@
 """Is the model still working? A self-check on a bundled photo, the last failure, and recovery by reloading.
 
-The self-check runs the detector on a small bundled face photo (on the inference thread) and fails when
+The self-check runs the detector on a small bundled face photo (on an inference thread) and fails when
 detection raises, reports an error, finds no face where the start-up check found one, or gives a non-finite
 score. It runs
 
@@ -89,7 +89,7 @@ class HealthMonitor:
 
     Args:
         state: the app's ``app.state``; ``state.detector`` is the detector in use.
-        worker: the inference thread (checks and reloads run there, in line with analyses).
+        worker: the inference threads (checks and reloads run there, in line with analyses).
         loader: builds a fresh detector from ``settings`` (the same one the lifespan used).
         settings: the service settings.
     """

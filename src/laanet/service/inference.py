@@ -1,9 +1,9 @@
-"""Detection for the service: the inference thread, and upload → JSON entry.
+"""Detection for the service: the inference threads, and upload → JSON entry.
 
-The model, the face analyzer and their state are used from a single worker thread (the face backends are
-not thread-safe, and on a CPU box parallel requests would only split the same cores), so analyses run one at
-a time in arrival order while the event loop keeps serving. Who may hand work to it is decided by
-:mod:`laanet.service.admission`.
+Everything that touches the detector runs on the inference threads (``inference_threads``, 1 by default: on
+a CPU parallel requests would only split the same cores), never on the event loop, which keeps serving. The
+one :class:`~laanet.inference.detector.Detector` is shared by them (it is thread-safe; per-request options
+are arguments of each call). Who may hand work to them is decided by :mod:`laanet.service.admission`.
 """
 from __future__ import annotations
 
@@ -32,17 +32,21 @@ class ModelOutputError(RuntimeError):
 
 
 class InferenceWorker:
-    """The single inference thread: everything that touches the detector runs here, in submission order."""
+    """The inference threads (``laanet-infer_0``, ...): jobs start in submission order.
 
-    def __init__(self) -> None:
-        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="laanet-infer")
+    Args:
+        threads: how many jobs run at once.
+    """
+
+    def __init__(self, threads: int = 1) -> None:
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="laanet-infer")
 
     def submit(self, fn: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
-        """Queue ``fn(*args)`` on the inference thread."""
+        """Queue ``fn(*args)`` for the inference threads."""
         return self._executor.submit(fn, *args)
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` on the inference thread and await its result without blocking the event loop."""
+        """Run ``fn(*args)`` on an inference thread and await its result without blocking the event loop."""
         return await asyncio.wrap_future(self.submit(fn, *args))
 
     def shutdown(self) -> None:

@@ -84,8 +84,8 @@ async def health(
             "max_uploads": settings.max_uploads,
             "upload_timeout_s": settings.upload_timeout_s,
             "max_frames": settings.max_frames,
-            "default_frames": settings.frames,
-            "default_flip_test": settings.flip_test,
+            "default_frames": settings.inference.frames,
+            "default_flip_test": settings.inference.flip_test,
         },
         "in_progress": admission.running,
         "queued": admission.queued,
@@ -171,7 +171,7 @@ def parse_options(fields: dict[str, str], settings: ServeSettings) -> DetectOpti
     if unknown:
         names = ", ".join(map(repr, unknown))
         raise InvalidField(f"unknown form field(s) {names}; expected frames, flip_test, overlays")
-    frames = settings.frames
+    frames = settings.inference.frames
     if fields.get("frames", "").strip():
         try:
             frames = int(fields["frames"])
@@ -181,7 +181,7 @@ def parse_options(fields: dict[str, str], settings: ServeSettings) -> DetectOpti
             raise InvalidField(f"frames must be between 1 and {settings.max_frames}, got {frames}")
     return DetectOptions(
         frames=frames,
-        flip_test=_parse_bool(fields, "flip_test", settings.flip_test),
+        flip_test=_parse_bool(fields, "flip_test", settings.inference.flip_test),
         overlays=_parse_bool(fields, "overlays", True),
         overlay_max_side=settings.overlay_max_side,
         max_pixels=settings.max_pixels,
@@ -208,7 +208,7 @@ def _parse_bool(fields: dict[str, str], name: str, default: bool) -> bool:
 
 
 def _timed(timing: dict[str, float], fn: Callable[..., T], *args: Any) -> T:
-    """Run ``fn(*args)`` (on the inference thread), recording its duration as ``timing["analyse"]``."""
+    """Run ``fn(*args)`` (on an inference thread), recording its duration as ``timing["analyse"]``."""
     began = time.perf_counter()
     try:
         return fn(*args)
@@ -219,7 +219,7 @@ def _timed(timing: dict[str, float], fn: Callable[..., T], *args: Any) -> T:
 def _release_when_done(
     job: concurrent.futures.Future | None, folder: Path, admission: Admission | None, timing: dict[str, float]
 ) -> None:
-    """Delete the request's folder and free its analysis slot, once the inference thread is done with them."""
+    """Delete the request's folder and free its analysis slot, once the inference threads are done with them."""
     loop = asyncio.get_running_loop()
 
     def release(_: object = None) -> None:
@@ -228,7 +228,7 @@ def _release_when_done(
             return
         if _in_loop(loop):
             admission.release(timing.get("analyse"))
-        else:  # a done-callback on the inference thread: the admission lives on the event loop
+        else:  # a done-callback on an inference thread: the admission lives on the event loop
             with contextlib.suppress(RuntimeError):  # the loop is already closed (server stopped)
                 loop.call_soon_threadsafe(admission.release, timing.get("analyse"))
 

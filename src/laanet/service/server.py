@@ -1,6 +1,6 @@
 """Run the app with uvicorn in a background thread (tests, notebooks, embedding in another program).
 
->>> with serve_in_thread(create_app(ServeSettings(weights="model.pt"))) as url:
+>>> with serve_in_thread(create_app(ServeSettings(InferenceOptions(weights="model.pt")))) as url:
 ...     httpx.get(f"{url}/health").json()["status"]
 'ok'
 """

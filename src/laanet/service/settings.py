@@ -1,10 +1,10 @@
 """What ``laanet serve`` is configured with: one frozen dataclass, validated on construction."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-BACKENDS = ("torch", "onnx")
+from laanet.inference.options import InferenceOptions
 
 
 @dataclass(frozen=True)
@@ -12,17 +12,16 @@ class ServeSettings:
     """Settings of the detection service.
 
     Attributes:
-        weights: checkpoint (or ``.onnx`` with ``backend="onnx"``); None = the bundled demo weights.
-        backend: ``"torch"`` or ``"onnx"``.
-        device: ``"cpu"`` or ``"cuda"`` (torch backend).
-        frames: frames sampled per video when a request does not say (``frames`` form field).
-        flip_test: default of the ``flip_test`` form field.
-        threshold: P(fake) at or above which a file is labelled fake.
-        face_backend: ``laanet.faces`` backend (None = its default).
+        inference: how files are scored (weights, backend, device, threshold, face backend, batch size), the
+            same :class:`~laanet.inference.options.InferenceOptions` as ``laanet detect`` and the Python API;
+            its ``frames`` and ``flip_test`` are the defaults of the requests' form fields.
         max_upload_mb: largest accepted upload (MiB of file content); larger uploads get 413 as soon as the
             limit is passed while streaming.
-        max_concurrency: analyses in flight at once (handed to the inference thread, which runs them one at
-            a time on the single model instance). A request takes one only once its upload is complete.
+        max_concurrency: analysis slots: analyses in flight at once (running on an inference thread or next in
+            line for one). A request takes one only once its upload is complete.
+        inference_threads: threads running analyses on the one shared detector. 1 suits a CPU (parallel
+            requests would only split the same cores); on a GPU, 2-4 overlap one request's face detection and
+            decoding with another's forward pass. At most ``max_concurrency``.
         queue_size: requests with a complete upload that may wait for an analysis slot; one more gets 503
             with ``Retry-After``.
         queue_timeout_s: the longest a request waits in that queue before it gets 503 with ``Retry-After``.
@@ -31,7 +30,7 @@ class ServeSettings:
         upload_timeout_s: the whole request body must arrive within this many seconds, else 408 (a client
             trickling its upload is cut off; it never holds an analysis slot meanwhile).
         health_check_interval_s: ``/health`` re-runs the model self-check (one small bundled photo, on the
-            inference thread, in the background) when the last one is older than this; 0 = only at start-up
+            inference threads, in the background) when the last one is older than this; 0 = only at start-up
             and after a failed request.
         self_check: run the self-check at start-up (a model that fails it stops start-up) and after every
             request that fails unexpectedly (a model or face detector that keeps failing is reloaded once;
@@ -44,15 +43,10 @@ class ServeSettings:
         upload_dir: parent folder of the per-request temporary folders (None = the system temp folder).
     """
 
-    weights: Path | None = None
-    backend: str = "torch"
-    device: str = "cpu"
-    frames: int = 32
-    flip_test: bool = True
-    threshold: float = 0.5
-    face_backend: str | None = None
+    inference: InferenceOptions = field(default_factory=InferenceOptions)
     max_upload_mb: float = 50.0
     max_concurrency: int = 4
+    inference_threads: int = 1
     queue_size: int = 16
     queue_timeout_s: float = 300.0
     max_uploads: int = 32
@@ -65,12 +59,16 @@ class ServeSettings:
     upload_dir: Path | None = None
 
     def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if not isinstance(self.inference, InferenceOptions):
+            raise TypeError(f"inference must be InferenceOptions, got {type(self.inference).__name__}")
         if self.max_upload_mb <= 0:
             raise ValueError(f"max_upload_mb must be positive, got {self.max_upload_mb}")
         if self.max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, got {self.max_concurrency}")
+        if not 1 <= self.inference_threads <= self.max_concurrency:
+            raise ValueError(
+                f"inference_threads must be between 1 and max_concurrency={self.max_concurrency}, got {self.inference_threads}"
+            )
         if self.queue_size < 0:
             raise ValueError(f"queue_size must be at least 0, got {self.queue_size}")
         if self.max_uploads < 1:
@@ -80,10 +78,8 @@ class ServeSettings:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.health_check_interval_s < 0:
             raise ValueError(f"health_check_interval_s must be at least 0, got {self.health_check_interval_s}")
-        if not 1 <= self.frames <= self.max_frames:
-            raise ValueError(f"frames must be between 1 and max_frames={self.max_frames}, got {self.frames}")
-        if not 0.0 <= self.threshold <= 1.0:
-            raise ValueError(f"threshold is a probability in [0, 1], got {self.threshold}")
+        if self.inference.frames > self.max_frames:
+            raise ValueError(f"frames must be at most max_frames={self.max_frames}, got {self.inference.frames}")
         if self.max_pixels is not None and self.max_pixels < 0:
             raise ValueError(f"max_pixels must be at least 0 (0: no limit), got {self.max_pixels}")
         if self.overlay_max_side < 64:
