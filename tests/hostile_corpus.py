@@ -39,6 +39,9 @@ EXPECTED_STATUS: dict[str, frozenset[str]] = {
     "bomb_20000.png": frozenset({ERROR}),  # complete 1-bit PNG, 20000×20000 (400 MP), ~50 KB on disk
     "bomb_50000.png": frozenset({ERROR}),  # header of a 50000×50000 RGB PNG, under 300 bytes
     "bomb_float.tif": frozenset({ERROR}),  # TIFF Pillow cannot read (float RGB) declaring 50000×50000: OpenCV's path
+    "bomb_header.jpg": frozenset({ERROR}),  # 23-byte JPEG declaring 60000×60000
+    "bomb_header.gif": frozenset({ERROR}),  # 29-byte GIF declaring 65535×65535
+    "bomb_header.bmp": frozenset({ERROR}),  # 118-byte BMP declaring 50000×50000
     "huge_8000.jpg": frozenset({OK}),  # a real 8000×8000 photo with one face, ~1.2 MB
     "truncated.jpg": frozenset({ERROR}),
     "truncated.mp4": frozenset({OK, ERROR}),  # frames before the cut may be scored (the result says it broke)
@@ -47,6 +50,7 @@ EXPECTED_STATUS: dict[str, frozenset[str]] = {
     "text.jpg": frozenset({ERROR}),  # a text file named .jpg
     "garbage.mp4": frozenset({ERROR}),  # random bytes named .mp4
     "mp4_named.jpg": frozenset({ERROR}),  # a real video with an image extension
+    "tiny_frames.mp4": frozenset({NO_FACE, ERROR}),  # a valid 16×16 video: too small to hold a face
     "no_face.png": frozenset({NO_FACE}),
     "two_faces.jpg": frozenset({OK}),
 }
@@ -76,6 +80,9 @@ def make_hostile_corpus(folder: str | Path) -> dict[str, Path]:
         "bomb_20000.png": lambda: png_bomb(20000, 20000),
         "bomb_50000.png": lambda: png_header_only(50000, 50000),
         "bomb_float.tif": lambda: tiff_float_header(50000, 50000),
+        "bomb_header.jpg": lambda: jpeg_header_only(60000, 60000),
+        "bomb_header.gif": lambda: gif_header_only(65535, 65535),
+        "bomb_header.bmp": lambda: bmp_header_only(50000, 50000),
         "huge_8000.jpg": lambda: _huge_photo(portrait, 8000),
         "truncated.jpg": lambda: _cut(sample_path("grace_hopper.jpg").read_bytes(), 0.4),
         "truncated.mp4": lambda: _cut(sample_path("clip_obama.mp4").read_bytes(), 0.6),
@@ -84,6 +91,7 @@ def make_hostile_corpus(folder: str | Path) -> dict[str, Path]:
         "text.jpg": lambda: b"this is a text file, not a JPEG\n" * 20,
         "garbage.mp4": lambda: np.random.default_rng(13).integers(0, 256, 20_000, dtype=np.uint8).tobytes(),
         "mp4_named.jpg": lambda: sample_path("clip_astronaut.mp4").read_bytes(),
+        "tiny_frames.mp4": lambda: _tiny_video(folder / "tiny_frames.mp4"),
         "no_face.png": lambda: _pillow_bytes(_no_face(), "PNG"),
         "two_faces.jpg": lambda: _pillow_bytes(_two_faces(portrait), "JPEG"),
     }
@@ -149,7 +157,26 @@ def tiff_float_header(width: int, height: int) -> bytes:
     return b"II*\x00" + struct.pack("<I", 8) + ifd + bytes(16)
 
 
-# --- images made from the samples ----------------------------------------------------------------------------
+def jpeg_header_only(width: int, height: int) -> bytes:
+    """SOI, a baseline SOF0 declaring ``width``×``height`` (3 components), EOI: no tables, no data."""
+    frame = struct.pack(">BHHB", 8, height, width, 3) + b"".join(struct.pack(">BBB", i + 1, 0x11, 0) for i in range(3))
+    return b"\xff\xd8\xff\xc0" + struct.pack(">H", len(frame) + 2) + frame + b"\xff\xd9"
+
+
+def gif_header_only(width: int, height: int) -> bytes:
+    """A GIF whose screen and single image declare ``width``×``height`` (at most 65535), with 2 bytes of data."""
+    screen = struct.pack("<HHBBB", width, height, 0, 0, 0)
+    image = b"\x2c" + struct.pack("<HHHHB", 0, 0, width, height, 0) + b"\x02\x02\x44\x01\x00"
+    return b"GIF89a" + screen + image + b"\x3b"
+
+
+def bmp_header_only(width: int, height: int) -> bytes:
+    """An uncompressed 24-bit BMP declaring ``width``×``height`` with 64 bytes of pixel data."""
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, 0, 2835, 2835, 0, 0)
+    return b"BM" + struct.pack("<IHHI", 14 + len(info) + 64, 0, 0, 14 + len(info)) + info + bytes(64)
+
+
+# --- images and videos made from the samples ----------------------------------------------------------------------------
 
 
 def _pillow_bytes(image: np.ndarray, fmt: str) -> bytes:
@@ -198,6 +225,13 @@ def _no_face() -> np.ndarray:
     yy, xx = np.mgrid[0:240, 0:320]
     gradient = np.dstack([xx * 255 // 320, yy * 255 // 240, (xx + yy) * 255 // 560]).astype(np.int16)
     return np.clip(gradient + rng.integers(-20, 20, gradient.shape), 0, 255).astype(np.uint8)
+
+
+def _tiny_video(path: Path) -> bytes:
+    from laanet.media import write_video
+
+    write_video(path, [np.full((16, 16, 3), 40 * i, np.uint8) for i in range(5)], fps=10)
+    return path.read_bytes()
 
 
 def _cut(data: bytes, fraction: float) -> bytes:

@@ -121,7 +121,8 @@ def hostile(tmp_path_factory):
 
 @pytest.mark.parametrize(
     ("name", "declared"),
-    [("bomb_20000.png", "20000×20000"), ("bomb_50000.png", "50000×50000"), ("bomb_float.tif", "50000×50000")],
+    [("bomb_20000.png", "20000×20000"), ("bomb_50000.png", "50000×50000"), ("bomb_float.tif", "50000×50000"),
+     ("bomb_header.jpg", "60000×60000"), ("bomb_header.gif", "65535×65535"), ("bomb_header.bmp", "50000×50000")],
 )
 def test_bombs_are_refused_on_their_declared_size(hostile, monkeypatch, name, declared):
     import cv2

@@ -87,6 +87,8 @@ class MediaPipeBackend:
         """468×2 float32 FaceMesh points (image coordinates) for the face in ``box``, or None if not found."""
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
         side = MESH_CONTEXT * max(box[2] - box[0], box[3] - box[1])
+        if not (np.isfinite(side) and side >= 2):
+            return None  # a degenerate detection: nothing to mesh
         scale = MESH_INPUT / side
         matrix = np.array([[scale, 0, MESH_INPUT / 2 - scale * cx], [0, scale, MESH_INPUT / 2 - scale * cy]])
         crop = warp_affine(image, matrix, MESH_INPUT)
