@@ -209,3 +209,27 @@ def prepare_samples(tmp_path_factory, photos: tuple[str, ...], crop_size: int) -
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Training runs
+# ---------------------------------------------------------------------------------------------------------
+
+TRAIN_PHOTOS = ("astronaut.jpg", "grace_hopper.jpg", "obama_portrait.jpg")
+
+
+@pytest.fixture(scope="session")
+def train_prep(tmp_path_factory) -> Path:
+    """Three bundled photos prepared at 160 px: 2 training videos + 1 held out, for tiny ``cpu-tiny`` runs."""
+    return prepare_samples(tmp_path_factory, TRAIN_PHOTOS, crop_size=160)
+
+
+@pytest.fixture()
+def one_torch_thread():
+    """One intra-op thread: as fast for tiny tensors, and no stall when the CI machine is busy."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -12,23 +12,16 @@ import torch
 from typer.testing import CliRunner
 
 from laanet.cli import app
-from conftest import prepare_samples
 
 SAMPLES = Path(__file__).resolve().parents[1] / "src" / "laanet" / "assets" / "samples"
-PHOTOS = ("astronaut.jpg", "grace_hopper.jpg", "obama_portrait.jpg")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.fixture(scope="module")
-def prep(tmp_path_factory) -> Path:
-    return prepare_samples(tmp_path_factory, PHOTOS, crop_size=160)
+@pytest.fixture()
+def prep(train_prep) -> Path:
+    return train_prep
 
 
 def test_prepare_train_detect_end_to_end(prep, tmp_path):

@@ -52,6 +52,7 @@ def register(app: typer.Typer) -> None:
             raise _fail(str(err), code=2)
 
         from laanet.media import MediaError
+        from laanet.training.checkpoint import CheckpointError, CheckpointWriteError
         from laanet.training.loop import train as run_training
 
         from tqdm.contrib.logging import logging_redirect_tqdm
@@ -59,8 +60,28 @@ def register(app: typer.Typer) -> None:
         try:
             with logging_redirect_tqdm():  # log lines print above the progress bar instead of through it
                 result = run_training(cfg, data_dir=data, out_dir=out, resume=resume, device=device, progress=progress)
+        except CheckpointError as err:
+            raise _fail(_unusable_checkpoint_message(err, out), code=2)
+        except CheckpointWriteError as err:
+            raise _fail(str(err), code=2)
         except (FileNotFoundError, FileExistsError, ValueError, FloatingPointError, MediaError) as err:
             raise _fail(str(err))
+        except OSError as err:  # the run folder cannot be written (read-only, full, removed) outside a checkpoint save
+            where = f" ({err.filename})" if err.filename else ""
+            raise _fail(f"cannot write to the run folder {out}{where}: {err.strerror or err}; "
+                        f"{out / 'last.pt'} holds the last checkpoint that was saved", code=2)
         if os.environ.get("RANK", "0") == "0":
             best = "n/a" if result.best_metric is None else f"{result.best_metric:.4f}"
             typer.echo(f"done: {result.step} steps, next epoch {result.epoch + 1}, best val AUC {best}; weights: {out / 'last.pt'}")
+            if cfg.train.max_steps is not None and result.step < cfg.train.max_steps and result.epoch >= cfg.train.epochs:
+                typer.echo(f"note: stopped before --max-steps {cfg.train.max_steps} because all train.epochs="
+                           f"{cfg.train.epochs} epochs are done; pass a larger --epochs to run more steps", err=True)
+
+
+def _unusable_checkpoint_message(err: Exception, out: Path) -> str:
+    """The error for a checkpoint that cannot be resumed from, with what the user can do about it."""
+    message = f"cannot resume: {err}"
+    best = out / "best.pt"
+    if best.is_file() and str(best) not in str(err):
+        message += f". {best} holds the state of the best validation so far: copy it to {out / 'last.pt'} to resume from there"
+    return message

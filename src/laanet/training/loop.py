@@ -41,6 +41,8 @@ from torch.utils.data.distributed import DistributedSampler
 from laanet.config import RunConfig, config_from_dict
 from laanet.training import distributed as dist_utils
 from laanet.training.checkpoint import capture_rng, copy_atomic, load_checkpoint, restore_rng, save_checkpoint
+from laanet.training.checkpoint import remove_stale_temporaries
+from laanet.training.workers import busy_machine_hint, describe_threads, limit_worker_threads
 from laanet.training.engine import evaluate, format_terms, train_one_epoch
 from laanet.training.sam import SAM
 from laanet.training.schedule import lr_at
@@ -148,6 +150,7 @@ def _loader(dataset, sampler, *, batch_size: int, workers: int, drop_last: bool,
         drop_last=drop_last,
         generator=generator,
         persistent_workers=False,
+        worker_init_fn=limit_worker_threads if workers > 0 else None,  # one thread per worker: no oversubscription
     )
 
 
@@ -212,6 +215,8 @@ def train(
         raise FileNotFoundError(f"--resume: no checkpoint at {last_path}")
     if not resume and last_path.is_file():
         raise FileExistsError(f"{out_dir} already holds a run ({LAST}); pass --resume to continue it or choose another --out")
+    remove_stale_temporaries(out_dir)  # left by a save that was killed part-way
+    ckpt = load_checkpoint(last_path) if resume else None  # a bad checkpoint fails before any data or model work
 
     # 1) distributed init: one process per device under torchrun, nothing otherwise
     device_ = resolve_device(device)
@@ -241,6 +246,14 @@ def train(
         if main:
             log.info("data: %d training pairs per epoch (%d steps of %d pairs x %d process(es)), %d validation pairs",
                      len(train_set), steps_per_epoch, tc.batch_size, info.world_size, len(val_set))
+            log.info("threads: %s", describe_threads(cfg.data.workers))
+            if (hint := busy_machine_hint()) is not None:
+                log.warning("threads: %s", hint)
+            if tc.max_steps is not None and tc.max_steps > tc.epochs * steps_per_epoch:
+                log.warning("train.max_steps=%d is more than the %d steps of train.epochs=%d (%d per epoch): the run "
+                            "ends after epoch %d; pass --epochs %d to reach max_steps", tc.max_steps,
+                            tc.epochs * steps_per_epoch, tc.epochs, steps_per_epoch, tc.epochs,
+                            math.ceil(tc.max_steps / steps_per_epoch))
 
         # 5) model and loss (a resumed run takes every weight from the checkpoint: no pretrained download)
         model_cfg = dataclasses.replace(cfg.model, pretrained=False) if resume else cfg.model
@@ -257,8 +270,7 @@ def train(
 
         # 7) resume
         start_epoch, epoch_step, step, best = 0, 0, 0, None
-        if resume:
-            ckpt = load_checkpoint(last_path)
+        if ckpt is not None:
             _check_resume_config(cfg, ckpt["config"], last_path)
             model.load_state_dict(ckpt["model"])
             optimizer.load_state_dict(ckpt["optimizer"])
