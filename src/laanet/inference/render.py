@@ -223,7 +223,7 @@ def _draw_legend(
         bar_end = f"{heat_range[1]:.2f}"
     else:
         heat_line, bar_end = ("heat: flat, nothing stands out" if any_heat else "no heatmap"), ""
-    key = f"P(fake) >= {threshold:.2f}"
+    key = f"fake (P >= {threshold:.2f})"
     text_h = style.text_size("0")[1]
     bar_w = max(40, round(min(width, height) * 0.18))
     first_w = style.text_size(heat_line)[0] + (style.pad + bar_w + style.pad + style.text_size(bar_end)[0] if bar_end else 0)
