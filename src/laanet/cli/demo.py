@@ -22,8 +22,10 @@ def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("demo-output"),
     weights: WeightsOption = None,
     sha256: Sha256Option = None,
-    views: Annotated[int, typer.Option("--views", min=1, help="Views per held-out photo (each: one real, one SBI fake, one swap).")] = 8,
-    frames: Annotated[int, typer.Option("--frames", min=1, help="Frames sampled per bundled clip (8 keeps the demo quick).")] = 8,
+    views: Annotated[int, typer.Option(
+        "--views", min=1, help="Views per held-out photo (each: one real, one SBI fake, one swap).")] = 8,
+    frames: Annotated[int, typer.Option(
+        "--frames", min=1, help="Frames sampled per bundled clip (8 keeps the demo quick).")] = 8,
     threshold: ThresholdOption = DEFAULTS["threshold"],
     seed: Annotated[int, typer.Option("--seed", help="Seed of the held-out views and fakes.")] = 0,
     samples: Annotated[bool, typer.Option("--samples/--no-samples", help="Also score the bundled samples.")] = True,

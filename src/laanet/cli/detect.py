@@ -98,8 +98,10 @@ def detect(
     face_backend: FaceBackendOption = DEFAULTS["face_backend"],
     batch_size: BatchSizeOption = DEFAULTS["batch_size"],
     fmt: Annotated[Format, typer.Option("--format", help="json: results.json; csv: also results.csv.")] = Format.json,
-    save_heatmaps: Annotated[bool, typer.Option("--save-heatmaps/--no-save-heatmaps", help="Write heatmap overlay PNGs.")] = True,
-    resume: Annotated[bool, typer.Option("--resume", help="Skip inputs already in OUT/results.jsonl (finish an interrupted run).")] = False,
+    save_heatmaps: Annotated[bool, typer.Option(
+        "--save-heatmaps/--no-save-heatmaps", help="Write heatmap overlay PNGs.")] = True,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Skip inputs already in OUT/results.jsonl (finish an interrupted run).")] = False,
 ) -> None:
     """Score images, videos and folders for face deepfakes (see the command help)."""
     from rich.console import Console

@@ -7,7 +7,9 @@ from typing import Annotated, Optional
 import typer
 
 from laanet.cli._common import fail as _fail
-from laanet.cli._options import DEFAULTS, DeviceOption, FlipTestOption, RequiredWeightsOption, Sha256Option, resolve_weights_option
+from laanet.cli._options import (
+    DEFAULTS, DeviceOption, FlipTestOption, RequiredWeightsOption, Sha256Option, resolve_weights_option,
+)
 
 _EPILOG = (
     "Defaults follow the paper's test protocol, as laanet detect: 32 crops per video, flip test on. "
@@ -24,7 +26,8 @@ def eval_command(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: predictions.csv, metrics.json, roc.png, table.md."),
     sha256: Sha256Option = None,
     frames: Annotated[Optional[int], typer.Option(
-        "--frames", "-n", min=1, help="Crops per video, evenly spaced among the stored ones (paper: 32; --all-frames: every stored crop).")] = DEFAULTS["frames"],
+        "--frames", "-n", min=1,
+        help="Crops per video, evenly spaced among the stored ones (paper: 32; --all-frames: every one).")] = DEFAULTS["frames"],
     all_frames: bool = typer.Option(False, "--all-frames", help="Score every stored crop of each video (overrides --frames)."),
     flip_test: FlipTestOption = DEFAULTS["flip_test"],
     perturb: Optional[list[str]] = typer.Option(None, "--perturb", help="NAME:LEVEL (1-5), repeatable, applied in order: saturation, contrast, block, noise, blur, pixelation, compression, jpeg."),

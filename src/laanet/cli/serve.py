@@ -8,8 +8,8 @@ import typer
 
 from laanet.cli._common import fail
 from laanet.cli._options import (
-    DEFAULTS, Backend, BackendOption, DeviceOption, FaceBackendOption, Sha256Option, ThresholdOption, WeightsOption,
-    inference_options,
+    DEFAULTS, Backend, BackendOption, BatchSizeOption, DeviceOption, FaceBackendOption, Sha256Option,
+    ThresholdOption, WeightsOption, inference_options,
 )
 
 HELP = (
@@ -47,6 +47,7 @@ def serve(
     flip_test: Annotated[bool, typer.Option(
         "--flip-test/--no-flip-test", help="Default of the requests' flip_test field: average each face with its mirror.")] = DEFAULTS["flip_test"],
     face_backend: FaceBackendOption = DEFAULTS["face_backend"],
+    batch_size: BatchSizeOption = DEFAULTS["batch_size"],
     max_upload_mb: float = typer.Option(50.0, "--max-upload-mb", min=0.001, help="Largest accepted upload, MiB."),
     max_concurrency: int = typer.Option(4, "--max-concurrency", min=1, help="Analyses in flight at once (complete uploads only)."),
     inference_threads: int = typer.Option(1, "--inference-threads", min=1, help="Threads sharing the model (1 on a CPU; 2-4 on a GPU)."),
@@ -62,7 +63,7 @@ def serve(
     from laanet.service import ServeSettings, create_app
 
     options = inference_options(weights=weights, sha256=sha256, backend=backend, device=device, threshold=threshold,
-                                frames=frames, flip_test=flip_test, face_backend=face_backend)
+                                frames=frames, flip_test=flip_test, face_backend=face_backend, batch_size=batch_size)
     if options.weights is None:
         try:
             options = options.replace(weights=str(default_weights()))
