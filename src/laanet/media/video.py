@@ -167,8 +167,9 @@ def _video_stream(container, path):
 def _info(container, stream, path, max_pixels: int | None) -> VideoInfo:
     import av
 
-    check_pixels(stream.codec_context.width, stream.codec_context.height, max_pixels=max_pixels, path=path,
-                 what="video's frame")  # before _stream_rotation decodes a first frame
+    if stream.codec_context.width > 0 and stream.codec_context.height > 0:  # 0: unknown until decoded, let it try
+        check_pixels(stream.codec_context.width, stream.codec_context.height, max_pixels=max_pixels, path=path,
+                     what="video's frame")  # before _stream_rotation decodes a first frame
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
     fps = float(rate) if rate else 0.0
     if stream.duration is not None and stream.time_base is not None:
