@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from laanet.config import load_config
-from laanet.synthesis.augment import frame
+from laanet.synthesis.augment import frame, frame_affine
 from laanet.synthesis.pipeline import boundary_map, finish_pair, to_uint8
 from laanet.synthesis.sbi import SBIConfig, SBISynthesizer
 
@@ -68,12 +68,16 @@ def test_paper_presets_use_official_casts_and_framing(tmp_path) -> None:
     for preset in ("paper-sbi", "paper-bi"):
         cfg = load_config(preset)
         assert cfg.data.quantize == "truncate" and cfg.data.sbi_frame_before_geometry
+        assert not cfg.data.pixel_aligned_framing
     cfg = load_config("paper-sbi")
     synth = _build_synthesizer("sbi", cfg, train=True, prep_dir=tmp_path, donors=[])
     assert synth.config.quantize == "truncate" and synth.config.frame_before_geometry
-    cfg = load_config("paper-sbi", ["data.quantize=round", "data.sbi_frame_before_geometry=false"])
+    assert not synth.config.pixel_aligned_framing
+    options = ["data.quantize=round", "data.sbi_frame_before_geometry=false", "data.pixel_aligned_framing=true"]
+    cfg = load_config("paper-sbi", options)
     synth = _build_synthesizer("sbi", cfg, train=True, prep_dir=tmp_path, donors=[])
     assert synth.config.quantize == "round" and not synth.config.frame_before_geometry
+    assert synth.config.pixel_aligned_framing
     with pytest.raises(ValueError):
         SBIConfig(quantize="floor")  # type: ignore[arg-type]
 
@@ -84,7 +88,7 @@ def _gradient(size: int) -> np.ndarray:
     return np.stack([xx, yy, 255 - xx], axis=-1).clip(1, 255).astype(np.uint8)  # no black pixel anywhere
 
 
-def _finish(image: np.ndarray, geometry: A.Compose, before: bool):
+def _finish(image: np.ndarray, geometry: A.Compose | None, before: bool, pixel_aligned: bool = True):
     mask = np.zeros(image.shape[:2], np.float32)
     mask[64:192, 80:176] = 0.5  # boundary 255 inside a box
     return finish_pair(
@@ -97,6 +101,7 @@ def _finish(image: np.ndarray, geometry: A.Compose, before: bool):
         geometry=geometry,
         colour=None,
         frame_before_geometry=before,
+        pixel_aligned=pixel_aligned,  # the crop/scale tests below compare pixels at scale 1
     )
 
 
@@ -135,3 +140,32 @@ def test_frame_reference_size() -> None:
     out = frame(small[:50, :80], 100, reference=(100, 100))
     np.testing.assert_array_equal(out[:50, :80], small[:50, :80])
     assert not out[50:].any() and not out[:, 80:].any()
+
+
+def test_official_framing_centre_is_half_a_pixel_off() -> None:
+    """Official: the image centre goes to out/2, so at 96 px the targets sit 1.5 input pixels (of 384) off."""
+    official = frame_affine(246, 246, 96, pixel_aligned=False)
+    aligned = frame_affine(246, 246, 96)
+    np.testing.assert_allclose(official @ [122.5, 122.5, 1], [48.0, 48.0])
+    np.testing.assert_allclose(aligned @ [122.5, 122.5, 1], [47.5, 47.5])
+    # input (384) and target (96) positions of one image point: official h = p/4, aligned h = (p − 1.5)/4
+    point = np.array([30.0, 200.0, 1.0])
+    p_official, h_official = frame_affine(246, 246, 384, pixel_aligned=False) @ point, official @ point
+    np.testing.assert_allclose(h_official, p_official / 4)
+    p_aligned, h_aligned = frame_affine(246, 246, 384) @ point, aligned @ point
+    np.testing.assert_allclose(h_aligned, (p_aligned - 1.5) / 4)
+    # finish_pair uses the official centre unless asked: a box's boundary lands half a target pixel lower-right
+    image = _gradient(256)
+    box_official = _finish(image, None, before=True, pixel_aligned=False).boundary
+    box_aligned = _finish(image, None, before=True).boundary
+    centroid = lambda b: np.array(np.nonzero(b > 127)).mean(axis=1)  # noqa: E731
+    np.testing.assert_allclose(centroid(box_official) - centroid(box_aligned), [0.5, 0.5], atol=0.15)
+
+
+def test_sbi_and_bi_pass_the_framing_options(face) -> None:
+    image, lm = face
+    boundaries = []
+    for aligned in (False, True):
+        synth = SBISynthesizer(SBIConfig(input_size=64, train=False, pair_colour=False, pixel_aligned_framing=aligned))
+        boundaries.append(synth(image, lm, np.random.default_rng(5)).boundary)
+    assert not np.array_equal(*boundaries)

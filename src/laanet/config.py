@@ -60,6 +60,7 @@ class DataConfig:
     workers: int = 2
     quantize: Literal["truncate", "round"] = "truncate"  # uint8 cast of blend and boundary map (official: truncate)
     sbi_frame_before_geometry: bool = True  # official SBI framing; False: frame after the crop/scale augmentation
+    pixel_aligned_framing: bool = False  # True: targets exactly on the image; official: half a target pixel off
 
 
 @dataclass

@@ -164,15 +164,18 @@ def run_seeded(pipeline: A.Compose, rng: np.random.Generator, **data: np.ndarray
     return pipeline(**data)
 
 
-def frame_affine(width: int, height: int, out_size: int) -> np.ndarray:
+def frame_affine(width: int, height: int, out_size: int, *, pixel_aligned: bool = True) -> np.ndarray:
     """2×3 affine fitting a ``width × height`` image, centred and aspect kept, into ``out_size²``.
 
-    The scale is ``out_size / max(width, height)`` (the official ``scale = max(w, h)/200`` box); pixel
-    centres map to pixel centres, so maps warped to different sizes (input, heatmap) stay aligned.
+    The scale is ``out_size / max(width, height)`` (the official ``scale = max(w, h)/200`` box) and the image
+    centre ``((w − 1)/2, (h − 1)/2)`` goes to ``(out − 1)/2`` when ``pixel_aligned`` (pixel centres map to
+    pixel centres, so maps warped to different sizes stay aligned), or to ``out/2`` as in the official
+    ``get_affine_transform``: half an output pixel down-right, which puts the 96-px targets 1.5 input pixels
+    (of 384) down-right of where they belong on the image.
     """
     k = out_size / max(width, height)
     cx, cy = (width - 1) / 2, (height - 1) / 2
-    centre = (out_size - 1) / 2
+    centre = (out_size - 1) / 2 if pixel_aligned else out_size / 2
     return np.array([[k, 0.0, centre - k * cx], [0.0, k, centre - k * cy]], dtype=np.float64)
 
 
@@ -182,16 +185,17 @@ def frame(
     interpolation: int = cv2.INTER_LINEAR,
     *,
     reference: tuple[int, int] | None = None,
+    pixel_aligned: bool = True,
 ) -> np.ndarray:
     """Warp ``image`` (H×W or H×W×C) into ``out_size × out_size`` with :func:`frame_affine`, zero border.
 
     ``reference`` = (width, height) the affine is computed for (default: the image's own size). A smaller
     image than its reference keeps its top-left corner in place and gets black right/bottom borders; a larger
-    one is zoomed and cut at the right/bottom.
+    one is zoomed and cut at the right/bottom. ``pixel_aligned``: see :func:`frame_affine`.
     """
     height, width = image.shape[:2]
     ref_width, ref_height = reference if reference is not None else (width, height)
-    matrix = frame_affine(ref_width, ref_height, out_size)
+    matrix = frame_affine(ref_width, ref_height, out_size, pixel_aligned=pixel_aligned)
     return cv2.warpAffine(
         image, matrix, (out_size, out_size), flags=interpolation, borderMode=cv2.BORDER_CONSTANT, borderValue=0
     )

@@ -189,6 +189,7 @@ class BIConfig:
     geometry: GeometryConfig = field(default_factory=GeometryConfig)
     max_redraws: int = 10
     quantize: Quantize = "truncate"  # uint8 cast of the boundary map (official: truncate)
+    pixel_aligned_framing: bool = False  # True: targets exactly on the image (official: half-pixel offset)
 
     def __post_init__(self) -> None:
         check_common_config(self.input_size, self.hull_types, self.max_redraws, self.quantize)
@@ -353,6 +354,7 @@ class BISynthesizer:
                 geometry=self._geometry,
                 colour=None,
                 quantize=cfg.quantize,
+                pixel_aligned=cfg.pixel_aligned_framing,
             )
             if framed.boundary.max() == 0:
                 reasons.append("boundary lost in framing")

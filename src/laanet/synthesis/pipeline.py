@@ -95,6 +95,7 @@ def finish_pair(
     colour: A.Compose | None,
     quantize: Quantize = "truncate",
     frame_before_geometry: bool = False,
+    pixel_aligned: bool = False,
 ) -> FramedPair:
     """Steps 1-5 of the module docstring.
 
@@ -107,6 +108,8 @@ def finish_pair(
         quantize: how the boundary map is cast to uint8 (see :func:`boundary_map`).
         frame_before_geometry: take the framing affine from the pre-geometry size (official SBI) instead of
             the post-geometry size (official BI).
+        pixel_aligned: map pixel centres to pixel centres in the framing (laanet option) instead of the
+            official half-pixel offset (:func:`~laanet.synthesis.augment.frame_affine`).
     """
     boundary = boundary_map(mask, quantize)
     mask = mask.astype(np.float32)
@@ -123,10 +126,11 @@ def finish_pair(
     if not frame_before_geometry:
         framing_size = (real.shape[1], real.shape[0])
     heatmap_size = input_size // 4
-    real = frame(real, input_size, reference=framing_size)
-    fake = frame(fake, input_size, reference=framing_size)
-    boundary = frame(np.ascontiguousarray(boundary), heatmap_size, reference=framing_size)  # uint8: the official T
-    mask = frame(np.ascontiguousarray(mask), heatmap_size, reference=framing_size)
+    framing = {"reference": framing_size, "pixel_aligned": pixel_aligned}
+    real = frame(real, input_size, **framing)
+    fake = frame(fake, input_size, **framing)
+    boundary = frame(np.ascontiguousarray(boundary), heatmap_size, **framing)  # uint8: the official T
+    mask = frame(np.ascontiguousarray(mask), heatmap_size, **framing)
     if colour is not None:
         out = run_seeded(colour, rng, image=real, fake=fake)
         real, fake = out["image"], out["fake"]

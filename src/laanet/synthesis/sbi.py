@@ -80,6 +80,7 @@ class SBIConfig:
     # Framing affine from the size before the joint geometry (official SBI loader): a random crop becomes a
     # shift with black borders, a random scale a ±15 % zoom. False: fit the augmented image (laanet option).
     frame_before_geometry: bool = True
+    pixel_aligned_framing: bool = False  # True: targets exactly on the image (official: half-pixel offset)
 
     def __post_init__(self) -> None:
         check_common_config(self.input_size, self.hull_types, self.max_redraws, self.quantize)
@@ -290,6 +291,7 @@ class SBISynthesizer:
                 colour=self._colour,
                 quantize=cfg.quantize,
                 frame_before_geometry=cfg.frame_before_geometry,
+                pixel_aligned=cfg.pixel_aligned_framing,
             )
             if framed.boundary.max() == 0:
                 reasons.append("boundary lost in framing")

@@ -177,6 +177,7 @@ def _build_synthesizer(method: str, cfg: RunConfig, *, train: bool, prep_dir: Pa
             train=train,
             quantize=cfg.data.quantize,
             frame_before_geometry=cfg.data.sbi_frame_before_geometry,
+            pixel_aligned_framing=cfg.data.pixel_aligned_framing,
         )
         return SBISynthesizer(sbi_config)
     if method == "bi":
@@ -184,7 +185,9 @@ def _build_synthesizer(method: str, cfg: RunConfig, *, train: bool, prep_dir: Pa
 
         if not donors:
             return None  # an empty dataset needs no partner pool
-        bi_config = BIConfig(input_size=size, train=train, quantize=cfg.data.quantize)
+        bi_config = BIConfig(
+            input_size=size, train=train, quantize=cfg.data.quantize, pixel_aligned_framing=cfg.data.pixel_aligned_framing
+        )
         return BISynthesizer(PartnerIndex.from_records(donors, prep_dir), bi_config)
     raise ValueError(f"data.method must be 'sbi', 'bi' or 'mix', got {method!r}")
 
