@@ -267,6 +267,21 @@ def test_a_request_waits_at_most_queue_timeout(tmp_path):
         assert post_image(url).status_code == 200  # its slot was freed
 
 
+def test_a_client_that_leaves_the_queue_is_not_analysed(tmp_path):
+    with fake_server(tmp_path, max_concurrency=1, queue_size=4) as (app, url, fake):
+        fake.gate.clear()
+        first, out = in_thread(post_image, url)
+        assert fake.running.wait(20)
+        with pytest.raises(httpx.ReadTimeout):  # the client gives up while queued and closes its connection
+            post_image(url, "grace_hopper.jpg", timeout=1.5)
+        wait_for(lambda: health(url).json()["queued"] == 0, "the server to drop the request of the gone client")
+        fake.gate.set()
+        first.join(30)
+        assert out["value"].status_code == 200
+        assert post_image(url, "astronaut.jpg").status_code == 200
+    assert len(fake.shapes) == 3  # the self-check, the first request and the last: never the one that left
+
+
 def test_eight_clients_on_two_slots_are_all_served(tmp_path):
     """The issue's scenario (8 clients, few slots) used to give 46 of 50 requests a 503: with a queue none do."""
     with fake_server(tmp_path, max_concurrency=2, queue_size=8) as (app, url, fake):

@@ -138,7 +138,8 @@ async def detect(
             admission.end_upload()
         options = parse_options(upload.fields, settings)
         timing["upload"] = time.perf_counter() - started
-        await admission.acquire(settings.queue_timeout_s)  # 503 when the queue is full or the wait too long
+        # 503 when the queue is full or the wait too long; a client that leaves meanwhile loses its place
+        await _acquire_while_connected(admission, settings.queue_timeout_s, request.receive)
         holds_slot = True
         timing["queue"] = time.perf_counter() - started - timing["upload"]
         job = worker.submit(_timed, timing, analyse_upload, request.app.state.detector, upload, options)
@@ -205,6 +206,38 @@ def _parse_bool(fields: dict[str, str], name: str, default: bool) -> bool:
     if value in _FALSE:
         return False
     raise InvalidField(f"{name} must be true or false, got {fields[name]!r}")
+
+
+async def _acquire_while_connected(admission: Admission, timeout_s: float, receive: Callable) -> None:
+    """Wait for an analysis slot (:meth:`Admission.acquire`), unless the client disconnects first.
+
+    Raises:
+        ServiceBusy: no slot (queue full, or none within ``timeout_s``).
+        ClientDisconnect: the client left while waiting (its place goes to the next request).
+    """
+    acquire = asyncio.ensure_future(admission.acquire(timeout_s))
+    gone = asyncio.ensure_future(_disconnected(receive))
+    kept = False
+    try:
+        await asyncio.wait({acquire, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if not acquire.done():
+            _log.info("a client left while its request was queued")
+            raise ClientDisconnect()
+        acquire.result()  # ServiceBusy, or the slot is ours
+        kept = True
+    finally:
+        gone.cancel()
+        if not acquire.done():
+            acquire.cancel()
+            await asyncio.gather(acquire, return_exceptions=True)
+        elif not kept and not acquire.cancelled() and acquire.exception() is None:
+            admission.release()  # a slot nobody will use (this request was cancelled meanwhile)
+
+
+async def _disconnected(receive: Callable) -> None:
+    """Return when the client disconnects (the request body has been read: nothing else can arrive)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def _timed(timing: dict[str, float], fn: Callable[..., T], *args: Any) -> T:
