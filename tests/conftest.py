@@ -233,3 +233,21 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Tiny model weights
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> Path:
+    """A laanet checkpoint of the ``cpu-tiny`` model (random weights, seed 3, input 128 → 32×32 heatmaps)."""
+    import torch
+
+    from laanet.config import load_config
+    from laanet.models.checkpoint import save_model
+    from laanet.models.laanet import LAANet
+
+    torch.manual_seed(3)
+    return save_model(LAANet(load_config("cpu-tiny").model), tmp_path_factory.mktemp("weights") / "tiny.pt")

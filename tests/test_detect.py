@@ -7,23 +7,12 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from laanet.cli import app
-from laanet.config import load_config
 from laanet.inference.detector import DefaultWeightsMissing, Detector, default_weights
 from laanet.inference.results import sigmoid
-from laanet.models.checkpoint import save_model
-from laanet.models.laanet import LAANet
-
-
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory):
-    torch.manual_seed(3)
-    path = tmp_path_factory.mktemp("weights") / "tiny.pt"
-    save_model(LAANet(load_config("cpu-tiny").model), path)
-    return path
+from laanet.schemas import validate
 
 
 @pytest.fixture(scope="module")
@@ -122,9 +111,15 @@ def test_cli_folder_json_csv(tiny_weights, media_dir, tmp_path):
     video = by_name["face_clip.mp4"]
     assert video["kind"] == "video" and video["status"] == "ok" and len(video["frames"]) == 3
     assert (out / "heatmaps").is_dir() and video["timeline"].endswith("_timeline.png")
-    face = by_name["multi_face.jpg"]["frames"][0]["faces"][0]
-    assert face["heatmap"] and (out / "heatmaps" / face["heatmap"].rsplit("/", 1)[-1]).is_file()
+    frame = by_name["multi_face.jpg"]["frames"][0]
+    assert frame["overlay"].endswith(".png") and (out / "heatmaps" / frame["overlay"].rsplit("/", 1)[-1]).is_file()
+    heat = np.load(frame["faces"][0]["heatmap"])  # the raw heatmap of the face, beside its overlay
+    assert heat.shape == (32, 32) and heat.max() == pytest.approx(frame["faces"][0]["heatmap_max"], abs=1e-4)
     assert payload["model"]["backend"] == "torch"
+    validate(payload, "document")  # results.json: provenance once, then the entries
+    assert payload["provenance"]["weights"]["name"] == "tiny.pt" and payload["provenance"]["options"]["frames"] == 3
+    for line in (out / "results.jsonl").read_text().splitlines():
+        validate(json.loads(line), "result")  # each line stands alone, with its provenance
     rows = (out / "results.csv").read_text().strip().splitlines()
     assert rows[0].startswith("path,kind,status") and len(rows) >= 1 + 2 + 3 + 2
     assert "Traceback" not in res.output

@@ -19,13 +19,15 @@ from typer.testing import CliRunner
 
 from laanet.assets import sample_path
 from laanet.inference.options import InferenceOptions
+from laanet.schemas import validate
 from laanet.service import ServeSettings, create_app
 from laanet.service.server import serve_in_thread
 
 LIMIT_MB = 1.0
 LIMIT = int(LIMIT_MB * 2**20)
-RESULT_KEYS = {"path", "kind", "status", "error", "score", "label", "frames"}  # one results.json entry
-FACE_KEYS = {"box", "score", "logit", "detector_score", "heatmap"}
+RESULT_KEYS = {"schema_version", "path", "kind", "status", "error", "score", "label", "threshold", "frames", "timeline",
+               "provenance"}  # one result (result.schema.json)
+FACE_KEYS = {"box", "score", "logit", "detector_score", "heatmap", "heatmap_max"}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -99,6 +101,7 @@ def test_detect_image_matches_the_detector(client, real_server, upload_dir):
     assert r.status_code == 200, r.text
     body = r.json()
     assert set(body) == RESULT_KEYS
+    validate(body, "result")
     assert body["path"] == "Obama Portrait.JPG" and body["kind"] == "image" and body["status"] == "ok"
     face = body["frames"][0]["faces"][0]
     assert set(face) == FACE_KEYS
@@ -110,8 +113,10 @@ def test_detect_image_matches_the_detector(client, real_server, upload_dir):
     assert face["score"] == direct["frames"][0]["faces"][0]["score"]
 
     # The overlay is a decodable JPEG; overlay_scale maps the face box onto it.
-    assert face["heatmap"].startswith("data:image/jpeg;base64,")
-    jpeg = base64.b64decode(face["heatmap"].split(",", 1)[1])
+    assert face["heatmap"] is None  # the raw map's file: the server stores none
+    overlay_url = body["frames"][0]["overlay"]
+    assert overlay_url.startswith("data:image/jpeg;base64,")
+    jpeg = base64.b64decode(overlay_url.split(",", 1)[1])
     overlay = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     source = cv2.imread(str(sample_path("obama_portrait.jpg")))
     scale = body["frames"][0]["overlay_scale"]
@@ -131,7 +136,7 @@ def test_detect_video_with_options(client):
     assert body["kind"] == "video" and body["status"] == "ok" and len(body["frames"]) == 3
     times = [f["time_s"] for f in body["frames"]]
     assert times == sorted(times) and times[0] == 0.0
-    assert all(face["heatmap"] is None for f in body["frames"] for face in f["faces"])
+    assert all(f["overlay"] is None for f in body["frames"])
     assert "Server-Timing" in r.headers
 
 

@@ -46,7 +46,7 @@ class FakeDetector:
             "trained_with": "laanet train --data /secret/data",
         }
 
-    def detect(self, source):
+    def detect(self, source, **options):
         self.shapes.append(tuple(getattr(source, "shape", ())))
         self.threads.append(threading.current_thread().name)
         if self.broken:
@@ -319,7 +319,7 @@ def test_a_crash_on_one_input_is_a_500_and_the_model_stays_in_use(tmp_path):
     loads = []
 
     class CrashOnce(FakeDetector):
-        def detect(self, source):
+        def detect(self, source, **options):
             if getattr(source, "shape", (0,))[0] == 800:  # the 640x800 portrait only
                 raise ValueError("cannot handle /secret/tmp/laanet-upload-x/upload.jpg")
             return super().detect(source)

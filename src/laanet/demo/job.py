@@ -76,8 +76,8 @@ def _first_overlay(result, out_dir: Path) -> str | None:
     best, best_logit = None, None
     for frame in result.frames:
         for face in frame.faces:
-            if face.heatmap_path and (best_logit is None or face.logit > best_logit):
-                best, best_logit = face.heatmap_path, face.logit
+            if frame.overlay_path and (best_logit is None or face.logit > best_logit):
+                best, best_logit = frame.overlay_path, face.logit
     if best is None:
         return None
     return str(Path(best).resolve().relative_to(out_dir.resolve()))
@@ -87,7 +87,7 @@ def _thumbnail(result, overlay: str | None, out_dir: Path, size: int = 200) -> s
     """Square crop of ``overlay`` around the highest-scoring face (2× its box), saved under ``OUT/thumbs/``."""
     import cv2
 
-    faces = [(face.logit, face.box) for frame in result.frames for face in frame.faces if face.heatmap_path]
+    faces = [(face.logit, face.box) for frame in result.frames for face in frame.faces if frame.overlay_path]
     if overlay is None or not faces:
         return None
     image = cv2.imread(str(out_dir / overlay))

@@ -88,23 +88,17 @@ class OnnxLAANet:
     """
 
     def __init__(self, path: str | os.PathLike, *, threads: int | None = None) -> None:
-        import onnxruntime as ort
+        from laanet.export.session import OnnxSession
 
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-        props = self.session.get_modelmeta().custom_metadata_map
-        self.config = json.loads(props.get("laanet_config", "{}"))
-        self.meta = json.loads(props.get("laanet_meta", "{}"))
-        self.output_names = [o.name for o in self.session.get_outputs()]
+        self._session = OnnxSession(path, threads=threads)
+        self.session = self._session.session
+        self.config, self.meta, self.output_names = self._session.config, self._session.meta, self._session.output_names
 
     @property
     def input_size(self) -> int:
-        return int(self.config.get("input_size", self.session.get_inputs()[0].shape[-1]))
+        return self._session.input_size
 
     def __call__(self, x: np.ndarray | torch.Tensor) -> LAANetOutput:
         arr = x.detach().cpu().float().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float32)
-        outs = dict(zip(self.output_names, self.session.run(None, {"input": np.ascontiguousarray(arr)})))
+        outs = self._session.run(arr)
         return LAANetOutput(*(torch.from_numpy(outs[n]) if n in outs else None for n in OUTPUT_NAMES))

@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from laanet.export.graph import fold_pads_into_convs, reduce_means_to_global_pools
+from laanet.export.session import INFERENCE_OUTPUTS
 
 _log = logging.getLogger(__name__)
-INFERENCE_OUTPUTS = ("cls", "heatmap")
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,21 @@
 """The Python API behind ``laanet detect``: files in, verdicts with heatmaps out.
 
 >>> from laanet import Detector
->>> result = Detector().detect("photo.jpg")          # or a video, or an H×W×3 RGB array
->>> result.status, result.score, result.label          # ('ok', 0.93, 'fake')
->>> result.frames[0].faces[0].heatmap.shape            # (96, 96) vulnerable-point heatmap of that face
+>>> detector = Detector()                              # bundled demo weights; Detector("laanet_sbi.pt", backend="onnx")
+>>> result = detector("photo.jpg")                     # a path, URL, folder, array, PIL image, bytes, or a list
+>>> result.status, result.label, result.score          # ('ok', 'fake', 0.93)
+>>> result.frames[0].faces[0].heatmap.shape            # (96, 96) P(vulnerable point) of that face
+>>> result.save("out/"); fig = result.plot()           # overlays + raw heatmaps + JSON; a matplotlib figure
 
-Faces of many frames and files are batched together for throughput; results come back in input order.
+Faces of many frames and files are batched together for throughput; results come back in input order. A
+detector holds no per-call state: per-call options are arguments, and one instance can be shared by threads
+(face detection and the model each run under a lock; the rest of a call runs concurrently).
 """
 from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,15 +27,23 @@ import numpy as np
 
 from laanet.device import resolve_device
 from laanet.inference.options import InferenceOptions
-from laanet.inference.preprocess import crop_to_input
-from laanet.inference.render import OverlayFace, overlay_canvas, render_overlay, save_rgb, save_timeline
-from laanet.inference.results import FaceResult, FileResult, FrameResult
-from laanet.inference.runner import BACKENDS, OnnxRunner, TorchRunner
-from laanet.media import MediaError, media_kind, read_image, read_video_frames, to_rgb_uint8
-from laanet.media.image import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from laanet.inference.provenance import Provenance, WeightsInfo, file_sha256
+from laanet.inference.results import (
+    FaceResult,
+    FileResult,
+    FrameResult,
+    ResultList,
+    overlay_name,
+    safe_stem,
+    save_face_heatmaps,
+    timeline_name,
+)
+from laanet.inference.sources import ACCEPTED, Input, NoInputsError, collect_inputs, expand, iter_inputs
+from laanet.media import MediaError
 
+__all__ = ["ACCEPTED", "DefaultWeightsMissing", "Detector", "NoInputsError", "collect_inputs", "default_weights"]
 _log = logging.getLogger(__name__)
-CROP_SIZE = 256  # stored face-crop size (spec §3.1); the network input is resized from it
+PER_CALL_OPTIONS = ("frames", "flip_test", "threshold", "batch_size")  # the rest fix what the detector loads
 
 
 class DefaultWeightsMissing(FileNotFoundError):
@@ -47,22 +60,24 @@ def default_weights() -> Path:
     return path
 
 
-def collect_inputs(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    """Expand folders (recursively, images and videos by extension, sorted); files are kept as given."""
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            out.extend(
-                sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS)
-            )
-        else:
-            out.append(p)  # missing or unsupported files become "error" results, not exceptions
-    return out
+@dataclass(frozen=True)
+class _Run:
+    """Everything one ``detect``/``detect_many`` call needs beyond the detector: nothing of it is shared."""
+
+    options: InferenceOptions
+    provenance: Provenance
+    heatmap_dir: Path | None = None
+    keep_overlays: bool = False
+    on_frames: Callable[[int], None] | None = None
+
+    @property
+    def render(self) -> bool:
+        return self.keep_overlays or self.heatmap_dir is not None
 
 
 @dataclass
 class _Pending:
-    """One input file on its way through detection → batched inference → rendering."""
+    """One input on its way through detection → batched inference → rendering."""
 
     result: FileResult
     images: dict[int, tuple[np.ndarray, float]] = field(default_factory=dict)  # frame pos -> (overlay canvas, scale)
@@ -81,15 +96,20 @@ def _option_property(name: str) -> property:
 
 
 class Detector:
-    """LAA-Net deepfake detector over images, videos and arrays.
+    """LAA-Net deepfake detector over images, videos, folders, arrays, bytes and URLs.
 
     ``Detector(options)`` or ``Detector(weights=..., backend=..., ...)``: keyword overrides are applied on top
     of ``options`` (default :class:`InferenceOptions`), so ``Detector("model.pt", frames=8)`` works as before.
     See :class:`~laanet.inference.options.InferenceOptions` for every option and its default.
+
+    Raises:
+        ValueError: a bad option (the message names it); ``laanet.device.DeviceError`` for an unusable device.
+        FileNotFoundError: the weights file does not exist.
+        laanet.models.errors.CheckpointError: the weights file is unreadable, does not fit, or holds NaN/inf.
     """
 
     def __init__(self, options: InferenceOptions | str | os.PathLike | None = None, **overrides: Any) -> None:
-        from laanet.faces import FaceAnalyzer
+        from laanet.faces import DEFAULT_CROP_SIZE, FaceAnalyzer
 
         if isinstance(options, (str, os.PathLike)):  # Detector("weights.pt", ...) as before
             overrides = {"weights": options, **overrides}
@@ -103,19 +123,26 @@ class Detector:
         self.device = resolve_device(options.device, backend=options.backend)
         path = Path(options.weights) if options.weights is not None else default_weights()
         if not path.is_file():
-            raise FileNotFoundError(f"weights file not found: {path}")
+            raise FileNotFoundError(f"weights file not found: {path}" + (" (a folder)" if path.is_dir() else ""))
+        sha256 = file_sha256(path)
         if options.backend == "onnx":
-            self.runner = OnnxRunner(path)
+            from laanet.inference.runner import OnnxRunner
+
+            self.runner = OnnxRunner(path, sha256=sha256)
         else:
             if path.suffix == ".onnx":
-                raise ValueError(f"{path} is an ONNX file; use backend='onnx'")
+                raise ValueError(f"weights: {path} is an ONNX file; use backend='onnx' (--backend onnx)")
+            from laanet.inference.runner import TorchRunner
             from laanet.models.checkpoint import load_model
 
             self.runner = TorchRunner(load_model(path), device=self.device)
         self.weights = path
+        fmt = "onnx" if path.suffix == ".onnx" else str(self.runner.meta.get("format", "laanet"))
+        self.weights_info = WeightsInfo(name=path.name, sha256=sha256, format=fmt)
+        self.crop_size = DEFAULT_CROP_SIZE  # stored face-crop side; the network input is resized from it
         self.faces = FaceAnalyzer(backend=options.face_backend)
-        self._heatmap_dir: Path | None = None  # per run: where overlays go
-        self._on_frames: Callable[[int], None] | None = None  # per run: progress callback
+        self._faces_lock = threading.Lock()  # FaceAnalyzer is not thread-safe
+        self._model_lock = threading.Lock()  # one forward pass at a time (they would only split the cores)
 
     frames = _option_property("frames")
     flip_test = _option_property("flip_test")
@@ -123,159 +150,231 @@ class Detector:
     batch_size = _option_property("batch_size")
 
     @property
+    def input_size(self) -> int:
+        """Network input side in pixels (heatmaps are a quarter of it)."""
+        return self.runner.input_size
+
+    def provenance(self, options: InferenceOptions | None = None) -> Provenance:
+        """Where results of this detector come from (with ``options``, default this detector's), stamped now."""
+        return Provenance(
+            weights=self.weights_info,
+            backend=self.runner.name,
+            device=self.device,
+            input_size=self.input_size,
+            crop_size=self.crop_size,
+            options=(options or self.options).to_dict(),
+        )
+
+    @property
     def model_info(self) -> dict:
-        """What was loaded, for results.json."""
-        meta = {k: v for k, v in self.runner.meta.items() if k != "config"}
+        """What was loaded, as a flat dict (kept for older callers; :meth:`provenance` is the full record)."""
+        meta = {k: v for k, v in self.runner.meta.items() if k not in ("config", "onnx", "path")}
         return {
-            "weights": str(self.weights),
+            "weights": self.weights.name,
+            "weights_sha256": self.weights_info.sha256,
             "backend": self.runner.name,
-            "input_size": self.runner.input_size,
+            "device": self.device,
+            "input_size": self.input_size,
             "flip_test": self.flip_test,
             "threshold": self.threshold,
             "frames_per_video": self.frames,
-            "face_backend": getattr(self.faces, "backend_name", None),
+            "face_backend": self.options.face_backend,
             **{k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool, type(None)))},
         }
 
+    def __repr__(self) -> str:
+        o = self.options
+        return (
+            f"Detector(weights={self.weights.name!r}, backend={o.backend!r}, device={self.device!r}, "
+            f"threshold={o.threshold}, frames={o.frames}, flip_test={o.flip_test}, face_backend={o.face_backend!r})"
+        )
+
     # -- public API ----------------------------------------------------------------------------------------------
 
-    def detect(self, source: str | os.PathLike | np.ndarray) -> FileResult:
-        """One image, video or RGB array → :class:`FileResult` (heatmaps and overlays kept as arrays)."""
-        if isinstance(source, np.ndarray):
-            self._heatmap_dir, self._on_frames = None, None
-            state = _Pending(FileResult(path="<array>", kind="image", threshold=self.threshold))
-            return next(self._run([(state, lambda: [(0, None, to_rgb_uint8(source))])], keep_overlays=True))
-        return next(self.detect_many([source], keep_overlays=True))
+    def __call__(self, source: Any, **kwargs: Any) -> FileResult | ResultList:
+        """Same as :meth:`detect`."""
+        return self.detect(source, **kwargs)
+
+    def detect(
+        self,
+        source: Any,
+        *,
+        heatmap_dir: str | os.PathLike | None = None,
+        keep_overlays: bool = True,
+        on_frames: Callable[[int], None] | None = None,
+        **options: Any,
+    ) -> FileResult | ResultList:
+        """Score one input, or every file of a folder or list.
+
+        Args:
+            source: a path or URL to an image or video, a folder, an RGB array, a PIL image, bytes, a binary
+                file object, or a list of these (see :mod:`laanet.inference.sources`).
+            heatmap_dir: also write overlays (PNG), raw heatmaps (``.npy``) and video timelines there.
+            keep_overlays: keep each frame's overlay as an array (``FrameResult.overlay``).
+            on_frames: progress callback, called with 1 as each frame is analysed.
+            **options: per-call values of ``frames``, ``flip_test``, ``threshold`` or ``batch_size``.
+
+        Returns:
+            A :class:`FileResult` for one input; a :class:`ResultList` (a list, in input order) for a folder
+            or a list. A file that cannot be decoded gives ``status="error"`` with a message, not an exception.
+
+        Raises:
+            TypeError: ``source`` is none of the accepted types.
+            FileNotFoundError: a path that does not exist.
+            NoInputsError: a folder (or list) with no image or video.
+        """
+        run = self._new_run(options, heatmap_dir=heatmap_dir, keep_overlays=keep_overlays, on_frames=on_frames)
+        inputs, batch = expand(source, strict=True)
+        if batch and not inputs:
+            raise NoInputsError("nothing to detect: the list is empty")
+        results = list(self._run(inputs, run))
+        return ResultList(results, provenance=run.provenance) if batch else results[0]
 
     def detect_many(
         self,
-        paths: Iterable[str | os.PathLike],
+        sources: Iterable[Any],
         *,
         heatmap_dir: str | os.PathLike | None = None,
         keep_overlays: bool = False,
         on_frames: Callable[[int], None] | None = None,
+        **options: Any,
     ) -> Iterator[FileResult]:
-        """Yield one :class:`FileResult` per input file, in order; folders are expanded recursively.
+        """Yield one :class:`FileResult` per input, in order, as they finish (folders expanded recursively).
 
-        ``heatmap_dir``: write overlay PNGs (and video timelines) there and record their paths.
-        ``on_frames(n)``: progress callback, called as frames are analysed.
+        Takes the same sources and options as :meth:`detect`; meant for long runs: an input that does not
+        exist or cannot be read gives an ``error`` result instead of an exception, and nothing is held in
+        memory beyond the current batch (``keep_overlays=False`` by default).
         """
-        self._heatmap_dir = Path(heatmap_dir) if heatmap_dir is not None else None
-        self._on_frames = on_frames
-        items = []
-        for path in collect_inputs(paths):
-            state = _Pending(FileResult(path=str(path), kind="image", threshold=self.threshold))
-            items.append((state, self._frame_loader(path, state.result)))
-        yield from self._run(items, keep_overlays=keep_overlays)
+        run = self._new_run(options, heatmap_dir=heatmap_dir, keep_overlays=keep_overlays, on_frames=on_frames)
+        yield from self._run(iter_inputs(sources, strict=False), run)
 
     # -- pipeline ------------------------------------------------------------------------------------------------
 
-    def _frame_loader(self, path: Path, result: FileResult) -> Callable[[], list[tuple[int, float | None, np.ndarray]]]:
-        def load() -> list[tuple[int, float | None, np.ndarray]]:
-            result.kind = media_kind(path)
-            if result.kind == "image":
-                return [(0, None, read_image(path))]
-            sample = read_video_frames(path, self.frames)
-            if sample.error:
-                result.error = f"video stream broke after {len(sample.frames)} of {sample.requested} frames: {sample.error}"
-            return [(f.index, f.time_s, f.image) for f in sample.frames]
+    def _new_run(self, overrides: dict[str, Any], **kwargs: Any) -> _Run:
+        fixed = sorted(set(overrides) - set(PER_CALL_OPTIONS))
+        if fixed:
+            raise TypeError(
+                f"per-call options are {', '.join(PER_CALL_OPTIONS)}; {', '.join(fixed)} is fixed when the Detector is built"
+            )
+        options = self.options.replace(**overrides) if overrides else self.options
+        heatmap_dir = kwargs.pop("heatmap_dir")
+        return _Run(
+            options=options,
+            provenance=self.provenance(options),
+            heatmap_dir=None if heatmap_dir is None else Path(heatmap_dir),
+            **kwargs,
+        )
 
-        return load
-
-    def _run(self, items, *, keep_overlays: bool) -> Iterator[FileResult]:
+    def _run(self, inputs: Iterable[Input], run: _Run) -> Iterator[FileResult]:
         queue: deque[_Pending] = deque()
         jobs: list[tuple[_Pending, int, int, np.ndarray]] = []  # (state, frame pos, face pos, network input)
-        for state, load in items:
+        size = run.options.batch_size
+        for item in inputs:
+            state = _Pending(FileResult(path=item.name, kind=item.kind_hint, threshold=run.options.threshold, provenance=run.provenance))
             queue.append(state)
-            self._analyse(state, load, jobs)
-            while len(jobs) >= self.batch_size:
-                self._infer(jobs[: self.batch_size])
-                del jobs[: self.batch_size]
-            yield from self._drain(queue, keep_overlays)
+            self._analyse(state, item, jobs, run)
+            while len(jobs) >= size:
+                self._infer(jobs[:size], run)
+                del jobs[:size]
+            yield from self._drain(queue, run)
         while jobs:
-            self._infer(jobs[: self.batch_size])
-            del jobs[: self.batch_size]
-        yield from self._drain(queue, keep_overlays)
+            self._infer(jobs[:size], run)
+            del jobs[:size]
+        yield from self._drain(queue, run)
 
-    def _analyse(self, state: _Pending, load, jobs: list) -> None:
-        from laanet.faces import FaceError, crop_face
-
+    def _analyse(self, state: _Pending, item: Input, jobs: list, run: _Run) -> None:
+        """Read the input's frames, find and crop its faces, and queue them for the model."""
         result = state.result
         try:
-            frames = load()
-        except (MediaError, ValueError) as err:
+            result.kind, frames, result.error = item.load(run.options.frames)
+        except (MediaError, OSError, ValueError) as err:
             result.status, result.error = "error", str(err)
             state.analysed = True
             return
-        input_size = self.runner.input_size
+        self._find_faces(state, frames, jobs, run)
+        state.analysed = True
+
+    def _find_faces(self, state: _Pending, frames: list, jobs: list, run: _Run) -> None:
+        """Detect, crop and queue the faces of each frame.
+
+        A frame on which the face detector fails (it recovers by itself) counts as a frame without faces; a
+        file on whose every frame it fails is an ``error``. A detector that cannot recover
+        (``FaceBackendError``) and unexpected exceptions propagate: the caller must know the detector is broken.
+        """
+        from laanet.faces import FaceBackendError, FaceError, crop_face
+        from laanet.inference.preprocess import crop_to_input
+        from laanet.inference.render import overlay_canvas
+
+        result = state.result
+        failed: list[str] = []
         for pos, (index, time_s, image) in enumerate(frames):
             frame = FrameResult(index=index, time_s=time_s)
             result.frames.append(frame)
             try:
-                faces = self.faces.detect(image)
+                with self._faces_lock:
+                    faces = self.faces.detect(image)
+            except FaceBackendError:
+                raise
             except FaceError as err:
                 _log.warning("%s frame %d: face detection failed: %s", result.path, index, err)
+                failed.append(str(err))
                 faces = []
             for k, face in enumerate(faces):
-                crop = crop_face(image, face, size=CROP_SIZE)
+                crop = crop_face(image, face, size=self.crop_size)
                 frame.faces.append(FaceResult(box=[float(v) for v in face.box], logit=float("nan"), detector_score=float(face.score)))
                 state.crops[(pos, k)] = crop.matrix
-                jobs.append((state, pos, k, crop_to_input(crop.image, input_size)))
+                jobs.append((state, pos, k, crop_to_input(crop.image, self.input_size)))
                 state.waiting += 1
-            if faces:
+            if faces and run.render:
                 state.images[pos] = overlay_canvas(image)  # capped size: big frames are not held until rendered
-            if self._on_frames is not None:
-                self._on_frames(1)
-        state.analysed = True
+            if run.on_frames is not None:
+                run.on_frames(1)
+        if failed and len(failed) == len(frames):
+            result.status, result.error = "error", f"face detection failed: {failed[0]}"
+        elif failed:
+            note = f"face detection failed on {len(failed)} of {len(frames)} frames ({failed[0]})"
+            result.error = f"{result.error}; {note}" if result.error else note
 
-    def _infer(self, batch: list) -> None:
+    def _infer(self, batch: list, run: _Run) -> None:
         x = np.stack([job[3] for job in batch])  # B, 3, S, S
-        logits, heat = self.runner.predict(x, flip_test=self.flip_test)
+        with self._model_lock:
+            logits, heat = self.runner.predict(x, flip_test=run.options.flip_test)
         for i, (state, pos, k, _) in enumerate(batch):
             face = state.result.frames[pos].faces[k]
             face.logit = float(logits[i])
             face.heatmap = None if heat is None else heat[i]
             state.waiting -= 1
 
-    def _drain(self, queue: deque[_Pending], keep_overlays: bool) -> Iterator[FileResult]:
+    def _drain(self, queue: deque[_Pending], run: _Run) -> Iterator[FileResult]:
         while queue and queue[0].analysed and queue[0].waiting == 0:
             state = queue.popleft()
-            self._render(state, keep_overlays)
-            yield state.result.finalize()
+            state.result.finalize()
+            if state.result.status == "ok":
+                self._render(state, run)
+            state.images.clear()
+            yield state.result
 
-    def _render(self, state: _Pending, keep_overlays: bool) -> None:
+    def _render(self, state: _Pending, run: _Run) -> None:
+        """Overlays (kept and/or written), raw heatmaps and the video timeline, as ``run`` asks."""
+        from laanet.inference.render import OverlayFace, render_overlay, save_rgb, save_timeline
+
         result = state.result
-        if not (keep_overlays or self._heatmap_dir):
-            return
-        stem = _safe_stem(result.path)
+        stem = safe_stem(result.path)
         for pos, (canvas, scale) in state.images.items():
             frame = result.frames[pos]
-            faces = [OverlayFace(f.box, f.score, f.heatmap, state.crops[(pos, k)], CROP_SIZE) for k, f in enumerate(frame.faces)]
-            overlay = render_overlay(canvas, faces, self.threshold, frame_scale=scale)
-            if keep_overlays:
+            faces = [
+                OverlayFace(f.box, f.score, f.heatmap, state.crops[(pos, k)], self.crop_size) for k, f in enumerate(frame.faces)
+            ]
+            overlay = render_overlay(canvas, faces, result.threshold, frame_scale=scale)
+            if run.keep_overlays:
                 frame.overlay = overlay
-            if self._heatmap_dir:
-                out = self._heatmap_dir / f"{stem}_f{frame.index:06d}.png"
+            if run.heatmap_dir is not None:
+                out = run.heatmap_dir / overlay_name(stem, frame.index)
                 save_rgb(out, overlay)
-                for face in frame.faces:
-                    face.heatmap_path = str(out)
-        if self._heatmap_dir and result.kind == "video" and result.frames:
-            out = self._heatmap_dir / f"{stem}_timeline.png"
-            save_timeline(
-                out,
-                [fr.time_s or 0.0 for fr in result.frames],
-                [fr.score for fr in result.frames],
-                self.threshold,
-                f"{Path(result.path).name}: video P(fake) = {result.score:.3f}" if result.score is not None else Path(result.path).name,
-            )
+                frame.overlay_path = str(out)
+                save_face_heatmaps(frame, run.heatmap_dir, stem)
+        if run.heatmap_dir is not None and result.kind == "video" and result.frames:
+            out = run.heatmap_dir / timeline_name(stem)
+            times = [fr.time_s or 0.0 for fr in result.frames]
+            save_timeline(out, times, [fr.score for fr in result.frames], result.threshold, result.title)
             result.timeline_path = str(out)
-        state.images.clear()
-
-
-def _safe_stem(path: str) -> str:
-    """A file-name-safe, collision-resistant stem for a result's overlays."""
-    import hashlib
-    import re
-
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).stem)[:60] or "input"
-    return f"{name}_{hashlib.sha1(path.encode()).hexdigest()[:8]}"

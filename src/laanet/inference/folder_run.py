@@ -203,10 +203,20 @@ def detect_to_folder(
                 on_result(result)
 
     results = [done[_key(p)] for p in paths]
-    write_json(json_path, {**info, "results": results})
+    write_json(json_path, _results_document(detector, info, results))
     csv_path = write_csv(out / RESULTS_CSV, results) if csv else None
     return FolderRun(out, results, scored=len(todo), skipped=len(paths) - len(todo), results_json=json_path,
                      results_csv=csv_path)
+
+
+def _results_document(detector: Any, info: dict[str, Any], results: list[dict[str, Any]]) -> dict[str, Any]:
+    """``results.json``: schema version, provenance once (``result.schema.json``, part ``document``), the model
+    info, and the entries without their per-line provenance (``results.jsonl`` lines keep theirs)."""
+    from laanet.inference.results import results_document
+
+    provenance = detector.provenance() if hasattr(detector, "provenance") else None
+    entries = [{k: v for k, v in r.items() if k not in ("schema_version", "provenance")} for r in results]
+    return {**results_document(entries, provenance), **info}
 
 
 def _check_same_options(info_path: Path, info: dict[str, Any]) -> None:

@@ -1,99 +1,144 @@
 """Model runners: one call turns a batch of network inputs into cls logits and heatmaps, per backend.
 
-``predict(x)`` takes B×3×S×S float32 in [-1, 1] and returns ``(logits (B,), heatmaps (B, S/4, S/4))`` with the
-heatmaps as probabilities (sigmoid of the logits). With ``flip_test`` the input and its horizontal mirror go
-through the network in one batch and their logits are averaged (cls and heatmap, as the official test).
+``predict(x)`` takes B×3×S×S float32 in [-1, 1] and returns ``(logits (B,), heatmaps (B, S/4, S/4))`` as numpy,
+the heatmaps as probabilities (sigmoid of the logits). With ``flip_test`` the input and its horizontal mirror
+go through the network in one batch and their logits are averaged (cls and heatmap, as the official test).
+
+Importing this module imports neither torch nor onnxruntime: :class:`TorchRunner` imports torch when built,
+and :class:`OnnxRunner` on a ``.onnx`` file never does (a ``.pt`` is exported once, with torch, and cached).
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
+
+from laanet.inference.provenance import file_sha256
+from laanet.models.errors import CheckpointError
 
 _log = logging.getLogger(__name__)
-BACKENDS = ("torch", "onnx")
 
 
-def _average_flip(cls: torch.Tensor, heatmap: torch.Tensor | None, n: int) -> tuple[np.ndarray, np.ndarray | None]:
-    logits = (cls[:n, 0] + cls[n:, 0]) / 2  # B
-    heat = None
-    if heatmap is not None:
-        heat = torch.sigmoid((heatmap[:n, 0] + heatmap[n:, 0].flip(-1)) / 2)  # B, h, w
-    return logits.float().numpy(), None if heat is None else heat.float().numpy()
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        return (1.0 / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32)
+
+
+def combine_outputs(cls: np.ndarray, heatmap: np.ndarray | None, n: int, flip_test: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Raw network outputs → (B logits, B×h×w heatmap probabilities).
+
+    ``cls``: (B or 2B)×1 logits; ``heatmap``: (B or 2B)×1×h×w logits or None. With ``flip_test`` the second
+    half of the batch is the mirror of the first: logits are averaged, the mirrored heatmap flipped back first.
+    """
+    if not flip_test:
+        return cls[:, 0].astype(np.float32), None if heatmap is None else _sigmoid(heatmap[:, 0])
+    logits = (cls[:n, 0] + cls[n:, 0]) / 2
+    heat = None if heatmap is None else _sigmoid((heatmap[:n, 0] + heatmap[n:, 0, :, ::-1]) / 2)
+    return logits.astype(np.float32), heat
+
+
+def _with_mirror(x: np.ndarray, flip_test: bool) -> np.ndarray:
+    return np.concatenate([x, x[..., ::-1]]) if flip_test else x
 
 
 class TorchRunner:
-    """Eager PyTorch (float32; channels_last on CPU, which is ~1.5× faster there)."""
+    """Eager PyTorch (float32; channels_last on CPU, which is ~1.5× faster there).
+
+    Args:
+        model: an :class:`~laanet.models.laanet.LAANet` (moved to ``device``, eval mode).
+        device: a resolved device name (``laanet.device.resolve_device``).
+    """
 
     name = "torch"
 
     def __init__(self, model, *, device: str = "cpu") -> None:
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError("device 'cuda' requested but CUDA is not available; use --device cpu")
-        self.device = torch.device(device)
+        import torch
+
+        from laanet.device import resolve_device
+
+        self.device = torch.device(resolve_device(device))
         self.model = model.to(self.device).eval()
         if self.device.type == "cpu":
             self.model = self.model.to(memory_format=torch.channels_last)
         self.input_size = model.cfg.input_size
-        self.meta = dict(getattr(model, "meta", {}))
+        self.meta: dict[str, Any] = dict(getattr(model, "meta", {}))
 
-    @torch.inference_mode()
     def predict(self, x: np.ndarray, *, flip_test: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-        t = torch.from_numpy(np.ascontiguousarray(x)).to(self.device)
-        n = t.shape[0]
-        if flip_test:
-            t = torch.cat([t, t.flip(-1)])
-        if self.device.type == "cpu":
-            t = t.contiguous(memory_format=torch.channels_last)
-        out = self.model(t)
-        cls, heat = out.cls.float().cpu(), None if out.heatmap is None else out.heatmap.float().cpu()
-        if flip_test:
-            return _average_flip(cls, heat, n)
-        return cls[:, 0].numpy(), None if heat is None else torch.sigmoid(heat[:, 0]).numpy()
+        import torch
+
+        n = x.shape[0]
+        with torch.inference_mode():
+            t = torch.from_numpy(np.ascontiguousarray(_with_mirror(x, flip_test))).to(self.device)
+            if self.device.type == "cpu":
+                t = t.contiguous(memory_format=torch.channels_last)
+            out = self.model(t)
+            cls = out.cls.float().cpu().numpy()
+            heat = None if out.heatmap is None else out.heatmap.float().cpu().numpy()
+        return combine_outputs(cls, heat, n, flip_test)
 
 
 class OnnxRunner:
-    """ONNX Runtime on the CPU; exports the checkpoint once and caches the .onnx by content hash."""
+    """ONNX Runtime on the CPU, on a ``.onnx`` file or on a checkpoint exported once and cached by content hash.
+
+    Args:
+        weights: a ``.onnx`` from ``laanet export`` (used as is, no torch), or a laanet/official checkpoint.
+        sha256: the checkpoint's SHA-256 if already known (the cache key; computed otherwise).
+        model: an already loaded model for ``weights`` (saves loading it again for the export).
+    """
 
     name = "onnx"
 
-    def __init__(self, weights: str | os.PathLike, *, model=None) -> None:
-        from laanet.export.onnx import OnnxLAANet
+    def __init__(self, weights: str | os.PathLike, *, sha256: str | None = None, model=None) -> None:
+        from laanet.export.session import OnnxSession
 
         path = Path(weights)
-        if path.suffix != ".onnx":
-            path = self._cached_export(path, model)
-        self.session = OnnxLAANet(path)
+        direct = path.suffix == ".onnx"
+        if not direct:
+            path = cached_export(path, sha256 or file_sha256(path), model)
+        self.session = OnnxSession(path)
         self.input_size = self.session.input_size
-        self.meta = {**self.session.meta, "onnx": str(path)}
+        self.meta: dict[str, Any] = {**self.session.meta, "config": self.session.config, "onnx": str(path)}
+        if direct:
+            self._check_finite(path)
 
-    @staticmethod
-    def _cached_export(weights: Path, model) -> Path:
-        from laanet.export.onnx import export_onnx
-        from laanet.models.checkpoint import load_model
-
-        digest = hashlib.sha256()
-        with open(weights, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-        cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "laanet" / "onnx"
-        target = cache / f"{digest.hexdigest()[:16]}.onnx"
-        if not target.is_file():
-            _log.info("exporting %s to ONNX (cached at %s)", weights, target)
-            tmp = target.with_suffix(f".{os.getpid()}.tmp")
-            export_onnx(model if model is not None else load_model(weights), tmp)
-            os.replace(tmp, target)
-        return target
+    def _check_finite(self, path: Path) -> None:
+        """One forward pass on a blank input: weights holding NaN/inf give non-finite outputs. (Checkpoints are
+        checked tensor by tensor when loaded; an exported ``.onnx`` is checked this way.)"""
+        s = self.input_size
+        outs = self.session.run(np.zeros((1, 3, s, s), dtype=np.float32))
+        if not all(np.isfinite(v).all() for v in outs.values()):
+            raise CheckpointError(f"{path}: the model returns non-finite values (NaN or inf); its weights are corrupt or diverged")
 
     def predict(self, x: np.ndarray, *, flip_test: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-        n = x.shape[0]
-        batch = np.concatenate([x, x[..., ::-1]]) if flip_test else x
-        out = self.session(np.ascontiguousarray(batch, dtype=np.float32))
-        if flip_test:
-            return _average_flip(out.cls, out.heatmap, n)
-        heat = None if out.heatmap is None else torch.sigmoid(out.heatmap[:, 0]).numpy()
-        return out.cls[:, 0].numpy(), heat
+        outs = self.session.run(_with_mirror(x, flip_test))
+        return combine_outputs(outs["cls"], outs.get("heatmap"), x.shape[0], flip_test)
+
+
+def onnx_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/laanet/onnx`` (``~/.cache/laanet/onnx``): checkpoints exported by the onnx backend."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "laanet" / "onnx"
+
+
+def cached_export(weights: Path, sha256: str, model=None) -> Path:
+    """The ``.onnx`` export of checkpoint ``weights``, made on first use (needs torch) and reused after."""
+    from laanet.export.session import INFERENCE_OUTPUTS
+
+    target = onnx_cache_dir() / f"{sha256[:16]}-{'-'.join(INFERENCE_OUTPUTS)}.onnx"
+    if target.is_file():
+        return target
+    from laanet.export.onnx import export_onnx
+    from laanet.models.checkpoint import load_model
+
+    _log.info("exporting %s to ONNX (cached at %s)", weights, target)
+    model = model if model is not None else load_model(weights)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        export_onnx(model, tmp, outputs=INFERENCE_OUTPUTS)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target

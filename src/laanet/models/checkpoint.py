@@ -22,21 +22,17 @@ from typing import Any
 import torch
 
 from laanet.config import ModelConfig, model_config_from_dict
+from laanet.models.errors import CheckpointError
 from laanet.models.laanet import LAANet
 from laanet.models.official import is_official_state_dict, official_to_laanet
 
 _log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
-
-
+__all__ = ["CheckpointError", "check_finite", "convert_official", "load_model", "read_checkpoint", "save_model"]
 EXPECTED_CHECKPOINTS = (
     "a laanet checkpoint (written by laanet train or laanet convert) or one of the authors' LAA-Net .pth "
     "checkpoints ({'epoch', 'state_dict'}); an exported model (.onnx) needs --backend onnx"
 )
-
-
-class CheckpointError(ValueError):
-    """A weights file that cannot be read or does not fit the model."""
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -101,7 +97,21 @@ def load_state_strict(model: LAANet, state: dict[str, torch.Tensor], source: str
     bad = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items() if state[k].shape != v.shape]
     if bad:
         raise CheckpointError(f"{source}: {len(bad)} shape mismatch(es): {'; '.join(bad[:4])}")
+    check_finite(state, source)
     model.load_state_dict({k: state[k].to(own[k].dtype) for k in own}, strict=True)
+
+
+def check_finite(state: dict[str, torch.Tensor], source: str) -> None:
+    """Raise :class:`CheckpointError` when any floating-point tensor of ``state`` holds NaN or ±inf.
+
+    Such weights give NaN scores for every input (a corrupt download, or a run that diverged).
+    """
+    bad = [k for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(
+            f"{source}: {len(bad)} weight tensor(s) hold non-finite values, NaN or inf ({', '.join(bad[:4])}"
+            f"{', ...' if len(bad) > 4 else ''}); the file is corrupt or comes from a training run that diverged"
+        )
 
 
 def load_model(

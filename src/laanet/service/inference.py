@@ -67,9 +67,10 @@ class DetectOptions:
 def analyse_upload(detector, upload: Upload, options: DetectOptions) -> dict:
     """Blocking: detect on an uploaded file and build the response (one ``results.json`` entry).
 
-    ``path`` is the client's (cleaned) file name, never the server's temporary path; each face's ``heatmap``
-    is the overlay of its frame as a JPEG data URL (None with ``overlays=False``), and each frame that has
-    one also gets ``overlay_scale``: overlay pixels per source pixel, to map face boxes onto it.
+    ``path`` is the client's (cleaned) file name, never the server's temporary path; each frame's ``overlay``
+    is its heatmap overlay as a JPEG data URL (None with ``overlays=False``), and each frame that has one also
+    gets ``overlay_scale``: overlay pixels per source pixel, to map face boxes onto it. A face's ``heatmap``
+    (where its raw map is stored) is None: the server stores nothing.
 
     Raises:
         ImageTooLarge: the image or video declares more than ``options.max_pixels`` pixels (413).
@@ -94,30 +95,22 @@ def analyse_upload(detector, upload: Upload, options: DetectOptions) -> dict:
     except MediaError as err:
         raise UndecodableUpload(_scrub(str(err), upload)) from None
 
-    saved = detector.frames, detector.flip_test
-    detector.frames, detector.flip_test = options.frames, options.flip_test
-    try:
-        result = detector.detect(source)
-    finally:
-        detector.frames, detector.flip_test = saved
-    if result.status == "error":
-        raise UndecodableUpload(_scrub(result.error or "the file could not be decoded", upload))
+    result = detector.detect(source, frames=options.frames, flip_test=options.flip_test, keep_overlays=options.overlays)
     if any(not math.isfinite(face.logit) for frame in result.frames for face in frame.faces):
         raise ModelOutputError(f"{upload.filename}: the model gave a non-finite score")
+    if result.status == "error":
+        raise UndecodableUpload(_scrub(result.error or "the file could not be decoded", upload))
 
     entry = result.to_dict()
     entry["path"] = upload.filename
     entry["kind"] = "image" if isinstance(source, np.ndarray) else "video"
     if entry.get("error"):
         entry["error"] = _scrub(entry["error"], upload)
-    entry.pop("timeline", None)
+    entry["timeline"] = None  # a file on the server: not for the client
     for frame_dict, frame in zip(entry["frames"], result.frames):
-        url = None
         if options.overlays and frame.overlay is not None:
-            url, width = overlay_data_url(frame.overlay, options.overlay_max_side)
+            frame_dict["overlay"], width = overlay_data_url(frame.overlay, options.overlay_max_side)
             frame_dict["overlay_scale"] = round(width / max(1, source_width), 6)
-        for face in frame_dict["faces"]:
-            face["heatmap"] = url
     return entry
 
 

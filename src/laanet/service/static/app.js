@@ -149,7 +149,7 @@ function selectFrame(i) {
     dot.classList.toggle("selected", Number(dot.dataset.index) === i);
   });
   const frame = i == null ? null : state.result.frames[i];
-  const url = frame && frame.faces.length ? frame.faces[0].heatmap : null;
+  const url = frame && frame.faces.length ? frame.overlay : null;
   show("frame-box", Boolean(url));
   if (!url) return;
   $("frame-title").textContent = state.result.kind === "video"
