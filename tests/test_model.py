@@ -124,3 +124,50 @@ def test_pretrained_backbone_from_local_file(tmp_path):
     m = LAANet(cfg)
     assert torch.equal(m.backbone.body.conv_stem.weight, reference.conv_stem.weight)
     assert torch.equal(m.backbone.body.blocks[3][0].conv_pw.weight, reference.blocks[3][0].conv_pw.weight)
+
+
+def test_paper_model_loads_every_imagenet_tensor_but_the_classifier(tmp_path):
+    """The C5 head conv (timm conv_head/bn2, dropped by features_only) is loaded too; values equal, names aside."""
+    import timm
+
+    torch.manual_seed(3)
+    reference = timm.create_model("tf_efficientnet_b4")  # random "ImageNet" classifier; nothing is downloaded
+    with torch.no_grad():  # make every tensor distinguishable from a fresh init (BN stats included)
+        for t in reference.state_dict().values():
+            if t.is_floating_point():
+                t.add_(torch.rand_like(t))
+            else:
+                t.fill_(7)
+    path = tmp_path / "b4_imagenet.pth"
+    torch.save(reference.state_dict(), path)
+    m = LAANet(load_config("paper-sbi", [f"model.pretrained_path={path}"]).model)
+    file_tensors = [v for k, v in reference.state_dict().items() if not k.startswith("classifier.")]
+    backbone_tensors = list(m.backbone.state_dict().values())  # body (stem, bn1, blocks) then head (conv, BN)
+    assert len(backbone_tensors) == len(file_tensors) == 698 + 6
+    for got, want in zip(backbone_tensors, file_tensors):
+        assert got.shape == want.shape and torch.equal(got, want.to(got.dtype))
+    assert torch.equal(m.backbone.head[0].weight, reference.conv_head.weight)
+    assert torch.equal(m.backbone.head[1].running_var, reference.bn2.running_var)
+    # the head conv is frozen with the rest of the backbone
+    head_params = {id(p) for p in m.backbone.head.parameters()}
+    assert head_params <= {id(p) for p in m.backbone_parameters()}
+
+
+def test_pretrained_offline_fails_at_once_naming_the_local_file_option(monkeypatch):
+    import huggingface_hub
+
+    from laanet.models import backbone
+
+    monkeypatch.setattr(backbone, "_hub_reachable", lambda timeout=5.0: False)
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda *a, **k: None)
+    monkeypatch.setattr(backbone.timm, "create_model", _no_download(backbone.timm.create_model))
+    with pytest.raises(OSError, match="model.pretrained_path"):
+        LAANet(load_config("cpu-tiny", ["model.pretrained=true"]).model)
+
+
+def _no_download(create_model):
+    def create(name, pretrained=False, **kwargs):
+        assert not pretrained, "tried to download"
+        return create_model(name, pretrained=False, **kwargs)
+
+    return create

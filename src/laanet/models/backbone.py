@@ -14,6 +14,11 @@ C5     head conv 1×1 448→1792 + BN + swish              1792 × 12 × 12 (/32
 The first three come from timm's ``feature_info``; the head conv is not a timm feature, so it is added here
 with its channels and reduction declared next to the others.
 
+ImageNet weights (``pretrained`` / ``pretrained_path``) are loaded from the *classification* checkpoint into
+the feature extractor **and** the head conv: timm's ``features_only`` model drops ``conv_head``/``bn2``, so
+loading through it would leave C5 random, whereas the official backbone loads them (only the classifier is
+dropped) and freezes them with the rest of the backbone. See :meth:`Backbone.load_classification_state`.
+
 The official backbone pads every convolution with *static* TF-"same" padding computed for a 380-px input
 (``image_size`` is never overridden for 384 px). :func:`apply_static_same_padding` reproduces that for timm's
 ``tf_*`` models, which otherwise pad dynamically; at 384 px exactly one convolution differs (the first
@@ -23,7 +28,9 @@ from __future__ import annotations
 
 import logging
 import math
+import socket
 from pathlib import Path
+from urllib.parse import urlparse
 
 import timm
 import torch
@@ -108,6 +115,67 @@ def apply_static_same_padding(body: nn.Module, image_size: int) -> int:
     return len(targets)
 
 
+def read_classification_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
+    """A timm classification state dict from a local ``.pth``/``.pt``/``.bin`` or ``.safetensors`` file.
+
+    A dict wrapping it under ``state_dict``/``model`` and ``module.`` prefixes are accepted.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"model.pretrained_path: no such file: {path}")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch.load/safetensors raise many types for foreign or truncated files
+        raise ValueError(f"model.pretrained_path {path}: not a readable state dict ({err})") from err
+    for wrapper in ("state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
+            state = state[wrapper]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"model.pretrained_path {path}: expected a state dict of tensors")
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def _hub_reachable(timeout: float = 5.0) -> bool:
+    """Whether the Hugging Face Hub answers a TCP connection (a failed DNS lookup fails at once)."""
+    from huggingface_hub import constants
+
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def download_classification_state(tag: str) -> dict[str, torch.Tensor]:
+    """The ImageNet state dict of the timm classification model ``tag`` (Hugging Face cache, else a download).
+
+    Offline and not cached, this fails at once (instead of huggingface_hub's minute of retries) with an error
+    that names ``model.pretrained_path``.
+    """
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    cfg = timm.models.get_pretrained_cfg(tag)
+    hub_id = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
+    cached = hub_id is not None and any(
+        isinstance(huggingface_hub.try_to_load_from_cache(hub_id, name), str)
+        for name in ("model.safetensors", "pytorch_model.bin")
+    )
+    if not cached and (constants.HF_HUB_OFFLINE or not _hub_reachable()):
+        raise OSError(
+            f"the ImageNet weights of {tag!r} are not in the Hugging Face cache and the Hub cannot be reached "
+            "(offline?): download them once on a machine with internet access, or pass "
+            "model.pretrained_path=FILE (a timm state dict of the classification model), or model.pretrained=false"
+        )
+    return timm.create_model(tag, pretrained=True).state_dict()
+
+
 class Backbone(nn.Module):
     """timm feature extractor (+ optional C5 head conv), returning its taps deepest first.
 
@@ -119,7 +187,8 @@ class Backbone(nn.Module):
             deepest tap (EfficientNet's head conv, "C5" in spec §1.2); 0 = no head conv.
         static_padding_size: if set, pad ``tf_*`` convs statically as for this input size (official code: 380).
         drop_path_rate: stochastic-depth rate of the backbone blocks.
-        pretrained: load timm's ImageNet weights (network access, or ``pretrained_path``).
+        pretrained: load timm's ImageNet weights (network access, or ``pretrained_path``) into every backbone
+            tensor, the head conv included (see :meth:`load_classification_state`).
         pretrained_path: local file holding a timm state dict for the full classification model.
 
     ``forward(x)`` takes B×3×H×W and returns the taps deepest first, e.g. ``[c5, c5_1, c4, c3]`` for B4.
@@ -140,11 +209,9 @@ class Backbone(nn.Module):
         kwargs: dict = {"features_only": True, "out_indices": tuple(feature_indices)}
         if drop_path_rate:
             kwargs["drop_path_rate"] = drop_path_rate
-        if pretrained and pretrained_path:
-            kwargs["pretrained_cfg_overlay"] = {"file": str(Path(pretrained_path).expanduser())}
-        model_name = PRETRAINED_TAGS.get(name, name) if pretrained else name
+        self.name = name
         try:
-            self.body = timm.create_model(model_name, pretrained=pretrained, **kwargs)
+            self.body = timm.create_model(name, pretrained=False, **kwargs)
         except RuntimeError as err:  # timm raises RuntimeError for unknown models
             raise ValueError(f"cannot build timm backbone {name!r}: {err}") from err
         reductions = list(self.body.feature_info.reduction())
@@ -153,10 +220,10 @@ class Backbone(nn.Module):
                 f"backbone {name!r} taps {list(feature_indices)} have reductions {reductions}; LAA-Net needs ..., 8, 16, 32"
             )
         if "efficientnet" in name:
-            # Official B4: BN momentum 0.01 in PyTorch terms (TF decay 0.99), eps 1e-3 (spec §1.2).
+            # Official B4: BN momentum 1 - 0.99 in PyTorch terms (TF decay 0.99), eps 1e-3 (spec §1.2).
             for m in self.body.modules():
                 if isinstance(m, nn.BatchNorm2d):
-                    m.momentum = 0.01
+                    m.momentum = 1 - 0.99
         self.padded_convs = apply_static_same_padding(self.body, static_padding_size) if static_padding_size else 0
 
         channels = list(self.body.feature_info.channels())
@@ -164,7 +231,7 @@ class Backbone(nn.Module):
             # C5: 1x1 conv + BN + SiLU over the deepest tap (EfficientNet's head conv; spec §1.2).
             self.head = nn.Sequential(
                 nn.Conv2d(channels[-1], head_channels, 1, bias=False),
-                BatchNormAct2d(head_channels, eps=1e-3, momentum=0.01, act_layer=nn.SiLU),
+                BatchNormAct2d(head_channels, eps=1e-3, momentum=1 - 0.99, act_layer=nn.SiLU),
             )
             channels.append(head_channels)
             reductions.append(reductions[-1])
@@ -172,6 +239,65 @@ class Backbone(nn.Module):
             self.head = None
         self.channels = channels[::-1]  # deepest first, e.g. [1792, 448, 160, 56] for B4
         self.reductions = reductions[::-1]  # e.g. [32, 32, 16, 8]
+        if pretrained:
+            if pretrained_path:
+                state = read_classification_checkpoint(pretrained_path)
+            else:
+                state = download_classification_state(PRETRAINED_TAGS.get(name, name))
+            self.load_classification_state(state)
+
+    def _classifier_prefix(self) -> str:
+        """Module name of the ImageNet classifier in the full timm model (``classifier`` / ``fc`` / ``head.fc``)."""
+        cfg = getattr(self.body, "pretrained_cfg", None) or {}
+        return str(cfg.get("classifier") or "classifier")
+
+    @torch.no_grad()
+    def load_classification_state(self, state: dict[str, torch.Tensor]) -> list[str]:
+        """Copy a timm *classification* state dict into the backbone: every tensor except the classifier.
+
+        Feature-extractor tensors keep their timm names; the head conv's ``conv_head.*`` / ``bn2.*`` go to
+        ``head.0.*`` / ``head.1.*``. A backbone tensor the file lacks is an error. Only the head conv may be
+        skipped, when ``head_channels`` differs from the file's (a narrower C5 head, e.g. a demo model); that is
+        logged as a warning, as are file tensors of modules ``features_only`` dropped (blocks deeper than the
+        deepest tap).
+
+        Returns the file keys that were loaded.
+        """
+        classifier = self._classifier_prefix() + "."
+        own = {f"body.{k}": v for k, v in self.body.state_dict().items()}
+        if self.head is not None:
+            own.update({f"head.{k}": v for k, v in self.head.state_dict().items()})
+        head_names = {"conv_head.": "head.0.", "bn2.": "head.1."} if self.head is not None else {}
+        targets: dict[str, str] = {}  # file key -> own key
+        unexpected = []
+        for key in state:
+            if key.startswith(classifier):
+                continue
+            head_prefix = next((p for p in head_names if key.startswith(p)), None)
+            mapped = head_names[head_prefix] + key[len(head_prefix):] if head_prefix else f"body.{key}"
+            if mapped in own:
+                targets[key] = mapped
+            else:
+                unexpected.append(key)
+        missing = sorted(set(own) - set(targets.values()))
+        if missing:
+            raise ValueError(f"ImageNet weights do not fit backbone {self.name!r}: {len(missing)} backbone tensor(s) "
+                             f"missing from the file (e.g. {', '.join(missing[:4])})")
+        if unexpected:  # e.g. blocks deeper than the deepest tap, which features_only drops
+            _log.warning("backbone %s: %d ImageNet tensor(s) have no place in the feature extractor and are not used "
+                         "(e.g. %s)", self.name, len(unexpected), ", ".join(unexpected[:4]))
+        head_keys = [k for k, t in targets.items() if t.startswith("head.")]
+        if any(state[k].shape != own[targets[k]].shape for k in head_keys):
+            _log.warning("backbone %s: the ImageNet head conv has %d channels, model.head_channels is %d: the C5 head "
+                         "conv starts from random weights", self.name, state["conv_head.weight"].shape[0],
+                         own["head.0.weight"].shape[0])
+            targets = {k: t for k, t in targets.items() if k not in head_keys}
+        bad = [f"{k} {tuple(state[k].shape)} vs {tuple(own[t].shape)}" for k, t in targets.items() if state[k].shape != own[t].shape]
+        if bad:
+            raise ValueError(f"ImageNet weights do not fit backbone {self.name!r}: shape mismatch {'; '.join(bad[:4])}")
+        for key, target in targets.items():
+            own[target].copy_(state[key])  # state_dict tensors share storage with the parameters and buffers
+        return list(targets)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         taps = self.body(x)  # shallowest first: B,56,H/8,W/8  B,160,H/16,W/16  B,448,H/32,W/32 (B4)

@@ -260,6 +260,8 @@ def train(
         try:
             model = LAANet(model_cfg).to(device_)
         except OSError as err:  # e.g. huggingface_hub cannot download the ImageNet weights offline
+            if "model.pretrained_path" in str(err):
+                raise FileNotFoundError(str(err)) from err
             raise FileNotFoundError(f"cannot load the pretrained backbone weights of {cfg.model.backbone!r} ({err}); "
                                     "pass model.pretrained_path=FILE (a timm state dict) or model.pretrained=false") from err
         criterion = LAANetLoss(LossWeights(heatmap=tc.hm_weight, cls=tc.cls_weight, consistency=tc.cst_weight))
