@@ -37,3 +37,31 @@ def test_yaml_file_and_roundtrip(tmp_path):
     with pytest.raises(ValueError, match="unknown config"):
         load_config("no-such-preset")
     assert isinstance(RunConfig().to_dict()["model"]["feature_indices"], list)
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_presets_state_only_what_differs_from_the_defaults(name):
+    """Every key a preset sets differs from the dataclass default (the defaults are the paper configuration)."""
+    from importlib import resources
+
+    import yaml
+
+    data = yaml.safe_load((resources.files("laanet.presets") / f"{name}.yaml").read_text())
+    defaults = RunConfig().to_dict()
+    resolved = load_config(name).to_dict()
+    restated = [f"{section}.{key}" for section, values in data.items() for key in values
+                if resolved[section][key] == defaults[section][key]]
+    assert not restated, f"preset {name} restates defaults: {restated}"
+
+
+def test_paper_presets_follow_the_official_training():
+    """paper-sbi = the defaults + ImageNet weights; the laanet variants are off in both paper presets."""
+    sbi, bi = load_config("paper-sbi"), load_config("paper-bi")
+    default = RunConfig()
+    default.model.pretrained = True
+    assert sbi == default
+    for cfg in (sbi, bi):
+        assert cfg.model.inception_pw_once is False and cfg.train.best_by == "acc_loss"
+        assert (cfg.train.freeze_backbone_epochs, cfg.train.sam_rho, cfg.train.lr, cfg.train.booster) == (6, 0.05, 5e-5, 4.0)
+    assert sbi.data.frames_per_video == 8 and sbi.data.redraw_frames is False  # official SBI: drawn once
+    assert bi.data.frames_per_video == 32 and bi.data.redraw_frames is True  # official BI: re-drawn every epoch

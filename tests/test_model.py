@@ -171,3 +171,38 @@ def _no_download(create_model):
         return create_model(name, pretrained=False, **kwargs)
 
     return create
+
+
+def test_inception_block_bn_bookkeeping_official_and_pw_once():
+    """Official: pw(x) three times in training (BN stats move 4x per forward); pw_once: same outputs/grads, 2x."""
+    from laanet.models.decoder import InceptionBlock
+
+    torch.manual_seed(0)
+    official, once = InceptionBlock(8), InceptionBlock(8, pw_once=True)
+    once.load_state_dict(official.state_dict())
+    x = torch.randn(2, 8, 6, 5, dtype=torch.float64) * 3 + 1
+    official.double().train(), once.double().train()
+    y_official, y_once = official(x), once(x)
+    torch.testing.assert_close(y_official, y_once, rtol=1e-12, atol=1e-12)
+    (y_official * torch.arange(y_official.numel(), dtype=x.dtype).view_as(y_official)).sum().backward()
+    (y_once * torch.arange(y_once.numel(), dtype=x.dtype).view_as(y_once)).sum().backward()
+    for (name, a), b in zip(official.named_parameters(), once.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-10, atol=1e-12, msg=name)
+    bn_official, bn_once = official.pw_block[1], once.pw_block[1]
+    assert int(bn_official.num_batches_tracked) == 4 and int(bn_once.num_batches_tracked) == 2
+    # running mean after x, x, x, maxpool(x) with momentum 0.1
+    pw = once.pw_block[0]
+    mean_x, mean_pool = pw(x).mean((0, 2, 3)), pw(official.pool(x)).mean((0, 2, 3))
+    expected = 0.9**4 * 0 + (1 - 0.9**3) * 0.9 * mean_x + 0.1 * mean_pool
+    torch.testing.assert_close(bn_official.running_mean, expected.detach(), rtol=1e-10, atol=1e-12)
+    assert not torch.allclose(bn_official.running_mean, bn_once.running_mean)
+    once.load_state_dict(official.state_dict())
+    official.eval(), once.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(official(x), once(x), rtol=0, atol=0)  # eval: one pw(x) either way
+
+
+def test_inception_option_reaches_the_model():
+    tiny = load_config("cpu-tiny", ["model.inception_pw_once=true"]).model
+    assert LAANet(tiny).decoder.deconv_4[0].pw_once is True
+    assert LAANet(load_config("cpu-tiny").model).decoder.deconv_4[0].pw_once is False

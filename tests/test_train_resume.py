@@ -123,3 +123,36 @@ def test_mix_draws_sbi_and_bi_per_item(prep):
         for i in range(len(train_set)):
             train_set[i]
     assert calls == first  # the choice depends only on (seed, epoch, index)
+
+
+def _videos(n_videos: int, n_frames: int):
+    from collections import OrderedDict
+
+    from laanet.data.index import IndexRecord
+
+    return OrderedDict(
+        (f"v{v}", [IndexRecord("folder", "train", 0, "real", f"v{v}", f, f"v{v}/{f}.png") for f in range(n_frames)])
+        for v in range(n_videos)
+    )
+
+
+@pytest.mark.parametrize("redraw", [False, True])
+def test_frames_drawn_once_or_every_epoch(redraw: bool):
+    """Official SBI (default): the 8 frames of each video are drawn once for the run; redraw_frames: every epoch."""
+    from laanet.training.dataset import PairDataset
+
+    cfg = load_config("paper-sbi", ["model.pretrained=false"])
+    assert cfg.data.frames_per_video == 8 and cfg.data.redraw_frames is False
+    data = PairDataset("unused", _videos(3, 40), cfg, frames_per_video=8, train=True, seed=317, redraw_frames=redraw)
+    first = [(r.video_id, r.frame) for r in data.items]
+    assert len(first) == 24 and len(set(first)) == 24  # 8 distinct frames of each of the 3 videos
+    changed = []
+    for epoch in range(1, 4):
+        data.set_epoch(epoch)
+        assert data.epoch == epoch  # the synthesis/augmentation seeds follow the epoch either way
+        changed.append([(r.video_id, r.frame) for r in data.items] != first)
+    assert changed == ([True] * 3 if redraw else [False] * 3)
+    val = PairDataset("unused", _videos(2, 40), cfg, frames_per_video=4, train=False, seed=317, redraw_frames=True)
+    items = list(val.items)
+    val.set_epoch(3)
+    assert val.items == items and val.epoch == 0  # validation never changes

@@ -41,6 +41,9 @@ class ModelConfig:
     consistency_head: bool = True
     head_conv: int = 64  # hidden width of each head (spec §1.4)
     consistency_dim: int = 256  # per-pixel embedding size of the consistency head
+    # laanet option: evaluate the inception block's shared point-wise conv+BN once per forward and reuse it. Same
+    # outputs and gradients; its BN running stats then move 2x per forward instead of the official 4x.
+    inception_pw_once: bool = False
     tap_dropout: float = 0.4  # element-wise dropout on the four taps in training (B4's dropout_rate)
     drop_path_rate: float = 0.2  # backbone drop-connect, scaled linearly with block index
     input_size: int = 384  # square network input (pixels); outputs are input_size / 4
@@ -53,7 +56,10 @@ class DataConfig:
     """What the training data loader produces (spec §3)."""
 
     method: Literal["sbi", "bi", "mix"] = "sbi"  # mix: SBI or BI per pair, p 0.5 each (one heatmap weight)
-    frames_per_video: int = 8  # re-sampled every epoch (the official SBI loader never re-samples)
+    frames_per_video: int = 8  # training frames per video
+    # False: the frames are drawn once for the whole run (official SBI loader); True: re-drawn every epoch (the
+    # paper's "dynamically selected"; official BI loader; laanet option for SBI).
+    redraw_frames: bool = False
     val_frames_per_video: int = 8
     crop_size: int = 256  # stored face-crop size (spec §3.1)
     val_fraction: float = 0.15  # held-out real videos for validation when the index has no val split
@@ -83,6 +89,9 @@ class TrainConfig:
     max_steps: int | None = None
     save_every: int | None = None
     log_every: int = 10
+    # best.pt: "acc_loss" = when validation accuracy rises AND validation loss falls, both at once (official);
+    # "auc" = highest validation AUC (laanet option).
+    best_by: Literal["acc_loss", "auc"] = "acc_loss"
 
 
 @dataclass

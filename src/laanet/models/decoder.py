@@ -34,21 +34,33 @@ class InceptionBlock(nn.Module):
 
     b1 = pw(x); b2 = conv3(pw(x)); b3 = conv5(pw(x)); b4 = pw(maxpool3(x)); out = concat(b1..b4).
     B×C×H×W → B×C×H×W, with C divisible by 4.
+
+    In training the official block evaluates ``pw(x)`` three times (once per branch), so the running statistics
+    of its BatchNorm move four times per forward (x, x, x, maxpool(x)) and ``num_batches_tracked`` grows by 4.
+    That is the default. ``pw_once=True`` (laanet option) computes ``pw(x)`` once and reuses it: the same
+    outputs and gradients, less compute, but the running statistics move twice per forward. In eval mode the
+    three calls are identical, so ``pw(x)`` is always computed once there (outputs and ONNX graphs are the same
+    either way).
     """
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, *, pw_once: bool = False) -> None:
         super().__init__()
         if channels % 4:
             raise ValueError(f"inception channels must be divisible by 4, got {channels}")
         branch = channels // 4
+        self.pw_once = pw_once
         self.pw_block = conv_bn_relu(channels, branch, 1)
         self.conv3_block = conv_bn_relu(branch, branch, 3)
         self.conv5_block = conv_bn_relu(branch, branch, 5)
         self.pool = nn.MaxPool2d(3, stride=1, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        p = self.pw_block(x)  # B, C/4, H, W
-        return torch.cat([p, self.conv3_block(p), self.conv5_block(p), self.pw_block(self.pool(x))], dim=1)  # B, C, H, W
+        if self.training and not self.pw_once:  # official: one pw call per branch (BN running stats move 3x on x)
+            b1, b2, b3 = self.pw_block(x), self.conv3_block(self.pw_block(x)), self.conv5_block(self.pw_block(x))
+        else:
+            p = self.pw_block(x)  # B, C/4, H, W
+            b1, b2, b3 = p, self.conv3_block(p), self.conv5_block(p)
+        return torch.cat([b1, b2, b3, self.pw_block(self.pool(x))], dim=1)  # B, C, H, W
 
 
 def upsample(channels: int, out_channels: int | None = None) -> list[nn.Module]:
@@ -84,12 +96,14 @@ class Decoder(nn.Module):
     Args:
         in_channels: channels of ``[C5, C5-1, C4, C3]`` (e.g. ``[1792, 448, 160, 56]``).
         fpn: ``"efpn"`` (gated fusion), ``"fpn"`` (concat without gate) or ``"none"``.
+        inception_pw_once: compute the inception block's shared point-wise block once (see
+            :class:`InceptionBlock`; official: once per branch).
 
     ``forward([c5, c5_1, c4, c3])`` returns B×``out_channels``×H/4×W/4 (112 for B4 with a FPN).
     Module names follow the official ``deconv_1..4`` stages so checkpoints map one-to-one.
     """
 
-    def __init__(self, in_channels: list[int], *, fpn: str = "efpn") -> None:
+    def __init__(self, in_channels: list[int], *, fpn: str = "efpn", inception_pw_once: bool = False) -> None:
         super().__init__()
         fusions = {"efpn": GatedFusion, "fpn": ConcatFusion, "none": NoFusion}
         if fpn not in fusions:
@@ -100,7 +114,7 @@ class Decoder(nn.Module):
         self.deconv_1 = nn.Sequential(conv_bn_relu(c5, c5_1, 3))  # no upsampling at /32
         self.deconv_2 = nn.Sequential(conv_bn_relu(widen * c5_1, c4, 3), *upsample(c4))
         self.deconv_3 = nn.Sequential(conv_bn_relu(widen * c4, c3, 3), *upsample(c3))
-        self.deconv_4 = nn.Sequential(InceptionBlock(widen * c3), *upsample(widen * c3))
+        self.deconv_4 = nn.Sequential(InceptionBlock(widen * c3, pw_once=inception_pw_once), *upsample(widen * c3))
         self.out_channels = widen * c3
 
     def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:

@@ -51,7 +51,7 @@ class LAANet(nn.Module):
         )
         self.tap_dropout = nn.Dropout(cfg.tap_dropout)  # element-wise, on all four taps, training only
         decoder_cls = PoseResNetDecoder if cfg.layout == "pose_resnet" else Decoder
-        self.decoder = decoder_cls(self.backbone.channels, fpn=cfg.fpn)
+        self.decoder = decoder_cls(self.backbone.channels, fpn=cfg.fpn, inception_pw_once=cfg.inception_pw_once)
         chs = self.decoder.out_channels
         self.cls_head = ClassificationHead(chs, cfg.head_conv)
         self.heatmap_head = HeatmapHead(chs, cfg.head_conv) if cfg.heatmap_head else None
@@ -65,6 +65,15 @@ class LAANet(nn.Module):
         for head in (self.cls_head, self.heatmap_head, self.consistency_head):
             if head is not None:
                 head.init_weights()
+
+    def disable_stochastic_layers(self) -> None:
+        """Switch off tap dropout and the backbone's drop-path (stochastic depth) for deterministic training steps."""
+        from timm.layers import DropPath
+
+        self.tap_dropout.p = 0.0
+        for m in self.backbone.modules():
+            if isinstance(m, DropPath):
+                m.drop_prob = 0.0
 
     def backbone_parameters(self) -> list[nn.Parameter]:
         """Parameters frozen during the first training epochs (backbone incl. the C5 head conv)."""

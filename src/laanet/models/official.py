@@ -99,3 +99,43 @@ def official_to_laanet(state: dict[str, torch.Tensor], model: nn.Module) -> dict
     if unknown:
         raise KeyError(f"{len(unknown)} official key(s) have no LAA-Net counterpart: {', '.join(unknown[:8])}")
     return out
+
+
+def laanet_to_official_names(model: nn.Module) -> dict[str, list[str]]:
+    """``model``'s state-dict key → its official key(s): the inverse of :func:`official_to_laanet`'s renaming.
+
+    ``decoder.deconv_4.0.*`` (the shared inception block) maps to two official keys, ``deconv_4.0.*`` and
+    ``inception_block.*``, in that order; every other key to one. Only for the official layout (B4 E-FPN).
+    """
+    blocks = {path: (i, expands) for i, (path, expands) in enumerate(_flat_blocks(model))}
+    inverse = {v: k for k, v in _IR_NAMES.items()}, {v: k for k, v in _DS_NAMES.items()}
+    top = {v: k for k, v in _TOP_NAMES.items()}
+    heads = {v: k for k, v in _HEAD_NAMES.items()}
+    out: dict[str, list[str]] = {}
+    for key in model.state_dict():
+        names: list[str] = []
+        prefix = next((p for p in top if key.startswith(p + ".")), None)
+        if prefix:
+            names.append(top[prefix] + key[len(prefix):])
+        elif key.startswith("backbone.body.blocks."):
+            parts = key.split(".")
+            path, rest = ".".join(parts[:5]), ".".join(parts[5:])
+            if path not in blocks:
+                raise KeyError(f"{key} has no official counterpart")
+            index, expands = blocks[path]
+            table = inverse[0] if expands else inverse[1]
+            attr = next((a for a in table if rest.startswith(a + ".")), None)
+            if attr is None:
+                raise KeyError(f"{key} has no official counterpart")
+            names.append(f"_blocks.{index}.{table[attr]}{rest[len(attr):]}")
+        elif key.startswith("decoder.deconv_"):
+            names.append(key.removeprefix("decoder."))
+            if key.startswith("decoder.deconv_4.0."):
+                names.append(SHARED_PREFIX + key.removeprefix("decoder.deconv_4.0."))
+        elif key.split(".")[0] in heads:
+            head, _, rest = key.partition(".")
+            names.append(f"{heads[head]}.{rest}")
+        else:
+            raise KeyError(f"{key} has no official counterpart")
+        out[key] = names
+    return out

@@ -24,7 +24,7 @@ from laanet.models.decoder import ConcatFusion, Decoder, GatedFusion, InceptionB
 class PoseResNetDecoder(nn.Module):
     """``forward([c5, c4, c3, c2])`` → B×C2×H/4×W/4 (256 for ResNet-50)."""
 
-    def __init__(self, in_channels: list[int], *, fpn: str = "efpn") -> None:
+    def __init__(self, in_channels: list[int], *, fpn: str = "efpn", inception_pw_once: bool = False) -> None:
         super().__init__()
         fusions = {"efpn": GatedFusion, "fpn": ConcatFusion}
         if fpn not in fusions or len(in_channels) != 4:
@@ -35,7 +35,7 @@ class PoseResNetDecoder(nn.Module):
         self.lateral4 = conv_bn_relu(c4, c4 // 4, 1)
         self.up3 = nn.Sequential(conv_bn_relu(c4 // 2, c4 // 2, 1), *upsample(c4 // 2, c3 // 4))
         self.lateral3 = conv_bn_relu(c3, c3 // 4, 1)
-        self.up2 = nn.Sequential(InceptionBlock(c3 // 2), *upsample(c3 // 2, c2))
+        self.up2 = nn.Sequential(InceptionBlock(c3 // 2, pw_once=inception_pw_once), *upsample(c3 // 2, c2))
         self.project = conv_bn_relu(2 * c2, c2, 1)
         self.out_channels = c2
 

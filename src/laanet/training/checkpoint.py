@@ -11,7 +11,8 @@ A checkpoint is one plain dict (style point 12)::
     epoch           the epoch to run next (0-based)
     epoch_step      batches of ``epoch`` already done (0 at an epoch boundary; > 0 for a mid-epoch save)
     step            global optimizer steps done
-    best_metric     best validation AUC so far, or None
+    best_metric     validation AUC of ``best.pt`` so far, or None
+    best            validation ``auc``, ``acc`` and ``loss`` of ``best.pt`` so far (what ``train.best_by`` compares), or None
     rng             list over ranks of {"python", "numpy", "torch", "cuda"} generator states
     metrics         the last validation metrics (plain floats)
     meta            provenance for ``load_model``'s ``model.meta``: input size, normalisation, parameter count,
@@ -178,6 +179,7 @@ def save_checkpoint(
     scaler: torch.amp.GradScaler | None = None,
     metrics: dict[str, float] | None = None,
     command: str = "",
+    best: dict[str, float] | None = None,
 ) -> None:
     """Write a training checkpoint (see the module docstring for the keys). ``model`` must be unwrapped."""
     metrics = {k: float(v) for k, v in (metrics or {}).items()}
@@ -192,6 +194,7 @@ def save_checkpoint(
         "epoch_step": int(epoch_step),
         "step": int(step),
         "best_metric": None if best_metric is None else float(best_metric),
+        "best": None if best is None else {k: float(v) for k, v in best.items()},
         "rng": rng,
         "metrics": metrics,
         "meta": {

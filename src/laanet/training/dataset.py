@@ -3,10 +3,12 @@
 LAA-Net learns from real faces only (spec §3): every item is one real face crop and a pseudo-fake made from it
 on the fly (SBI or BI, :mod:`laanet.synthesis`), with the heatmap and self-consistency targets of both.
 
-* **Frames.** Each epoch re-draws ``data.frames_per_video`` frames of every training video
-  (:meth:`PairDataset.set_epoch`). This is the paper's "8 frames dynamically selected" per epoch; the official
-  SBI loader draws once and never again (spec §3.5). A video with at least N frames gives N distinct frames; a
-  shorter one (a still image is a 1-frame video) gives all of its frames and repeats random ones.
+* **Frames.** ``data.frames_per_video`` frames of every training video are drawn once for the whole run, as
+  the official SBI loader does (it never re-samples), or, with ``data.redraw_frames=true``, again every epoch
+  (:meth:`PairDataset.set_epoch`; the paper's "8 frames dynamically selected", and the official BI loader).
+  A video with at least N frames gives N distinct frames; a shorter one (a still image is a 1-frame video)
+  gives all of its frames and repeats random ones. The synthesis and augmentation of an item vary with the
+  epoch either way.
 * **Validation** is on the source domain only: held-out *real* videos (the index's ``val`` split, or else
   ``data.val_fraction`` of the training videos, chosen by the seed) plus pseudo-fakes made from them. Its frames
   and fakes are drawn once, so the AUC of every epoch is measured on the same pairs. The ``test`` split and
@@ -89,8 +91,9 @@ class PairDataset(Dataset):
         prep_dir: the prepared folder the records' ``path`` are relative to.
         videos: video id → its frames (records).
         cfg: the run configuration (``data.*`` and ``model.input_size`` are used).
-        frames_per_video: frames drawn per video and epoch.
-        train: training augmentation and per-epoch re-sampling (False: validation, drawn once).
+        frames_per_video: frames drawn per video.
+        train: training augmentation, drawn anew every epoch (False: validation, everything drawn once).
+        redraw_frames: training only: draw the frames again every epoch (default: once for the run).
         seed: base seed of every draw.
         donors: BI only: the faces a partner may be taken from (default: the frames of ``videos``).
     """
@@ -105,6 +108,7 @@ class PairDataset(Dataset):
         train: bool,
         seed: int,
         donors: list[IndexRecord] | None = None,
+        redraw_frames: bool = False,
     ) -> None:
         if frames_per_video < 1:
             raise ValueError(f"frames per video must be >= 1, got {frames_per_video}")
@@ -113,6 +117,7 @@ class PairDataset(Dataset):
         donors = donors if donors is not None else [r for frames in self.videos for r in frames]
         self.frames_per_video = frames_per_video
         self.train = train
+        self.redraw_frames = redraw_frames and train
         self.seed = seed
         self.stream = TRAIN_STREAM if train else VAL_STREAM
         # data.method "mix" draws SBI or BI per item (p 0.5 each); otherwise one method for every item.
@@ -120,20 +125,25 @@ class PairDataset(Dataset):
         self.synthesizers = {
             m: _build_synthesizer(m, cfg, train=train, prep_dir=self.prep_dir, donors=donors) for m in self.methods
         }
-        self.epoch = -1
+        self.epoch = -1  # seeds the synthesis/augmentation of every item
+        self.frames_epoch = -1  # the epoch whose frame draw ``items`` holds
         self.items: list[IndexRecord] = []
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
-        """Draw this epoch's frames (validation keeps its epoch-0 draw)."""
+        """Go to ``epoch``: new augmentation draws (training) and, with ``redraw_frames``, new frames.
+
+        Validation keeps everything of epoch 0.
+        """
         epoch = epoch if self.train else 0
-        if epoch == self.epoch:
-            return
-        rng = np.random.default_rng([self.seed, self.stream, epoch, 2**31 - 1])
-        items: list[IndexRecord] = []
-        for frames in self.videos:
-            items.extend(frames[i] for i in _draw_frames(len(frames), self.frames_per_video, rng))
-        self.items, self.epoch = items, epoch
+        frames_epoch = epoch if self.redraw_frames else 0
+        if frames_epoch != self.frames_epoch:
+            rng = np.random.default_rng([self.seed, self.stream, frames_epoch, 2**31 - 1])
+            items: list[IndexRecord] = []
+            for frames in self.videos:
+                items.extend(frames[i] for i in _draw_frames(len(frames), self.frames_per_video, rng))
+            self.items, self.frames_epoch = items, frames_epoch
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.items)
@@ -212,7 +222,8 @@ def build_datasets(prep_dir: str | Path, cfg: RunConfig) -> tuple[PairDataset, P
     records = read_index(prep_dir)
     train_videos, val_videos = split_videos(records, val_fraction=cfg.data.val_fraction, seed=cfg.train.seed)
     log.info("videos: %d for training, %d held out for validation", len(train_videos), len(val_videos))
-    train_set = PairDataset(prep_dir, train_videos, cfg, frames_per_video=cfg.data.frames_per_video, train=True, seed=cfg.train.seed)
+    train_set = PairDataset(prep_dir, train_videos, cfg, frames_per_video=cfg.data.frames_per_video, train=True,
+                            seed=cfg.train.seed, redraw_frames=cfg.data.redraw_frames)
     # BI partners of validation fakes may come from any real face; the validation *reals* stay unseen.
     pool = [r for frames in (*train_videos.values(), *val_videos.values()) for r in frames]
     val_set = PairDataset(prep_dir, val_videos, cfg, frames_per_video=cfg.data.val_frames_per_video, train=False,

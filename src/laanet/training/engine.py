@@ -1,7 +1,8 @@
 """One training step, one epoch, one evaluation: the functions :func:`laanet.training.loop.train` calls.
 
-``train_step`` is a SAM update (two forward/backward passes) with optional AMP and gradient clipping;
-``train_one_epoch`` and ``evaluate`` return plain dicts of floats (reduced over ranks).
+``build_optimizer`` and ``set_backbone_trainable`` set up SAM(Adam) and the warm-up freezing as the official
+training does; ``train_step`` is a SAM update (two forward/backward passes) with optional AMP and gradient
+clipping; ``train_one_epoch`` and ``evaluate`` return plain dicts of floats (reduced over ranks).
 """
 from __future__ import annotations
 
@@ -19,9 +20,37 @@ from torch.utils.data import DataLoader
 from laanet.training import distributed as dist_utils
 from laanet.training.sam import SAM
 
-__all__ = ["train_step", "train_one_epoch", "evaluate", "format_terms"]
+__all__ = ["backbone_trainable_at", "build_optimizer", "is_improvement", "set_backbone_trainable", "train_step", "train_one_epoch", "evaluate", "format_terms"]
 
 log = logging.getLogger(__name__)
+
+
+def build_optimizer(
+    model: nn.Module, *, lr: float, weight_decay: float, sam_rho: float,
+    betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+) -> SAM | torch.optim.Optimizer:
+    """Adam with L2 weight decay (added to the gradient, not decoupled), wrapped by SAM unless ``sam_rho`` is 0.
+
+    The official optimizer (spec §4.3). Every parameter is in the one group; frozen parameters (no gradient)
+    get no SAM ascent, no Adam update and no weight decay.
+    """
+    adam = torch.optim.Adam(model.parameters(), lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=False)
+    return SAM(adam, rho=sam_rho) if sam_rho > 0 else adam
+
+
+def backbone_trainable_at(epoch: int, freeze_backbone_epochs: int) -> bool:
+    """Whether the backbone trains in ``epoch`` (0-based): frozen for the first ``freeze_backbone_epochs``."""
+    return epoch >= freeze_backbone_epochs
+
+
+def set_backbone_trainable(model: nn.Module, trainable: bool) -> None:
+    """Freeze or unfreeze ``model.backbone_parameters()`` (the whole backbone, C5 head conv included).
+
+    As in the official warm-up, frozen layers stay in train mode: their BatchNorms still use batch statistics
+    and update their running statistics.
+    """
+    for p in model.backbone_parameters():
+        p.requires_grad_(trainable)
 
 
 def train_step(
@@ -33,13 +62,18 @@ def train_step(
     autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
     scaler: torch.amp.GradScaler | None = None,
     grad_clip: float | None = None,
+    info: dict[str, Any] | None = None,
 ) -> dict[str, torch.Tensor]:
     """One optimizer update on ``batch`` (already on the device); returns the detached loss terms of pass 1.
 
-    With SAM this is two forward/backward passes on the same batch (spec §4.3). Under DDP *both* backward
-    passes all-reduce their gradients (no ``no_sync()``): every rank then ascends along the same global
-    gradient, so N processes with B pairs each take the same step as one process with N·B pairs, which is the
-    single-GPU semantics the paper's rho = 0.05 was tuned for. The cost is one extra all-reduce per step.
+    With SAM this is two forward/backward passes on the same batch (spec §4.3); BatchNorm running statistics
+    are updated in both (the official step does not suspend them). Under DDP *both* backward passes all-reduce
+    their gradients (no ``no_sync()``): every rank then ascends along the same global gradient, so N processes
+    with B pairs each take the same step as one process with N·B pairs, which is the single-GPU semantics the
+    paper's rho = 0.05 was tuned for. The cost is one extra all-reduce per step.
+
+    ``info``, when given, receives ``loss_pass2`` (the detached loss terms at the SAM point ``w + e``) and
+    ``grad_norm`` (‖g‖ of the SAM ascent, a float).
     """
     images = batch["image"]  # B, 3, S, S
     # pass 1: loss and gradient at w
@@ -48,13 +82,16 @@ def train_step(
     losses = criterion(output, batch)  # in the model's dtype (float32 at least), outside autocast
     (scaler.scale(losses["total"]) if scaler is not None else losses["total"]).backward()
     if isinstance(optimizer, SAM):
-        optimizer.first_step()  # w <- w + rho * g / ||g||
+        grad_norm = optimizer.first_step()  # w <- w + rho * g / ||g||
         optimizer.zero_grad(set_to_none=True)
         # pass 2: gradient at the perturbed weights (new dropout masks, BN statistics updated again, as official)
         with autocast():
             output = model(images)
         losses_2 = criterion(output, batch)
         (scaler.scale(losses_2["total"]) if scaler is not None else losses_2["total"]).backward()
+        if info is not None:
+            info["loss_pass2"] = {k: v.detach() for k, v in losses_2.items()}
+            info["grad_norm"] = grad_norm
     base = optimizer.base if isinstance(optimizer, SAM) else optimizer
     if scaler is not None:
         scaler.unscale_(base)
@@ -70,6 +107,23 @@ def train_step(
         scaler.update()
     optimizer.zero_grad(set_to_none=True)
     return {k: v.detach() for k, v in losses.items()}
+
+
+def is_improvement(metrics: dict[str, float], best: dict[str, float] | None, best_by: str) -> bool:
+    """Whether validation ``metrics`` make a new ``best.pt``, given the metrics of the current one (or None).
+
+    ``best_by="acc_loss"`` (official): accuracy higher AND loss (``loss_total``) lower than the best's, both at
+    once. ``"auc"``: a higher AUC. Non-finite values never improve.
+    """
+    if best_by == "auc":
+        auc = metrics["auc"]
+        return math.isfinite(auc) and (best is None or auc > best["auc"])
+    if best_by != "acc_loss":
+        raise ValueError(f"train.best_by must be 'acc_loss' or 'auc', got {best_by!r}")
+    acc, loss = metrics["acc"], metrics.get("loss_total", float("nan"))
+    if not (math.isfinite(acc) and math.isfinite(loss)):
+        return False
+    return best is None or (acc > best["acc"] and loss < best["loss"])
 
 
 def _to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:

@@ -42,9 +42,16 @@ from laanet.config import RunConfig, config_from_dict
 from laanet.training import distributed as dist_utils
 from laanet.training.checkpoint import capture_rng, copy_atomic, load_checkpoint, restore_rng, save_checkpoint
 from laanet.training.checkpoint import remove_stale_temporaries
+from laanet.training.engine import (
+    backbone_trainable_at,
+    build_optimizer,
+    evaluate,
+    format_terms,
+    is_improvement,
+    set_backbone_trainable,
+    train_one_epoch,
+)
 from laanet.training.workers import busy_machine_hint, describe_threads, limit_worker_threads
-from laanet.training.engine import evaluate, format_terms, train_one_epoch
-from laanet.training.sam import SAM
 from laanet.training.schedule import lr_at
 
 __all__ = ["TrainResult", "train", "resolve_device", "autocast_context"]
@@ -61,7 +68,7 @@ class TrainResult:
     out_dir: Path
     epoch: int  # next epoch to run
     step: int  # global optimizer steps done
-    best_metric: float | None
+    best_metric: float | None  # validation AUC of best.pt
     history: list[dict[str, float]] = field(default_factory=list)  # one row per optimizer step of this call
     epochs: list[dict[str, float]] = field(default_factory=list)  # one row per validation of this call
 
@@ -100,11 +107,6 @@ def autocast_context(device: torch.device, amp: str) -> Callable[[], contextlib.
         return contextlib.nullcontext
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[amp]
     return lambda: torch.autocast(device_type="cuda", dtype=dtype)
-
-
-def set_backbone_trainable(model: nn.Module, trainable: bool) -> None:
-    for p in model.backbone_parameters():
-        p.requires_grad_(trainable)
 
 
 def wrap_model(model: nn.Module, device: torch.device) -> nn.Module:
@@ -267,25 +269,28 @@ def train(
         criterion = LAANetLoss(LossWeights(heatmap=tc.hm_weight, cls=tc.cls_weight, consistency=tc.cst_weight))
 
         # 6) optimizer: Adam (L2 weight decay, as official) wrapped by SAM unless rho == 0
-        adam = torch.optim.Adam(model.parameters(), lr=tc.lr, betas=(0.9, 0.999), weight_decay=tc.weight_decay)
-        optimizer: SAM | torch.optim.Optimizer = SAM(adam, rho=tc.sam_rho) if tc.sam_rho > 0 else adam
+        optimizer = build_optimizer(model, lr=tc.lr, weight_decay=tc.weight_decay, sam_rho=tc.sam_rho)
 
         # 7) resume
-        start_epoch, epoch_step, step, best = 0, 0, 0, None
+        start_epoch, epoch_step, step = 0, 0, 0
+        best: dict[str, float] | None = None  # validation auc/acc/loss of best.pt
         if ckpt is not None:
             _check_resume_config(cfg, ckpt["config"], last_path)
             model.load_state_dict(ckpt["model"])
             optimizer.load_state_dict(ckpt["optimizer"])
             if scaler is not None and ckpt.get("scaler"):
                 scaler.load_state_dict(ckpt["scaler"])
-            start_epoch, epoch_step, step, best = ckpt["epoch"], ckpt["epoch_step"], ckpt["step"], ckpt["best_metric"]
+            start_epoch, epoch_step, step = ckpt["epoch"], ckpt["epoch_step"], ckpt["step"]
+            best = ckpt.get("best")
+            if best is None and ckpt["best_metric"] is not None:  # checkpoints before train.best_by: AUC only
+                best = {"auc": ckpt["best_metric"], "acc": -math.inf, "loss": math.inf}
             states = ckpt["rng"]
             if len(states) != info.world_size:
                 log.warning("checkpoint holds RNG states of %d process(es), this run has %d: the resumed run is not "
                             "bit-identical to an uninterrupted one", len(states), info.world_size)
             restore_rng(states[info.rank % len(states)])
             if main:
-                log.info("resumed %s: epoch %d, step %d of the epoch, global step %d, best AUC %s",
+                log.info("resumed %s: epoch %d, step %d of the epoch, global step %d, best so far %s",
                          last_path, start_epoch, epoch_step, step, best)
         elif main:
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -304,10 +309,11 @@ def train(
             if main:
                 save_checkpoint(path, model=model, config=cfg.to_dict(), optimizer=optimizer,
                                 lr=optimizer.param_groups[0]["lr"], epoch=epoch, epoch_step=epoch_step, step=step,
-                                best_metric=best, rng=rng, scaler=scaler, metrics=metrics, command=command)
+                                best_metric=None if best is None else best["auc"], best=best, rng=rng, scaler=scaler,
+                                metrics=metrics, command=command)
 
         # 8) epochs
-        result = TrainResult(out_dir=out_dir, epoch=start_epoch, step=step, best_metric=best)
+        result = TrainResult(out_dir=out_dir, epoch=start_epoch, step=step, best_metric=None if best is None else best["auc"])
         trainable: bool | None = None
         net = model
         for epoch in range(start_epoch, tc.epochs):
@@ -316,13 +322,13 @@ def train(
             lr = lr_at(epoch, base_lr=tc.lr, booster=tc.booster, epochs=tc.epochs)  # stepped once per epoch
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            if trainable != (epoch >= tc.freeze_backbone_epochs):
-                trainable = epoch >= tc.freeze_backbone_epochs
+            if trainable != backbone_trainable_at(epoch, tc.freeze_backbone_epochs):
+                trainable = backbone_trainable_at(epoch, tc.freeze_backbone_epochs)
                 set_backbone_trainable(model, trainable)
                 net = wrap_model(model, device_)
                 if main:
                     log.info("epoch %d: backbone %s", epoch + 1, "trainable" if trainable else "frozen")
-            train_set.set_epoch(epoch)  # re-sample frames_per_video frames of every video
+            train_set.set_epoch(epoch)  # new augmentation draws; new frames with data.redraw_frames
             train_sampler.set_epoch(epoch)
             sampler = SkipSampler(train_sampler, epoch_step * tc.batch_size) if epoch_step else train_sampler
             loader = _loader(train_set, sampler, batch_size=tc.batch_size, workers=cfg.data.workers, drop_last=True,
@@ -348,9 +354,9 @@ def train(
                 log.info("Val: epoch [%d/%d] AUC: %.4f  acc: %.4f  loss: %.4f  (%d images)%s", epoch + 1, tc.epochs,
                          metrics["auc"], metrics["acc"], metrics.get("loss_total", float("nan")), int(metrics["n"]),
                          "" if finished else f"  [stopped at step {epoch_step}/{steps_per_epoch} of the epoch]")
-            improved = math.isfinite(metrics["auc"]) and (best is None or metrics["auc"] > best)
+            improved = is_improvement(metrics, best, tc.best_by)
             if improved:
-                best = metrics["auc"]
+                best = {"auc": metrics["auc"], "acc": metrics["acc"], "loss": metrics.get("loss_total", math.nan)}
             next_epoch, next_epoch_step = (epoch + 1, 0) if finished else (epoch, epoch_step)
             checkpoint(last_path, next_epoch, next_epoch_step, step, metrics)
             if improved and main:
@@ -367,7 +373,8 @@ def train(
                         if k.startswith("loss_"):
                             writer.add_scalar(f"val/{k}", v, step)
                     writer.flush()
-            result.epoch, result.step, result.best_metric = next_epoch, step, best
+            result.epoch, result.step = next_epoch, step
+            result.best_metric = None if best is None else best["auc"]
             epoch_step = next_epoch_step
             if stopped:
                 break
