@@ -2,6 +2,7 @@
 uninterrupted run bit for bit; frame re-sampling per epoch; validation split from held-out real videos."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,13 @@ def test_frames_drawn_once_or_every_epoch(redraw: bool):
     items = list(val.items)
     val.set_epoch(3)
     assert val.items == items and val.epoch == 0  # validation never changes
+
+
+def test_float64_training_as_official(prep, tmp_path):
+    """train.dtype=float64: parameters, inputs and losses in float64 (the official precision)."""
+    result = train(_cfg(dtype="float64", max_steps=2, epochs=1), data_dir=prep, out_dir=tmp_path / "f64", tensorboard=False)
+    assert result.step == 2 and all(math.isfinite(r["total"]) for r in result.history)
+    state = torch.load(tmp_path / "f64" / "last.pt", weights_only=True)["model"]
+    assert state["heatmap_head.3.weight"].dtype == torch.float64
+    with pytest.raises(ValueError, match="train.dtype=float32"):
+        train(_cfg(dtype="float64", amp="bf16"), data_dir=prep, out_dir=tmp_path / "amp", tensorboard=False)

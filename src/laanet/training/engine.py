@@ -126,8 +126,9 @@ def is_improvement(metrics: dict[str, float], best: dict[str, float] | None, bes
     return best is None or (acc > best["acc"] and loss < best["loss"])
 
 
-def _to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+def _to_device(batch: dict[str, torch.Tensor], device: torch.device, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+    """The batch on ``device``, its floating-point tensors (images, targets, labels) in the model's ``dtype``."""
+    return {k: v.to(device, dtype=dtype if v.is_floating_point() else None, non_blocking=True) for k, v in batch.items()}
 
 
 def format_terms(terms: dict[str, float]) -> str:
@@ -148,6 +149,7 @@ def train_one_epoch(
     device: torch.device,
     autocast: Callable[[], contextlib.AbstractContextManager],
     scaler: torch.amp.GradScaler | None,
+    dtype: torch.dtype = torch.float32,
     grad_clip: float | None,
     max_steps: int | None,
     log_every: int,
@@ -183,7 +185,7 @@ def train_one_epoch(
             stopped = True
             break
         redraws += int(batch["redraws"].sum()) if "redraws" in batch else 0
-        batch = _to_device(batch, device)
+        batch = _to_device(batch, device, dtype)
         t_data += time.perf_counter() - t_last
         losses = train_step(model, criterion, batch, optimizer, autocast=autocast, scaler=scaler, grad_clip=grad_clip)
         step, n, epoch_step = step + 1, n + 1, epoch_step + 1
@@ -223,6 +225,7 @@ def evaluate(
     *,
     device: torch.device,
     autocast: Callable[[], contextlib.AbstractContextManager],
+    dtype: torch.dtype = torch.float32,
     writer: Any = None,
     step: int = 0,
     n_images: int = 4,
@@ -241,7 +244,7 @@ def evaluate(
     records: list[tuple[int, float, int]] = []
     shown = False
     for batch in loader:
-        batch = _to_device(batch, device)
+        batch = _to_device(batch, device, dtype)
         with autocast():
             output = model(batch["image"])
         losses = criterion(output, batch)

@@ -231,7 +231,11 @@ def train(
         # 2) seed: each rank draws its own dropout masks; the data pipeline seeds itself per item
         seed_everything(tc.seed + info.rank)
 
-        # 3) device and autocast: float32 by default, bf16/fp16 autocast on CUDA only; GradScaler for fp16 only
+        # 3) device and autocast: float32 by default (float64 on request, as official), bf16/fp16 autocast on
+        #    CUDA only; GradScaler for fp16 only
+        if tc.dtype == "float64" and tc.amp != "none":
+            raise ValueError(f"train.amp={tc.amp} needs train.dtype=float32 (float64 trains without autocast)")
+        dtype = torch.float64 if tc.dtype == "float64" else torch.float32
         autocast = autocast_context(device_, tc.amp)
         use_scaler = device_.type == "cuda" and tc.amp == "fp16"
         scaler = torch.amp.GradScaler("cuda") if use_scaler else None
@@ -260,7 +264,7 @@ def train(
         # 5) model and loss (a resumed run takes every weight from the checkpoint: no pretrained download)
         model_cfg = dataclasses.replace(cfg.model, pretrained=False) if resume else cfg.model
         try:
-            model = LAANet(model_cfg).to(device_)
+            model = LAANet(model_cfg).to(device_, dtype)
         except OSError as err:  # e.g. huggingface_hub cannot download the ImageNet weights offline
             if "model.pretrained_path" in str(err):
                 raise FileNotFoundError(str(err)) from err
@@ -341,13 +345,14 @@ def train(
             t0 = time.perf_counter()
             train_means, rows, stopped = train_one_epoch(
                 net, criterion, loader, optimizer, epoch=epoch, epochs=tc.epochs, first_step=step, epoch_step=epoch_step,
-                device=device_, autocast=autocast, scaler=scaler, grad_clip=tc.grad_clip, max_steps=tc.max_steps,
+                device=device_, autocast=autocast, scaler=scaler, dtype=dtype, grad_clip=tc.grad_clip, max_steps=tc.max_steps,
                 log_every=tc.log_every, on_step=on_step, writer=writer, progress=progress)
             step, epoch_step = step + len(rows), epoch_step + len(rows)
             result.history.extend(rows)
             finished = epoch_step >= steps_per_epoch
 
-            metrics = evaluate(model, criterion, val_loader, device=device_, autocast=autocast, writer=writer, step=step)
+            metrics = evaluate(model, criterion, val_loader, device=device_, autocast=autocast, dtype=dtype, writer=writer,
+                               step=step)
             if main:
                 log.info("Train: epoch [%d/%d] mean %s  (synthesis re-drew %d fake candidate(s))", epoch + 1, tc.epochs,
                          format_terms(train_means), int(train_means["redraws"]))
