@@ -23,7 +23,10 @@ FIXTURES = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures"
 STEP = FIXTURES / "train_step" / "official_step.pt"
 WEIGHTS = FIXTURES / "official_b4" / "checkpoint.pt"
 
-pytestmark = pytest.mark.skipif(not (STEP.is_file() and WEIGHTS.is_file()), reason="official step fixture not found")
+pytestmark = [
+    pytest.mark.slow,  # two float64 B4 SAM steps at 384 px (one per scenario, shared by the tests of this module)
+    pytest.mark.skipif(not (STEP.is_file() and WEIGHTS.is_file()), reason="official step fixture not found"),
+]
 
 
 @pytest.fixture(scope="module")
