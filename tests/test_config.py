@@ -63,5 +63,7 @@ def test_paper_presets_follow_the_official_training():
     for cfg in (sbi, bi):
         assert cfg.model.inception_pw_once is False and cfg.train.best_by == "acc_loss"
         assert (cfg.train.freeze_backbone_epochs, cfg.train.sam_rho, cfg.train.lr, cfg.train.booster) == (6, 0.05, 5e-5, 4.0)
+        assert cfg.train.dtype == "float64" and cfg.train.amp == "none"  # the official code trains in float64
+    assert load_config("cpu-tiny").train.dtype == "float32"  # the fast laanet option for CPU runs
     assert sbi.data.frames_per_video == 8 and sbi.data.redraw_frames is False  # official SBI: drawn once
     assert bi.data.frames_per_video == 32 and bi.data.redraw_frames is True  # official BI: re-drawn every epoch
