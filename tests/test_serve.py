@@ -125,6 +125,55 @@ def test_detect_image_matches_the_detector(client, real_server, upload_dir):
     assert list(upload_dir.iterdir()) == []  # the request's temporary folder is gone
 
 
+def _openapi_validator(document: dict, component: str):
+    """A validator for one ``components/schemas`` entry of an OpenAPI 3.1 document (JSON Schema 2020-12)."""
+    import jsonschema
+
+    schema = {"$ref": f"#/components/schemas/{component}", "components": document["components"]}
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def test_openapi_describes_the_responses_and_real_ones_validate(client, tiny_weights):
+    document = client.get("/openapi.json").json()
+    detect = document["paths"]["/v1/detect"]["post"]
+    ok = detect["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok == {"$ref": "#/components/schemas/Result"}
+    assert {"400", "408", "413", "415", "422", "500", "503"} <= set(detect["responses"])
+    assert "Retry-After" in detect["responses"]["503"]["headers"]
+    fields = detect["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
+    assert set(fields) == {"file", "frames", "flip_test", "threshold", "overlays", "heatmaps"}
+    assert {"Result", "Frame", "Face", "Provenance", "Error", "Health"} <= set(document["components"]["schemas"])
+
+    r = client.post("/v1/detect", files={"file": ("p.jpg", jpeg_bytes(), "image/jpeg")}, data={"heatmaps": "1"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    result_validator = _openapi_validator(document, "Result")
+    result_validator.validate(body)
+    assert str(tiny_weights.parent) not in r.text and "/secret" not in r.text  # provenance: file names only
+    assert body["provenance"]["weights"]["name"] == "tiny.pt"
+    broken = {**body, "frames": [{**body["frames"][0], "score": "high"}]}
+    assert not result_validator.is_valid(broken)  # the published schema does constrain the answer
+    _openapi_validator(document, "Health").validate(client.get("/health").json())
+    error = client.post("/v1/detect", files={"file": ("a.txt", b"x", "text/plain")})
+    _openapi_validator(document, "Error").validate(error.json())
+
+
+def test_per_request_threshold_and_raw_heatmaps(client):
+    files = {"file": ("p.jpg", jpeg_bytes(), "image/jpeg")}
+    low = client.post("/v1/detect", files=files, data={"threshold": "0", "overlays": "0", "heatmaps": "true"}).json()
+    high = client.post("/v1/detect", files=files, data={"threshold": "1", "overlays": "0"}).json()
+    assert low["threshold"] == 0.0 and low["label"] == "fake" and low["provenance"]["options"]["threshold"] == 0.0
+    assert high["threshold"] == 1.0 and high["label"] == "real" and high["score"] == low["score"]
+    face = low["frames"][0]["faces"][0]
+    values = np.array(face["heatmap_values"])
+    assert values.shape == (32, 32)  # the raw map: a quarter of the 128-px network input
+    assert values.max() == pytest.approx(face["heatmap_max"], abs=1e-3)
+    assert face["heatmap"] is None  # no file on the server
+    assert "heatmap_values" not in high["frames"][0]["faces"][0]  # only when asked for
+    bad = client.post("/v1/detect", files=files, data={"threshold": "nan"})
+    assert bad.status_code == 422 and bad.json()["error"] == "invalid_field"
+
+
 def test_detect_video_with_options(client):
     r = client.post(
         "/v1/detect",

@@ -18,6 +18,7 @@ from laanet.service.admission import Admission
 from laanet.service.errors import ModelLoadError, ServiceError
 from laanet.service.health import HealthMonitor, SelfCheckFailed
 from laanet.service.inference import InferenceWorker
+from laanet.service.openapi import install_openapi
 from laanet.service.routes import STATIC_DIR, router
 from laanet.service.settings import ServeSettings
 
@@ -85,6 +86,7 @@ def create_app(
     app.state.settings = settings
     app.state.startup_error = None
     app.include_router(router)
+    install_openapi(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _add_error_handlers(app)
     return app

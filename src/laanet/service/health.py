@@ -67,7 +67,7 @@ def self_check(detector: Any, probe: np.ndarray, expect_face: bool) -> int:
             gave a non-finite score.
     """
     try:
-        result = detector.detect(probe.copy())
+        result = detector.detect(probe.copy(), keep_overlays=False)
     except Exception as err:  # noqa: BLE001 - whatever broke, the check reports it
         raise SelfCheckFailed(f"detection on the test photo failed: {type(err).__name__}: {err}") from err
     if result.status == "error":

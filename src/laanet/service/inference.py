@@ -59,7 +59,9 @@ class DetectOptions:
 
     frames: int
     flip_test: bool
+    threshold: float
     overlays: bool
+    heatmaps: bool
     overlay_max_side: int
     max_pixels: int | None = None  # None: LAANET_MAX_PIXELS, else laanet.media's default
 
@@ -70,7 +72,8 @@ def analyse_upload(detector, upload: Upload, options: DetectOptions) -> dict:
     ``path`` is the client's (cleaned) file name, never the server's temporary path; each frame's ``overlay``
     is its heatmap overlay as a JPEG data URL (None with ``overlays=False``), and each frame that has one also
     gets ``overlay_scale``: overlay pixels per source pixel, to map face boxes onto it. A face's ``heatmap``
-    (where its raw map is stored) is None: the server stores nothing.
+    (the file holding its raw map) is None: the server stores nothing; with ``heatmaps=True`` the raw map
+    itself is in ``heatmap_values``, as in ``FileResult.to_dict(heatmap_values=True)``.
 
     Raises:
         ImageTooLarge: the image or video declares more than ``options.max_pixels`` pixels (413).
@@ -95,13 +98,16 @@ def analyse_upload(detector, upload: Upload, options: DetectOptions) -> dict:
     except MediaError as err:
         raise UndecodableUpload(_scrub(str(err), upload)) from None
 
-    result = detector.detect(source, frames=options.frames, flip_test=options.flip_test, keep_overlays=options.overlays)
+    result = detector.detect(
+        source, frames=options.frames, flip_test=options.flip_test, threshold=options.threshold,
+        keep_overlays=options.overlays,
+    )
     if any(not math.isfinite(face.logit) for frame in result.frames for face in frame.faces):
         raise ModelOutputError(f"{upload.filename}: the model gave a non-finite score")
     if result.status == "error":
         raise UndecodableUpload(_scrub(result.error or "the file could not be decoded", upload))
 
-    entry = result.to_dict()
+    entry = result.to_dict(heatmap_values=options.heatmaps)
     entry["path"] = upload.filename
     entry["kind"] = "image" if isinstance(source, np.ndarray) else "video"
     if entry.get("error"):

@@ -21,6 +21,7 @@ from laanet.service.deps import get_admission, get_detector, get_monitor, get_se
 from laanet.service.errors import BadRequest, InternalError, InvalidField, ServiceError, UploadTimeout
 from laanet.service.health import HealthMonitor
 from laanet.service.inference import DetectOptions, InferenceWorker, analyse_upload
+from laanet.service.openapi import DETECT_REQUEST, DETECT_RESPONSES, HEALTH_RESPONSES
 from laanet.service.settings import ServeSettings
 from laanet.service.uploads import receive_upload
 
@@ -34,35 +35,17 @@ PAGE_HEADERS = {
 }
 T = TypeVar("T")
 PUBLIC_MODEL_KEYS = (  # what /health tells about the model: no paths, no training command line
-    "weights", "name", "format", "backend", "input_size", "dtype", "parameters", "epoch", "step", "flip_test",
-    "threshold", "frames_per_video", "face_backend",
+    "weights", "weights_sha256", "name", "format", "backend", "device", "input_size", "dtype", "parameters", "epoch",
+    "step", "flip_test", "threshold", "frames_per_video", "face_backend",
 )
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
-DETECT_OPENAPI = {  # the body is parsed by hand (streamed), so describe it here for /openapi.json
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary", "description": "an image or a video"},
-                        "frames": {"type": "integer", "minimum": 1, "description": "frames sampled from a video"},
-                        "flip_test": {"type": "boolean", "description": "average with the mirrored face"},
-                        "overlays": {"type": "boolean", "description": "return heatmap overlays (default true)"},
-                    },
-                }
-            }
-        },
-    }
-}
+FORM_FIELDS = ("frames", "flip_test", "threshold", "overlays", "heatmaps")
 
 router = APIRouter()
 
 
-@router.get("/health", responses={503: {"description": "the model is broken (see `problem`)"}})
+@router.get("/health", responses=HEALTH_RESPONSES)
 async def health(
     detector=Depends(get_detector),
     admission: Admission = Depends(get_admission),
@@ -95,7 +78,7 @@ async def health(
     return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
 
-@router.post("/v1/detect", openapi_extra=DETECT_OPENAPI)
+@router.post("/v1/detect", openapi_extra=DETECT_REQUEST, responses=DETECT_RESPONSES)
 async def detect(
     request: Request,
     admission: Admission = Depends(get_admission),
@@ -103,7 +86,8 @@ async def detect(
     worker: InferenceWorker = Depends(get_worker),
     settings: ServeSettings = Depends(get_settings),
 ) -> JSONResponse:
-    """Multipart ``file`` (+ optional ``frames``, ``flip_test``, ``overlays``) → one ``results.json`` entry.
+    """Multipart ``file`` (+ optional ``frames``, ``flip_test``, ``threshold``, ``overlays``, ``heatmaps``) →
+    one result (``laanet/schemas/result.schema.json``, part ``result``).
 
     The body is received without holding an analysis slot (within ``upload_timeout_s``); the complete
     upload then takes a slot or waits in the bounded queue.
@@ -168,10 +152,10 @@ async def index() -> FileResponse:
 
 def parse_options(fields: dict[str, str], settings: ServeSettings) -> DetectOptions:
     """Validate the optional form fields; unknown names are refused (a typo should not pass silently)."""
-    unknown = sorted(set(fields) - {"frames", "flip_test", "overlays"})
+    unknown = sorted(set(fields) - set(FORM_FIELDS))
     if unknown:
         names = ", ".join(map(repr, unknown))
-        raise InvalidField(f"unknown form field(s) {names}; expected frames, flip_test, overlays")
+        raise InvalidField(f"unknown form field(s) {names}; expected {', '.join(FORM_FIELDS)}")
     frames = settings.inference.frames
     if fields.get("frames", "").strip():
         try:
@@ -180,10 +164,20 @@ def parse_options(fields: dict[str, str], settings: ServeSettings) -> DetectOpti
             raise InvalidField(f"frames must be an integer, got {fields['frames']!r}") from None
         if not 1 <= frames <= settings.max_frames:
             raise InvalidField(f"frames must be between 1 and {settings.max_frames}, got {frames}")
+    threshold = settings.inference.threshold
+    if fields.get("threshold", "").strip():
+        try:
+            threshold = float(fields["threshold"])
+        except ValueError:
+            raise InvalidField(f"threshold must be a number, got {fields['threshold']!r}") from None
+        if not 0.0 <= threshold <= 1.0:  # also refuses nan
+            raise InvalidField(f"threshold is a probability in [0, 1], got {fields['threshold']!r}")
     return DetectOptions(
         frames=frames,
         flip_test=_parse_bool(fields, "flip_test", settings.inference.flip_test),
+        threshold=threshold,
         overlays=_parse_bool(fields, "overlays", True),
+        heatmaps=_parse_bool(fields, "heatmaps", False),
         overlay_max_side=settings.overlay_max_side,
         max_pixels=settings.max_pixels,
     )
