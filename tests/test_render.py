@@ -102,17 +102,3 @@ def test_tiny_canvases_get_no_legend_and_no_crash():
     assert out.shape == frame.shape
     assert render_overlay(frame, [], 0.5).shape == frame.shape
 
-
-def test_overlay_heatmaps_takes_a_pasted_frame_sized_map():
-    frame = np.full((3000, 4000, 3), 80, np.uint8)
-    face = _face_at(1500, 1000, 800, _peaked_heatmap())
-    from laanet.inference.preprocess import paste_heatmap
-
-    heat = paste_heatmap(face.heatmap, face.crop_matrix, CROP, frame.shape[:2])
-    out = render.overlay_heatmaps(frame, heat, [(face.box, face.score)], 0.5, legend=False)
-    expected = render_overlay(frame, [face], 0.5, legend=False)
-    assert out.shape == expected.shape == (1440, 1920, 3)
-    background = np.full_like(out, 80)
-    painted, painted_expected = _painted(out, background), _painted(expected, background)
-    assert (painted & painted_expected).sum() / (painted | painted_expected).sum() > 0.8  # the same picture, up to
-    assert np.abs(out.astype(int) - expected).mean() < 0.2  # resampling the map before or after pasting it

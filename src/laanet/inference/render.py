@@ -94,29 +94,6 @@ def render_overlay(
     return _compose(canvas, heat, inside, boxes, threshold, legend=legend)
 
 
-def overlay_heatmaps(
-    frame: np.ndarray, heat: np.ndarray, boxes: Sequence[tuple[Sequence[float], float]], threshold: float,
-    *, legend: bool = True,
-) -> np.ndarray:
-    """:func:`render_overlay` for a caller that has already pasted the faces' heat onto the frame.
-
-    Args:
-        frame: H×W×3 uint8 RGB.
-        heat: H×W probabilities, 0 outside the faces.
-        boxes: ``([x1, y1, x2, y2], P(fake))`` per face, in ``frame`` pixels.
-        threshold: P(fake) at or above which a box is drawn as fake.
-
-    Returns:
-        The overlay, long side at most :data:`MAX_OVERLAY_SIDE` (prefer :func:`render_overlay`, which never
-        makes a full-size map).
-    """
-    canvas, scale = downscale(frame, MAX_OVERLAY_SIDE)
-    if scale < 1.0:
-        heat = cv2.resize(np.asarray(heat, np.float32), canvas.shape[1::-1], interpolation=cv2.INTER_AREA)
-    scaled = [(np.asarray(box, dtype=np.float64) * scale, score) for box, score in boxes]
-    return _compose(canvas, np.clip(heat, 0, 1), heat > 0, scaled, threshold, legend=legend)
-
-
 def _compose(canvas, heat, inside, boxes, threshold: float, *, legend: bool) -> np.ndarray:
     """Paint the heat, the boxes and the legend on a copy of the canvas (everything in canvas pixels)."""
     out = np.array(canvas, dtype=np.uint8, copy=True)
