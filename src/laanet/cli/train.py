@@ -66,16 +66,23 @@ def register(app: typer.Typer) -> None:
             raise _fail(str(err), code=2)
         except (FileNotFoundError, FileExistsError, ValueError, FloatingPointError, MediaError) as err:
             raise _fail(str(err))
-        except OSError as err:  # the run folder cannot be written (read-only, full, removed) outside a checkpoint save
-            where = f" ({err.filename})" if err.filename else ""
-            raise _fail(f"cannot write to the run folder {out}{where}: {err.strerror or err}; "
-                        f"{out / 'last.pt'} holds the last checkpoint that was saved", code=2)
+        except OSError as err:  # e.g. the run folder cannot be written (read-only, full, removed) outside a checkpoint save
+            raise _fail(_os_error_message(err, out), code=2)
         if os.environ.get("RANK", "0") == "0":
             best = "n/a" if result.best_metric is None else f"{result.best_metric:.4f}"
             typer.echo(f"done: {result.step} steps, next epoch {result.epoch + 1}, best val AUC {best}; weights: {out / 'last.pt'}")
             if cfg.train.max_steps is not None and result.step < cfg.train.max_steps and result.epoch >= cfg.train.epochs:
                 typer.echo(f"note: stopped before --max-steps {cfg.train.max_steps} because all train.epochs="
                            f"{cfg.train.epochs} epochs are done; pass a larger --epochs to run more steps", err=True)
+
+
+def _os_error_message(err: OSError, out: Path) -> str:
+    """What to tell the user about an ``OSError`` that stopped the run (most often: the run folder)."""
+    reason = err.strerror or str(err)
+    if err.filename and Path(out).resolve() in Path(err.filename).resolve().parents:
+        return (f"cannot write to the run folder {out} ({err.filename}): {reason}; "
+                f"{out / 'last.pt'} holds the last checkpoint that was saved")
+    return f"{err.filename}: {reason}" if err.filename else reason
 
 
 def _unusable_checkpoint_message(err: Exception, out: Path) -> str:
