@@ -72,3 +72,21 @@ def test_strip_native_records_keeps_everything_else():
         b"WARNING:laanet.inference:something\n"
         b"Traceback (most recent call last):\n"
     )
+
+
+def test_laanet_detect_prints_no_mediapipe_lines(tmp_path):
+    import torch
+
+    from laanet.assets import sample_path
+    from laanet.config import load_config
+    from laanet.models.checkpoint import save_model
+    from laanet.models.laanet import LAANet
+
+    torch.manual_seed(0)
+    weights = save_model(LAANet(load_config("cpu-tiny").model), tmp_path / "tiny.pt")
+    command = [sys.executable, "-m", "laanet", "detect", str(sample_path("obama_portrait.jpg")),
+               str(sample_path("clip_obama.mp4")), "--weights", str(weights), "--frames", "2", "--out", str(tmp_path / "out")]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "out" / "results.json").is_file()
+    assert not NATIVE_LINE.findall(run.stderr) and "Traceback" not in run.stderr, run.stderr
