@@ -25,21 +25,23 @@ Layout = Literal["laanet", "pose_resnet"]
 
 @dataclass
 class ModelConfig:
-    """Architecture of one LAA-Net. Defaults are the paper configuration (spec §1, §9)."""
+    """Architecture of one LAA-Net. Defaults are the paper configuration (official
+    ``configs/efn4_fpn_sbi_adv.yaml``)."""
 
     backbone: str = "tf_efficientnet_b4"  # any timm model that supports features_only
     # Indices into the backbone's feature_info for the C3, C4, C5-1 taps (stride 8, 16, 32). The C5 tap is an
-    # extra 1x1 conv + BN + act on top of the last one (EfficientNet's head conv, spec §1.2).
+    # extra 1x1 conv + BN + act on top of the last one (EfficientNet's head conv, as in the official B4).
     feature_indices: tuple[int, int, int] = (2, 3, 4)
     head_channels: int = 1792  # channels of the C5 head conv
-    # Static TF-"same" padding computed for this input size, as the official backbone does (spec §1.2).
+    # Static TF-"same" padding computed for this input size, as the official backbone does
+    # (``models/networks/efficientNet.py`` keeps the 380 px of B4 although the model runs at 384 px).
     # None = timm's dynamic "same" padding. Only affects timm "tf_*" models (those with Conv2dSame).
     static_padding_size: int | None = 380
-    layout: Layout = "laanet"  # laanet: B4 E-FPN (spec §1.3); pose_resnet: the official ResNet-50 variant (§1.7)
+    layout: Layout = "laanet"  # laanet: B4 E-FPN; pose_resnet: the official ResNet-50 variant (mrsa_resnet.py)
     fpn: FpnKind = "efpn"  # efpn: gated fusion; fpn: plain concat of ReLU(U) and L; none: no lateral inputs
     heatmap_head: bool = True
     consistency_head: bool = True
-    head_conv: int = 64  # hidden width of each head (spec §1.4)
+    head_conv: int = 64  # hidden width of each head (official head_conv)
     consistency_dim: int = 256  # per-pixel embedding size of the consistency head
     # laanet option: evaluate the inception block's shared point-wise conv+BN once per forward and reuse it. Same
     # outputs and gradients; its BN running stats then move 2x per forward instead of the official 4x.
@@ -53,7 +55,8 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    """What the training data loader produces (spec §3)."""
+    """What the training data loader produces (official ``datasets/face_forensic_sbi.py`` and
+    ``datasets/face_forensic_hm.py``)."""
 
     method: Literal["sbi", "bi", "mix"] = "sbi"  # mix: SBI or BI per pair, p 0.5 each (one heatmap weight)
     frames_per_video: int = 8  # training frames per video
@@ -61,7 +64,7 @@ class DataConfig:
     # paper's "dynamically selected"; official BI loader; laanet option for SBI).
     redraw_frames: bool = False
     val_frames_per_video: int = 8
-    crop_size: int = 256  # stored face-crop size (spec §3.1)
+    crop_size: int = 256  # stored face-crop size (official ``package_utils/images_crop.py``)
     val_fraction: float = 0.15  # held-out real videos for validation when the index has no val split
     workers: int = 2
     quantize: Literal["truncate", "round"] = "truncate"  # uint8 cast of blend and boundary map (official: truncate)
@@ -71,7 +74,7 @@ class DataConfig:
 
 @dataclass
 class TrainConfig:
-    """Optimisation (spec §4.3)."""
+    """Optimisation (official ``scripts/train.py``)."""
 
     epochs: int = 100
     batch_size: int = 8  # real/fake pairs per step (SBI): 16 images

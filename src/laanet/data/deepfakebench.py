@@ -1,6 +1,6 @@
 """Read DeepfakeBench's JSON dataset index (its ``preprocessing/rearrange.py`` output) as laanet sources.
 
-Shape (anchors §B.3)::
+Shape::
 
     {dataset_name: {label_name: {split: {[compression]: {video_name: {"label": label_name,
                                                                       "frames": [path, ...]}}}}}}
@@ -12,7 +12,8 @@ often written relative to DeepfakeBench's working directory and with Windows sep
 file exists. Each record's ``dataset`` is DeepfakeBench's dataset name (``Celeb-DF-v2`` ...). The frames are DeepfakeBench's aligned 256-px face crops, so they are used as they are
 (``precropped``); their 81-point landmarks (``landmarks/<video>/<n>.npy``), if present, give the first 68 points.
 Video ids are ``deepfakebench/<dataset>/<label_name>/<video>``: DeepfakeBench itself groups frames by folder
-name for video-level AUC and merges different videos that share one (anchors §B.9).
+name for video-level AUC and merges different videos that share one (its
+``training/metrics/utils.py``).
 """
 from __future__ import annotations
 

@@ -7,7 +7,8 @@
      "landmarks": [[x, y], ...68], "box": [x1, y1, x2, y2], "source": "manipulated_sequences/.../000_003.mp4"}
 
 ``video_id`` is unique across datasets, methods and labels (the official code and DeepfakeBench key videos by
-their folder name only, so ``Deepfakes/000_003`` and ``Face2Face/000_003`` merge; spec §5, anchors §B.9).
+their folder name only, so ``Deepfakes/000_003`` and ``Face2Face/000_003`` merge: official ``scripts/test.py``,
+DeepfakeBench ``training/metrics/utils.py``).
 ``path`` is relative to the prepared folder; ``landmarks`` (68×2, iBUG order) are in crop coordinates and
 ``box`` is the detected face box in source-frame coordinates. ``landmarks81`` (68 + 13 forehead points) is only
 present when the face backend gives forehead points.

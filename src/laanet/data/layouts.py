@@ -13,7 +13,7 @@ dfd              FF++'s ``original_sequences/actors/<c>/videos`` (real) and
                  ``manipulated_sequences/DeepFakeDetection/<c>/videos`` (fake), or the official LAA-Net folders
                  ``DeepFakeDetection_original/`` and ``DeepFakeDetection/``; test split only.
 dfdcp            DFDC-Preview ``dataset.json`` (``{"method_A/…/x.mp4": {"label": "fake", "set": "test"}}``);
-                 the paper's "DFDC" column is this set (spec §6.1).
+                 the paper's "DFDC" column is this set (github.com/10Ring/LAA-Net/issues/3).
 dfdc             DFDC: ``labels.csv`` (``filename,label``; 1 = fake) for the test set, and/or each training
                  part's ``metadata.json`` (``{"x.mp4": {"label": "FAKE", "split": "train"}}``).
 dfw              WildDeepfake, extracted: ``{real,fake}_{train,test}/…/<sequence>/*.png``; already face crops,
@@ -24,7 +24,8 @@ folder           ``real/**`` and ``fake/**`` (labels from the top folder; split 
 ===============  ===========================================================================================
 
 Video ids are ``<dataset>/<method>/<name>`` and never merge sources of different methods or labels (the official
-code keys videos by folder name, which merges ``Deepfakes/000_003`` with ``Face2Face/000_003``; spec §5).
+code keys videos by folder name, which merges ``Deepfakes/000_003`` with ``Face2Face/000_003``; official
+``scripts/test.py``).
 """
 from __future__ import annotations
 

@@ -84,7 +84,8 @@ def _face_window(landmarks: np.ndarray, shape: tuple[int, ...], factor: float = 
 
 
 def sbi_on_image(image: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator, *, synthesizer=None) -> np.ndarray:
-    """Self-blended copy of ``image`` (SBI, spec §3.2 steps 2-7) made at its own resolution.
+    """Self-blended copy of ``image`` (SBI, as the official ``datasets/sbi/utils.py`` makes it) at its own
+    resolution.
 
     The blend runs on a square window of twice the face's size around the landmarks (68 or 81 points, image
     coordinates); the colour/frequency transform goes on the *source*, so pixels outside the blend mask are

@@ -1,4 +1,6 @@
-"""Binary detection metrics, frame and video level, as the LAA-Net paper reports them (spec §5).
+"""Binary detection metrics, frame and video level, as the LAA-Net paper reports them.
+
+The definitions follow the official ``lib/metrics.py`` and ``scripts/test.py``.
 
 Scores are fake-probabilities ``sigmoid(logit)``; label 1 = fake. Per set:
 
@@ -11,7 +13,8 @@ Scores are fake-probabilities ``sigmoid(logit)``; label 1 = fake. Per set:
 - ``acc``: accuracy at 0.5; ``n``, ``n_real``, ``n_fake``: counts.
 
 Video level: the mean of the frame **logits** per video, then the sigmoid (the official test.py ranks by mean
-logit). Videos are keyed by the index's unique ``video_id``, never by folder name (spec §5, anchors §B.9).
+logit). Videos are keyed by the index's unique ``video_id``, never by folder name (the official
+code and DeepfakeBench merge same-named videos of different methods).
 A set with one class only has ``auc``, ``ap``, ``eer`` and ``mf1`` = ``None``.
 """
 from __future__ import annotations

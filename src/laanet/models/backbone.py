@@ -1,6 +1,6 @@
 """Backbone: a timm ``features_only`` model plus the C5 head conv, tapped at four scales.
 
-LAA-Net taps EfficientNet-B4 (spec §1.2) at
+LAA-Net taps EfficientNet-B4 (official ``models/networks/pose_efficientNet.py``, ``extract_endpoints``) at
 
 =====  ===============================================  ====================
 tap    source                                           B4 @ 384 px
@@ -184,7 +184,7 @@ class Backbone(nn.Module):
         feature_indices: feature_info indices of the taps, shallowest first. LAA-Net/B4: C3, C4, C5-1
             (strides 8, 16, 32); the PoseResNet layout: C2, C3, C4, C5 (strides 4, 8, 16, 32).
         head_channels: output channels of a 1×1 conv + BN + SiLU on the deepest tap, appended as an extra
-            deepest tap (EfficientNet's head conv, "C5" in spec §1.2); 0 = no head conv.
+            deepest tap (EfficientNet's head conv, "C5" in the official ``pose_efficientNet.py``); 0 = no head conv.
         static_padding_size: if set, pad ``tf_*`` convs statically as for this input size (official code: 380).
         drop_path_rate: stochastic-depth rate of the backbone blocks.
         pretrained: load timm's ImageNet weights (network access, or ``pretrained_path``) into every backbone
@@ -220,7 +220,8 @@ class Backbone(nn.Module):
                 f"backbone {name!r} taps {list(feature_indices)} have reductions {reductions}; LAA-Net needs ..., 8, 16, 32"
             )
         if "efficientnet" in name:
-            # Official B4: BN momentum 1 - 0.99 in PyTorch terms (TF decay 0.99), eps 1e-3 (spec §1.2).
+            # Official B4: BN momentum 1 - 0.99 in PyTorch terms (TF decay 0.99), eps 1e-3 (official
+            # ``models/networks/efficientNet.py``).
             for m in self.body.modules():
                 if isinstance(m, nn.BatchNorm2d):
                     m.momentum = 1 - 0.99
@@ -228,7 +229,7 @@ class Backbone(nn.Module):
 
         channels = list(self.body.feature_info.channels())
         if head_channels:
-            # C5: 1x1 conv + BN + SiLU over the deepest tap (EfficientNet's head conv; spec §1.2).
+            # C5: 1x1 conv + BN + SiLU over the deepest tap (EfficientNet's head conv, as in the official B4).
             self.head = nn.Sequential(
                 nn.Conv2d(channels[-1], head_channels, 1, bias=False),
                 BatchNormAct2d(head_channels, eps=1e-3, momentum=1 - 0.99, act_layer=nn.SiLU),

@@ -6,7 +6,7 @@ laanet checkpoint (a plain dict, loads with ``torch.load(weights_only=True)``)::
 
 Training checkpoints (``OUT/last.pt``, ``OUT/best.pt``) use the same ``model``/``config`` keys plus optimizer
 state, so every laanet checkpoint loads here. The official layout is ``{"epoch", "state_dict"}`` with 803 keys,
-any float dtype, optional ``module.`` prefix (spec §1.6); it is detected automatically.
+any float dtype, optional ``module.`` prefix (``nn.DataParallel``); it is detected automatically.
 """
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""E-FPN decoder (spec §1.3): gated fusion of low-level features into an upsampling path.
+"""E-FPN decoder: gated fusion of low-level features into an upsampling path.
+
+The layout is that of the official ``models/networks/pose_efficientNet.py``.
 
 With the B4 taps C5 1792@/32, C5-1 448@/32, C4 160@/16, C3 56@/8 and ``fpn="efpn"``::
 
@@ -30,7 +32,8 @@ def conv_bn_relu(in_chs: int, out_chs: int, kernel_size: int) -> nn.Sequential:
 
 
 class InceptionBlock(nn.Module):
-    """Four-branch inception block whose branches all reuse ONE pointwise block (spec §1.3).
+    """Four-branch inception block whose branches all reuse ONE pointwise block (official
+    ``models/networks/common.py``).
 
     b1 = pw(x); b2 = conv3(pw(x)); b3 = conv5(pw(x)); b4 = pw(maxpool3(x)); out = concat(b1..b4).
     B×C×H×W → B×C×H×W, with C divisible by 4.
@@ -64,7 +67,7 @@ class InceptionBlock(nn.Module):
 
 
 def upsample(channels: int, out_channels: int | None = None) -> list[nn.Module]:
-    """ConvTranspose 4×4 stride 2 (no bias) → BN, without ReLU (spec §1.3)."""
+    """ConvTranspose 4×4 stride 2 (no bias) → BN, without ReLU (as in the official decoder)."""
     out_channels = out_channels or channels
     return [nn.ConvTranspose2d(channels, out_channels, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(out_channels)]
 
@@ -129,7 +132,8 @@ class Decoder(nn.Module):
 
     @torch.no_grad()
     def init_weights(self) -> None:
-        """Official init (spec §1.5): ConvT ~ N(0, sqrt(2/(k·k·out))), BN weight 1 / bias 0; convs keep defaults."""
+        """Official init (``PoseEfficientNet.init_weights``): ConvT ~ N(0, sqrt(2/(k·k·out))), BN weight 1 / bias 0;
+        convs keep defaults."""
         for m in self.modules():
             if isinstance(m, nn.ConvTranspose2d):
                 k = m.kernel_size[0] * m.kernel_size[1]

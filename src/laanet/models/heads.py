@@ -1,4 +1,4 @@
-"""The three LAA-Net heads (spec §1.4), each on the decoder's stride-4 map F (B×C×H/4×W/4).
+"""The three LAA-Net heads (official ``pose_efficientNet.py``), each on the decoder's stride-4 map F (B×C×H/4×W/4).
 
 Layer order and indices follow the official ``nn.Sequential`` heads, so state-dict keys map one-to-one.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-HEATMAP_BIAS_INIT = -2.19  # CenterNet prior: sigmoid(-2.19) ≈ 0.1 (spec §1.5)
+HEATMAP_BIAS_INIT = -2.19  # CenterNet prior: sigmoid(-2.19) ≈ 0.1 (official ``init_weights``)
 
 
 class HeatmapHead(nn.Sequential):

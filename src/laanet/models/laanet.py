@@ -1,8 +1,9 @@
 """LAA-Net: backbone taps → (E-)FPN decoder → classification, heatmap and self-consistency heads.
 
 Paper: "LAA-Net: Localized Artifact Attention Network for Quality-Agnostic and Generalizable Deepfake
-Detection", Nguyen et al., CVPR 2024, https://arxiv.org/abs/2401.13856. Behaviour follows the official code as
-described in ``laanet-spec.md`` §1; with the ``paper-*`` presets the module has exactly 27,128,786 parameters.
+Detection", Nguyen et al., CVPR 2024, https://arxiv.org/abs/2401.13856. Behaviour follows the official code
+(github.com/10Ring/LAA-Net, ``models/networks/pose_efficientNet.py``); with the ``paper-*`` presets the module
+has exactly 27,128,786 parameters.
 """
 from __future__ import annotations
 
@@ -60,7 +61,8 @@ class LAANet(nn.Module):
 
     @torch.no_grad()
     def init_weights(self) -> None:
-        """Official initialisation (spec §1.5); the backbone keeps its own (ImageNet or timm default)."""
+        """Official initialisation (``PoseEfficientNet.init_weights``); the backbone keeps its own (ImageNet or timm
+        default)."""
         self.decoder.init_weights()
         for head in (self.cls_head, self.heatmap_head, self.consistency_head):
             if head is not None:

@@ -1,6 +1,7 @@
 """Key mapping between the official LAA-Net checkpoints and :class:`laanet.models.laanet.LAANet`.
 
-The official state dict (spec §1.6, ``fixtures/official_b4/keys.tsv``) has 803 keys: the lukemelas
+The official state dict (what ``PoseEfficientNet`` in the official ``models/networks/pose_efficientNet.py``
+saves) has 803 keys: the lukemelas
 EfficientNet backbone (``_conv_stem``, ``_bn0``, ``_blocks.<i>``, ``_conv_head``, ``_bn1``), the decoder
 ``deconv_1..4``, the heads ``hm``/``cls``/``cstency``, and the inception block a second time under
 ``inception_block.*`` (one shared module registered twice). Released files store float64 values and may

@@ -1,4 +1,5 @@
-"""The official ResNet-50 E-FPN variant (``PoseResNet``, spec §1.7): an older LAA-Net layout kept for ablations.
+"""The official ResNet-50 E-FPN variant (``PoseResNet``, official ``models/networks/mrsa_resnet.py``): an older
+LAA-Net layout kept for ablations.
 
 Taps C5 2048@/32, C4 1024@/16, C3 512@/8, C2 256@/4 (input 256 px, heatmap 64×64). Each lateral map goes
 through a pointwise block before the gated fusion::

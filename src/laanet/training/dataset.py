@@ -1,7 +1,8 @@
 """Training and validation data: real faces of a prepared folder → (real, pseudo-fake) pairs with targets.
 
-LAA-Net learns from real faces only (spec §3): every item is one real face crop and a pseudo-fake made from it
-on the fly (SBI or BI, :mod:`laanet.synthesis`), with the heatmap and self-consistency targets of both.
+LAA-Net learns from real faces only (as in the paper and the official ``datasets/face_forensic_sbi.py``): every
+item is one real face crop and a pseudo-fake made from it on the fly (SBI or BI, :mod:`laanet.synthesis`), with
+the heatmap and self-consistency targets of both.
 
 * **Frames.** ``data.frames_per_video`` frames of every training video are drawn once for the whole run, as
   the official SBI loader does (it never re-samples), or, with ``data.redraw_frames=true``, again every epoch
@@ -163,7 +164,8 @@ class PairDataset(Dataset):
             else:
                 pair = synthesizer(image, landmarks, rng)
         except (SynthesisError, SynthesisInputError) as err:
-            # No silent fallback to another sample (spec §7.2): name the face and stop.
+            # No silent fallback to another sample (the official ``__getitem__`` swallows every error and
+            # retries a random index): name the face and stop.
             raise type(err)(f"{record.path} (video {record.video_id}): {err}") from err
         arrays = pair.to_arrays()
         return {

@@ -31,8 +31,8 @@ def build_optimizer(
 ) -> SAM | torch.optim.Optimizer:
     """Adam with L2 weight decay (added to the gradient, not decoupled), wrapped by SAM unless ``sam_rho`` is 0.
 
-    The official optimizer (spec §4.3). Every parameter is in the one group; frozen parameters (no gradient)
-    get no SAM ascent, no Adam update and no weight decay.
+    The official optimizer (``scripts/train.py``, ``lib/optimizers/sam.py``). Every parameter is in the one group;
+    frozen parameters (no gradient) get no SAM ascent, no Adam update and no weight decay.
     """
     adam = torch.optim.Adam(model.parameters(), lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=False)
     return SAM(adam, rho=sam_rho) if sam_rho > 0 else adam
@@ -66,7 +66,8 @@ def train_step(
 ) -> dict[str, torch.Tensor]:
     """One optimizer update on ``batch`` (already on the device); returns the detached loss terms of pass 1.
 
-    With SAM this is two forward/backward passes on the same batch (spec §4.3); BatchNorm running statistics
+    With SAM this is two forward/backward passes on the same batch (official
+    ``lib/core_function.py``); BatchNorm running statistics
     are updated in both (the official step does not suspend them). Under DDP *both* backward passes all-reduce
     their gradients (no ``no_sync()``): every rank then ascends along the same global gradient, so N processes
     with B pairs each take the same step as one process with N·B pairs, which is the single-GPU semantics the

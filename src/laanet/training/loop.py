@@ -1,4 +1,4 @@
-"""The LAA-Net training loop, top to bottom (spec §4.3; style point 7).
+"""The LAA-Net training loop, top to bottom (the recipe of the official ``scripts/train.py``).
 
 One process (CPU or one GPU)::
 

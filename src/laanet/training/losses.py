@@ -1,4 +1,6 @@
-"""LAA-Net training losses: heatmap focal loss, self-consistency BCE and the weighted total (spec §4.1-4.2).
+"""LAA-Net training losses: heatmap focal loss, self-consistency BCE and the weighted total.
+
+The terms follow the official ``losses/losses.py`` (``CombinedFocalLoss``); the sum is in ``lib/core_function.py``.
 
 All single terms are **unweighted**; :class:`LAANetLoss` applies the paper's weights
 (λ_hm 100, λ_cls 1, λ_cst 100 for SBI; λ_hm 10 for BI) and returns a dict of named terms plus ``total``.
@@ -30,7 +32,8 @@ __all__ = [
 ]
 
 _PROB_EPS = 1e-4  # sigmoid(hm) is clamped to [1e-4, 1 − 1e-4]
-# Official positive weight: (1 − ε) + 0.2·ε with ε = 0.35 ("label smoothing" + "noise" terms), spec §4.2.
+# Official positive weight: (1 − ε) + 0.2·ε with ε = 0.35 ("label smoothing" + "noise" terms)
+# in the official ``losses/losses.py`` focal loss.
 POSITIVE_WEIGHT = 0.72
 
 
@@ -121,7 +124,7 @@ def consistency_loss(embedding: torch.Tensor, target: torch.Tensor) -> torch.Ten
 
 @dataclass(frozen=True)
 class LossWeights:
-    """λ of each term (spec §4.1): SBI 100 / 1 / 100; the BI config uses hm 10."""
+    """λ of each term (official ``configs/efn4_fpn_sbi_adv.yaml``): SBI 100 / 1 / 100; the BI config uses hm 10."""
 
     heatmap: float = 100.0
     cls: float = 1.0

@@ -1,6 +1,7 @@
 """Sharpness-Aware Minimization (Foret et al., ICLR 2021, https://arxiv.org/abs/2010.01412) as a small wrapper.
 
-LAA-Net trains with SAM (rho 0.05, non-adaptive) over Adam (spec §4.3). One SAM step is two passes on the same batch:
+LAA-Net trains with SAM (rho 0.05, non-adaptive) over Adam (official ``scripts/train.py``). One SAM step is two
+passes on the same batch:
 
 1. forward + backward, then :meth:`SAM.first_step`: move every weight to the "sharpest" nearby point
    ``w <- w + e`` with ``e = rho * g / ||g||_2`` (norm over all parameters that have a gradient);

@@ -1,6 +1,7 @@
-"""Learning-rate schedule of LAA-Net: linear warm-up to ``booster x lr``, then linear decay to 0 (spec §4.3).
+"""Learning-rate schedule of LAA-Net: linear warm-up to ``booster x lr``, then linear decay to 0.
 
-The official code always uses this schedule (its YAML scheduler block is never read) and steps it once per epoch.
+The official code always uses this schedule (``lib/scheduler/linear_decay.py``; ``scripts/train.py`` never reads
+the YAML scheduler block) and steps it once per epoch.
 With the paper settings (lr 5e-5, booster 4, 100 epochs) it gives 5e-5 at epoch 0, 2e-4 at epoch 25, 1.33e-4 at
 epoch 50 and 2.7e-6 at epoch 99.
 """
