@@ -129,7 +129,7 @@ async def detect(
         job = worker.submit(_timed, timing, analyse_upload, request.app.state.detector, upload, options)
         entry = await asyncio.wrap_future(job)
     except ClientDisconnect:
-        raise BadRequest("the client disconnected during the upload") from None
+        raise BadRequest("the client disconnected before its answer was ready") from None
     except (ServiceError, asyncio.CancelledError):
         raise
     except Exception as err:  # answered here, so the connection stays usable (uvicorn drops it on an escaped error)
