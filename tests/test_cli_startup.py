@@ -1,4 +1,4 @@
-"""The command line starts fast: no torch, timm or torchvision for --help and --version.
+"""The command line starts fast: no torch, timm or torchvision for --help, --version, or ONNX detection.
 
 Each case runs the CLI in a fresh interpreter and lists the heavy modules it imported (import-time cost is what
 matters, so this is a check of what is imported, not a timed test; timings are in benchmarks/).
@@ -47,3 +47,21 @@ def test_version_prints_the_package_version():
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     proc = subprocess.run([sys.executable, "-m", "laanet", "--version"], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == f"laanet {__version__}"
+
+
+def test_onnx_detection_imports_no_torch(tmp_path, sample_arrays):
+    import cv2
+    import torch
+
+    from laanet.config import load_config
+    from laanet.export.onnx import export_onnx
+    from laanet.models.laanet import LAANet
+
+    torch.manual_seed(0)
+    onnx_path = export_onnx(LAANet(load_config("cpu-tiny").model).eval(), tmp_path / "tiny.onnx")
+    image = tmp_path / "face.jpg"
+    cv2.imwrite(str(image), sample_arrays["grace_hopper.jpg"][..., ::-1])
+    got = run_cli("detect", str(image), "--weights", str(onnx_path), "--backend", "onnx", "--out", str(tmp_path / "o"))
+    assert got["code"] == 0
+    assert json.loads((tmp_path / "o" / "results.json").read_text())["results"][0]["status"] == "ok"
+    assert got["heavy"] == [], f"imported {got['heavy']} for an ONNX model"
