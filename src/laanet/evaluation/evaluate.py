@@ -1,6 +1,7 @@
 """``laanet eval``: score prepared face crops with a model and measure frame- and video-level metrics.
 
-Protocol (spec §5, with the deliberate differences listed in docs/reproduce.md):
+Protocol (the official ``scripts/test.py`` and ``lib/metrics.py``, with the deliberate differences listed in
+docs/reproduce.md):
 
 - records of the chosen split (``test`` by default) from one or more prepared folders (``laanet prepare``);
 - ``frames`` crops per video, evenly spaced among the stored ones (32 by default, the paper's protocol; None:
@@ -150,7 +151,7 @@ def predict(model: Any, items: list[EvalItem], options: EvalOptions, *, progress
             x = x.to(device=device, dtype=dtype, non_blocking=True)
             z = model(x).cls[:, 0]  # B
             if options.flip_test:
-                z = (z + model(torch.flip(x, dims=[3])).cls[:, 0]) / 2  # mean of logits (spec §5)
+                z = (z + model(torch.flip(x, dims=[3])).cls[:, 0]) / 2  # mean of logits, as the official test
             logits[idx.numpy()] = z.double().cpu().numpy()
     recs = [it.record for it in items]
     return Predictions(

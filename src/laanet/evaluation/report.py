@@ -36,8 +36,9 @@ TABLE_COLUMNS: dict[str, str] = {
     "dfdc": "DFDC (full)", "DFDC": "DFDC (full)",
 }
 COLUMN_ORDER = ("FF++", "CDF2", "DFW", "DFD", "DFDC-P", "DFDC (full)")
-# The paper's video-level Table 1 as published in the official README (spec §6.1), percent. The paper's "DFDC"
-# column is DFDC-Preview. AR and mF1 are in the paper but not in any source we could read: left blank.
+# The paper's video-level Table 1 as published in the official README (github.com/10Ring/LAA-Net), percent.
+# The paper's "DFDC" column is DFDC-Preview (official issue #3). AR and mF1 are in the paper but not in any
+# source we could read: left blank.
 PAPER_TABLE1: dict[str, dict[str, dict[str, float]]] = {
     "LAA-Net w/ BI (paper)": {"FF++": {"auc": 99.95}, "CDF2": {"auc": 86.28, "ap": 91.93}, "DFW": {"auc": 57.13, "ap": 56.89},
                               "DFD": {"auc": 99.51, "ap": 99.80}, "DFDC-P": {"auc": 69.69, "ap": 93.67}},

@@ -1,7 +1,7 @@
 """One face pipeline for ``prepare``, training and ``detect``: detection, 68 iBUG landmarks, crops.
 
 - :class:`FaceAnalyzer` — ``.detect(image) -> list[Face]`` with the dlib or MediaPipe backend.
-- :func:`crop_face` — THE crop policy (spec §3.1: 1.5× box, eyes levelled, 256 px, padded at borders),
+- :func:`crop_face` — THE crop policy (1.5× box, eyes levelled, 256 px, padded at borders),
   returning a :class:`FaceCrop` that keeps its transform; :func:`paste_back` maps crop maps back.
 - ``laanet.faces.landmarks`` — index conventions and the FaceMesh → iBUG table.
 """

@@ -1,4 +1,8 @@
-"""Face crops: the one framing used by ``prepare``, training and ``detect`` (spec §3.1), and its inverse.
+"""Face crops: the one framing used by ``prepare``, training and ``detect``, and its inverse.
+
+docs/faces.md compares it with the official preprocessing (``package_utils/images_crop.py``: RetinaFace box
+grown to 1.5×, resized to 256 px; ``package_utils/geo_landmarks_extraction.py``: dlib landmarks and an
+in-plane rotation that levels the eyes).
 
 Policy (parameterised by :func:`crop_face`'s keywords):
 
@@ -29,8 +33,8 @@ import numpy as np
 from laanet.faces.landmarks import BROWS, eye_centres
 from laanet.faces.types import Face
 
-DEFAULT_CROP_SIZE = 256  # stored crop size (spec §3.1)
-DEFAULT_MARGIN = 0.25  # fraction of the box added on each side (spec §3.1)
+DEFAULT_CROP_SIZE = 256  # stored crop size, as official ``package_utils/images_crop.py``
+DEFAULT_MARGIN = 0.25  # fraction of the box added on each side (1.5× box), as officially
 FOREHEAD = 0.2  # box top = brow top − FOREHEAD × (chin − brow top)
 
 _BORDERS = ("constant", "replicate", "reflect")

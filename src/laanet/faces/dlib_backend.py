@@ -1,9 +1,9 @@
 """dlib backend: HOG frontal-face detector + the 68-point iBUG shape predictor.
 
-This is the paper's landmark convention (the official preprocessing uses dlib HOG and dlib shape predictors,
-spec §3.1). The predictor file comes from the ``face-recognition-models`` package (CC0); it is located with
-``importlib.util.find_spec`` so that the package's ``__init__`` (which imports ``pkg_resources``, gone in
-setuptools ≥ 81) is never run.
+This is the paper's landmark convention (the official preprocessing,
+``package_utils/geo_landmarks_extraction.py``, uses dlib HOG and dlib shape predictors). The predictor file
+comes from the ``face-recognition-models`` package (CC0); it is located with ``importlib.util.find_spec``
+so that the package's ``__init__`` (which imports ``pkg_resources``, gone in setuptools ≥ 81) is never run.
 """
 from __future__ import annotations
 

@@ -7,10 +7,10 @@ nose bridge 27-30, nostrils 31-35, eyes 36-41 (image-left eye, 36 outer corner, 
 
 **Forehead 13** (points 68-80 of an 81-point layout): along the top of the face from the image-left temple,
 over the forehead, to the image-right temple, i.e. already in the contour order that SBI's code obtains by
-reordering the raw 81-point dlib model's points ([77, 75, 76, 68, 69, 70, 71, 80, 72, 73, 79, 74, 78], spec
-§3.2). Do not apply that reorder again to laanet's ``landmarks81``. They come from FaceMesh's upper face
-oval, which runs about 0.8 inter-ocular distances above the eye line, slightly below the hairline where the
-81-point model puts them.
+reordering the raw 81-point dlib model's points ([77, 75, 76, 68, 69, 70, 71, 80, 72, 73, 79, 74, 78];
+official ``datasets/sbi/utils.py``). Do not apply that reorder again to laanet's ``landmarks81``. They come
+from FaceMesh's upper face oval, which runs about 0.8 inter-ocular distances above the eye line, slightly
+below the hairline where the 81-point model puts them.
 
 **FaceMesh → iBUG 68** (:data:`MESH_TO_IBUG68`): each iBUG point is one FaceMesh vertex, or the mean of two
 neighbouring vertices. The table was fitted, not copied: dlib's 68 points and FaceMesh's 468 were computed on

@@ -1,9 +1,10 @@
 """Face crop → network input, and the inverse mapping for heatmaps.
 
-The stored face crop (256 px, spec §3.1) loses ``TEST_MARGIN`` pixels on every side and is resized to the
-network input size, as the official SBI test loader does (spec §5: 256 → 246 → 384). Training crops a random
-margin in [5, 24] (spec §3.2 step 4), so the fixed 5 px at test time is its smallest value.
-Normalisation: RGB, ``(x / 255 - 0.5) / 0.5`` → [-1, 1] (spec §1.1).
+The stored face crop (256 px, as the official ``package_utils/images_crop.py`` saves it) loses ``TEST_MARGIN``
+pixels on every side and is resized to the network input size, as the official SBI test loader does
+(``datasets/face_forensic_sbi.py``: 256 → 246 → 384). Training crops a random margin in [5, 24] (the same file
+with ``datasets/sbi/utils.py``), so the fixed 5 px at test time is its smallest value.
+Normalisation: RGB, ``(x / 255 - 0.5) / 0.5`` → [-1, 1] (official configs, mean = std = 0.5).
 """
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """Videos: pick N frames evenly spaced in time, with PyAV, seeking instead of decoding everything.
 
 The paper's test protocol takes 32 frames per video spread evenly from the first to the last frame
-(``np.linspace(0, N-1, 32)`` over frame indices, spec §3.1, §5). Here the spacing is over presentation time,
-which is the same thing for a constant frame rate and the sensible thing for a variable one.
+(``np.linspace(0, N-1, 32)`` over frame indices, official ``package_utils/images_crop.py``). Here the spacing
+is over presentation time, which is the same thing for a constant frame rate and the sensible thing for a
+variable one.
 
 Handled:
 - seeking: when the next wanted frame is far ahead, seek to the keyframe before it; if a seek lands behind the
@@ -35,7 +36,7 @@ from laanet.media.limits import check_pixels
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_NUM_FRAMES = 32  # the paper's test protocol (spec §5)
+DEFAULT_NUM_FRAMES = 32  # the paper's test protocol
 _SEEK_MIN_GAP_S = 1.0  # decode forward instead of seeking when the next target is closer than this
 
 

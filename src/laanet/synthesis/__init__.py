@@ -1,4 +1,7 @@
-"""Pseudo-fakes for training LAA-Net from real faces only, and their targets (spec §2, §3.2-3.4).
+"""Pseudo-fakes for training LAA-Net from real faces only, and their targets.
+
+They follow the official loaders ``datasets/face_forensic_sbi.py`` with ``datasets/sbi/utils.py`` (SBI),
+``datasets/face_forensic_hm.py`` (BI) and the target encoder of ``datasets/common.py``.
 
 Import from the modules (this package imports nothing heavy by itself):
 

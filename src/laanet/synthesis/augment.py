@@ -1,4 +1,7 @@
-"""Shared real/fake augmentation and framing (spec §3.4), on the albumentations 2.x API.
+"""Shared real/fake augmentation and framing, on the albumentations 2.x API.
+
+After the official ``datasets/pipelines/geo_transform.py`` (geometry), ``package_utils/transform.py``
+(framing), ``datasets/sbi/utils.py`` and ``datasets/pipelines/color_transform.py`` (colour).
 
 Every transform here is applied to a real image and its pseudo-fake **with identical parameters**
 (``additional_targets``), so that the only difference left between the two is the blend.
@@ -40,7 +43,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class GeometryConfig:
-    """Joint geometric augmentation (spec §3.4; values from the official train config)."""
+    """Joint geometric augmentation (official ``datasets/pipelines/geo_transform.py``; values from the train config)."""
 
     hflip_p: float = 0.5
     one_of_p: float = 0.5  # probability that one of crop / scale / erase is applied
@@ -106,7 +109,7 @@ def build_geometry(cfg: GeometryConfig | None = None) -> A.Compose:
 
 
 def build_pair_colour() -> A.Compose:
-    """SBI's post-blend colour augmentation, shared by real and fake (spec §3.4, "Colour, SBI").
+    """SBI's post-blend colour augmentation, shared by real and fake (official ``datasets/sbi/utils.py``).
 
     The HSV limits of ±0.3 are the official values; on uint8 images they change pixels by a few levels only.
     """
@@ -127,7 +130,7 @@ def _cv_sigma(ksize: int) -> float:
 
 
 def build_background_colour() -> A.Compose:
-    """BI's colour pipeline on the real face before blending (spec §3.4, "Colour, BI")."""
+    """BI's colour pipeline on the real face before blending (official ``datasets/pipelines/color_transform.py``)."""
     # GaussNoise "var 10-50" (albumentations 1.x, pixel² on uint8) = std sqrt(10)..sqrt(50) levels of 255.
     noise_std = (math.sqrt(10) / 255, math.sqrt(50) / 255)
     return A.Compose(

@@ -1,7 +1,8 @@
-"""Blended Images (BI, Face X-ray style): another person's face blended into the real one (spec §3.3).
+"""Blended Images (BI, Face X-ray style): another person's face blended into the real one.
 
 Li et al., "Face X-ray for More General Face Forgery Detection", CVPR 2020; parameters as used by LAA-Net's
-BI path. Per call, from one real face crop (the *background*) and its 68 landmarks:
+BI path (official ``datasets/face_forensic_hm.py``). Per call, from one real face crop (the *background*)
+and its 68 landmarks:
 
 1. (train) BI colour augmentation of the background (:func:`~laanet.synthesis.augment.build_background_colour`);
 2. the *foreground* is drawn uniformly among the ``k`` faces of **other identities** whose landmark
@@ -168,7 +169,7 @@ class PartnerIndex:
 # ---------------------------------------------------------------------------------------------------- config
 @dataclass(frozen=True)
 class BIConfig:
-    """BI synthesis; defaults follow the official BI path (spec §3.3) scaled to the actual crop size."""
+    """BI synthesis; defaults follow the official ``datasets/face_forensic_hm.py``, scaled to the actual crop size."""
 
     input_size: int = 384
     train: bool = True  # background colour + joint geometry

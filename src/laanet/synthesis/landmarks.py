@@ -3,8 +3,8 @@
 Landmarks are N×2 float (x, y) crop-pixel coordinates in iBUG-68 order (N = 68), optionally followed by 13
 forehead points (N = 81). laanet's own 81-point layout (``FaceCrop.landmarks81``, see
 :mod:`laanet.faces.landmarks`) already lists the forehead as a temple-to-temple arc; the raw output of dlib's
-81-point model does not, and is re-ordered with :data:`DLIB81_FOREHEAD_ORDER` (spec §3.2 step 1). Mirroring
-under a horizontal flip is :func:`laanet.faces.landmarks.flip_landmarks`.
+81-point model does not, and is re-ordered with :data:`DLIB81_FOREHEAD_ORDER` (as the official
+``datasets/sbi/utils.py`` does). Mirroring under a horizontal flip is :func:`laanet.faces.landmarks.flip_landmarks`.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The steps every pseudo-fake shares after blending: margin crop, joint geometry, framing, colour, targets.
 
-Order (spec §3.2 steps 4-5, §3.4):
+Order (as the official SBI loader, ``datasets/face_forensic_sbi.py`` with ``datasets/sbi/utils.py``):
 
 1. boundary ``B = uint8(255·4M(1−M))`` at crop size, truncated as the official code casts it (``quantize=
    "round"`` rounds instead); the real's boundary is all zero;

@@ -33,7 +33,7 @@ class Targets:
 
 
 def to_network_input(image: np.ndarray) -> np.ndarray:
-    """H×W×3 uint8 RGB → 3×H×W float32 in [-1, 1], i.e. ``(x / 255 − 0.5) / 0.5`` (spec §1.1)."""
+    """H×W×3 uint8 RGB → 3×H×W float32 in [-1, 1], i.e. ``(x / 255 − 0.5) / 0.5`` as officially."""
     return (image.astype(np.float32).transpose(2, 0, 1) / 127.5) - 1.0
 
 

@@ -1,7 +1,8 @@
-"""Self-Blended Images (SBI): a face blended with a slightly altered copy of itself (spec §3.2, anchors §A.3).
+"""Self-Blended Images (SBI): a face blended with a slightly altered copy of itself.
 
 Shiohara & Yamasaki, "Detecting Deepfakes with Self-Blended Images", CVPR 2022; parameters as used by
-LAA-Net's SBI path. Per call, from one real face crop and its landmarks:
+LAA-Net's SBI path (official ``datasets/face_forensic_sbi.py`` and ``datasets/sbi/utils.py``; SBI's own
+``src/utils/sbi.py`` in github.com/mapooon/SelfBlendedImages). Per call, from one real face crop and its landmarks:
 
 1. (train) with p 0.5 flip the face and its landmarks (indices re-mapped so each keeps its meaning);
 2. with p 0.25 keep only the 68 inner landmarks (drops the forehead of 81-point input);
@@ -54,7 +55,7 @@ __all__ = ["SBIConfig", "SBIDraw", "SBISynthesizer", "check_image"]
 
 @dataclass(frozen=True)
 class SBIConfig:
-    """SBI synthesis and pair augmentation; defaults are the official LAA-Net SBI values (spec §3.2, §9)."""
+    """SBI synthesis and pair augmentation; defaults are the official LAA-Net SBI values (``datasets/sbi/utils.py``)."""
 
     input_size: int = 384  # network input (paper 384; cpu-tiny 128); targets are input_size / 4
     train: bool = True  # landmark flip + joint geometry (the official val split uses neither)
@@ -135,7 +136,7 @@ class SBISynthesizer:
     def __init__(self, config: SBIConfig | None = None) -> None:
         self.config = config or SBIConfig()
         cfg = self.config
-        # Colour/frequency transform of the source *or* the target (spec §3.2 3c).
+        # Colour/frequency transform of the source *or* the target (official ``source_transforms``).
         self._source_transform = A.Compose(
             [
                 A.RGBShift(r_shift_limit=20, g_shift_limit=20, b_shift_limit=20, p=0.3),
@@ -161,7 +162,7 @@ class SBISynthesizer:
                 ),
             ]
         )
-        # Geometric mismatch between source and mask (spec §3.2 3d); the mask uses nearest, as officially.
+        # Geometric mismatch between source and mask (official ``randaffine``); the mask uses nearest, as officially.
         self._affine = A.Compose(
             [
                 A.Affine(

@@ -1,7 +1,8 @@
 """Training targets from a blending-boundary map: vulnerable-point heatmap and self-consistency target.
 
 LAA-Net supervises two dense outputs of size S×S (S = input_size / 4, 96 for the paper) from the boundary
-map ``T = warp(uint8(255 · 4M(1 − M)))`` (a truncating cast) of a pseudo-fake with soft blend mask ``M`` (spec §2):
+map ``T = warp(uint8(255 · 4M(1 − M)))`` (a truncating cast) of a pseudo-fake with soft blend mask ``M``
+(official ``datasets/common.py``, ``_new_encode_target``):
 
 * **Vulnerable points.** ``T`` is split into 4 quadrants; in each quadrant every pixel equal to the quadrant's
   maximum is a vulnerable point (ties kept; a quadrant whose maximum is 0 has none).
@@ -20,7 +21,7 @@ import numpy as np
 
 __all__ = ["gaussian_radius", "make_targets", "run_lengths", "vulnerable_points"]
 
-_RUN_THRESHOLD = 128  # a pixel belongs to the boundary "blob" when T > 128 (spec §2.3)
+_RUN_THRESHOLD = 128  # a pixel belongs to the boundary "blob" when T > 128 (official ``cal_mask_wh``)
 _MIN_OVERLAP = 0.7  # CenterNet min_overlap used by the official encoder
 _SIGMA_EPS = 1e-4  # σ = r/3 + 1e-4: a zero radius draws a one-pixel delta
 
@@ -119,7 +120,7 @@ def _draw_gaussian(heatmap: np.ndarray, row: int, col: int, sigma: float) -> Non
 
 
 def make_targets(boundary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Heatmap and self-consistency targets from a boundary map (spec §2.2-2.4).
+    """Heatmap and self-consistency targets from a boundary map (official ``datasets/common.py``).
 
     Args:
         boundary: S×S uint8 boundary map T (or S×S×C, channel 0 is used); all zeros for a real image.
