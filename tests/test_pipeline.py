@@ -1,0 +1,86 @@
+"""laanet.inference.pipeline: overlapped analysis and inference, results in input order (fake stages, no model)."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from laanet.inference.pipeline import StageTimes, run_overlapped
+
+
+def _stages(faces_per_input, calls, *, gate=None):
+    """Fake detector stages: input i has faces_per_input[i] faces; infer records batches and scores faces."""
+
+    def start(item):
+        return {"name": item, "scores": []}
+
+    def analyse(state, item, emit):
+        if gate is not None and item == gate[0]:
+            assert gate[1].wait(10), "the model never ran while inputs were still being analysed"
+        for k in range(faces_per_input[item]):
+            emit((item, k))
+
+    def infer(batch):
+        calls.append([job for _, job in batch])
+        for state, (item, k) in batch:
+            state["scores"].append(10 * item + k)
+        if gate is not None:
+            gate[1].set()
+
+    def finish(state):
+        return state["name"], sorted(state["scores"])
+
+    return dict(start=start, analyse=analyse, infer=infer, finish=finish)
+
+
+def test_results_in_input_order_and_full_batches():
+    faces = [2, 0, 3, 1, 0, 5]
+    calls: list = []
+    times = StageTimes()
+    out = list(run_overlapped(range(len(faces)), batch_size=4, times=times, **_stages(faces, calls)))
+    assert [name for name, _ in out] == list(range(len(faces)))
+    assert [scores for _, scores in out] == [[10 * i + k for k in range(n)] for i, n in enumerate(faces)]
+    assert [len(c) for c in calls] == [4, 4, 3]  # batches span inputs; only the last is short
+    assert times.batches == 3 and times.faces == 11 and times.wall > 0 and times.seconds["model"] > 0
+
+
+def test_model_runs_while_later_inputs_are_analysed():
+    faces = [4, 4, 1]
+    calls: list = []
+    gate = (2, threading.Event())  # analysing input 2 waits until the model has run once
+    out = list(run_overlapped(range(3), batch_size=4, **_stages(faces, calls, gate=gate)))
+    assert [name for name, _ in out] == [0, 1, 2]
+
+
+def test_producer_error_is_raised_in_the_caller():
+    calls: list = []
+    stages = _stages([1, 1, 1], calls)
+
+    def analyse(state, item, emit):
+        if item == 1:
+            raise RuntimeError("decoder exploded")
+        emit((item, 0))
+
+    stages["analyse"] = analyse
+    with pytest.raises(RuntimeError, match="decoder exploded"):
+        list(run_overlapped(range(3), batch_size=1, **stages))
+
+
+def test_closing_early_stops_the_producer():
+    calls: list = []
+    seen = []
+
+    def items():
+        for i in range(10_000):
+            seen.append(i)
+            yield i
+
+    gen = run_overlapped(items(), batch_size=1, depth=1, **_stages([1] * 10_000, calls))
+    assert next(gen)[0] == 0
+    gen.close()
+    assert len(seen) < 100  # the bounded queue kept the producer close behind, and it stopped
+
+
+def test_bad_batch_size():
+    with pytest.raises(ValueError, match="batch_size"):
+        list(run_overlapped([], batch_size=0, **_stages([], [])))
