@@ -36,6 +36,10 @@ class OnnxSession:
             opts.intra_op_num_threads = threads
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3  # errors only: no warnings about unused initializers
+        # Idle worker threads sleep instead of busy-waiting: `laanet detect` decodes and finds faces in a second
+        # thread while the model runs, and on a small or shared CPU spinning threads take its cores (measured on
+        # a busy 2-core machine: the same batch used 30 % less CPU time, and finished sooner, without spinning).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
         except Exception as err:  # onnxruntime raises its own pybind types (InvalidProtobuf, Fail, ...)

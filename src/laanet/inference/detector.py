@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
@@ -27,6 +26,7 @@ import numpy as np
 
 from laanet.device import resolve_device
 from laanet.inference.options import InferenceOptions
+from laanet.inference.pipeline import StageTimes, run_overlapped
 from laanet.inference.provenance import Provenance, WeightsInfo, file_sha256
 from laanet.inference.results import (
     FaceResult,
@@ -69,6 +69,7 @@ class _Run:
     heatmap_dir: Path | None = None
     keep_overlays: bool = False
     on_frames: Callable[[int], None] | None = None
+    times: StageTimes = field(default_factory=StageTimes)  # where the time went (decode, faces, model, overlays)
 
     @property
     def render(self) -> bool:
@@ -82,8 +83,6 @@ class _Pending:
     result: FileResult
     images: dict[int, tuple[np.ndarray, float]] = field(default_factory=dict)  # frame pos -> (overlay canvas, scale)
     crops: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)  # (frame pos, face pos) -> crop matrix
-    waiting: int = 0  # faces not yet scored
-    analysed: bool = False
 
 
 def _option_property(name: str) -> property:
@@ -237,15 +236,19 @@ class Detector:
         heatmap_dir: str | os.PathLike | None = None,
         keep_overlays: bool = False,
         on_frames: Callable[[int], None] | None = None,
+        times: StageTimes | None = None,
         **options: Any,
     ) -> Iterator[FileResult]:
         """Yield one :class:`FileResult` per input, in order, as they finish (folders expanded recursively).
 
         Takes the same sources and options as :meth:`detect`; meant for long runs: an input that does not
         exist or cannot be read gives an ``error`` result instead of an exception, and nothing is held in
-        memory beyond the current batch (``keep_overlays=False`` by default).
+        memory beyond the current batch (``keep_overlays=False`` by default). ``times``: a
+        :class:`~laanet.inference.pipeline.StageTimes` to add this run's seconds per stage to.
         """
-        run = self._new_run(options, heatmap_dir=heatmap_dir, keep_overlays=keep_overlays, on_frames=on_frames)
+        run = self._new_run(
+            options, heatmap_dir=heatmap_dir, keep_overlays=keep_overlays, on_frames=on_frames, times=times or StageTimes()
+        )
         yield from self._run(iter_inputs(sources, strict=False), run)
 
     # -- pipeline ------------------------------------------------------------------------------------------------
@@ -266,36 +269,39 @@ class Detector:
         )
 
     def _run(self, inputs: Iterable[Input], run: _Run) -> Iterator[FileResult]:
-        queue: deque[_Pending] = deque()
-        jobs: list[tuple[_Pending, int, int, np.ndarray]] = []  # (state, frame pos, face pos, network input)
-        size = run.options.batch_size
-        for item in inputs:
-            state = _Pending(FileResult(path=item.name, kind=item.kind_hint, threshold=run.options.threshold, provenance=run.provenance))
-            queue.append(state)
-            self._analyse(state, item, jobs, run)
-            while len(jobs) >= size:
-                self._infer(jobs[:size], run)
-                del jobs[:size]
-            yield from self._drain(queue, run)
-        while jobs:
-            self._infer(jobs[:size], run)
-            del jobs[:size]
-        yield from self._drain(queue, run)
+        """Results in input order; reading and face finding run in a producer thread while the model runs here
+        (:mod:`laanet.inference.pipeline`)."""
 
-    def _analyse(self, state: _Pending, item: Input, jobs: list, run: _Run) -> None:
-        """Read the input's frames, find and crop its faces, and queue them for the model."""
+        def start(item: Input) -> _Pending:
+            return _Pending(FileResult(path=item.name, kind=item.kind_hint, threshold=run.options.threshold, provenance=run.provenance))
+
+        try:
+            yield from run_overlapped(
+                inputs,
+                start=start,
+                analyse=lambda state, item, emit: self._analyse(state, item, emit, run),
+                infer=lambda batch: self._infer(batch, run),
+                finish=lambda state: self._finish(state, run),
+                batch_size=run.options.batch_size,
+                times=run.times,
+            )
+        finally:
+            _log.debug("%s", run.times.summary())
+
+    def _analyse(self, state: _Pending, item: Input, emit: Callable[[Any], None], run: _Run) -> None:
+        """Read the input's frames, find and crop its faces, and ``emit`` each for the model (producer thread)."""
         result = state.result
         try:
-            result.kind, frames, result.error = item.load(run.options.frames)
+            with run.times.measure("decode"):
+                result.kind, frames, result.error = item.load(run.options.frames)
         except (MediaError, OSError, ValueError) as err:
             result.status, result.error = "error", str(err)
-            state.analysed = True
             return
-        self._find_faces(state, frames, jobs, run)
-        state.analysed = True
+        with run.times.measure("faces"):
+            self._find_faces(state, frames, emit, run)
 
-    def _find_faces(self, state: _Pending, frames: list, jobs: list, run: _Run) -> None:
-        """Detect, crop and queue the faces of each frame.
+    def _find_faces(self, state: _Pending, frames: list, emit: Callable[[Any], None], run: _Run) -> None:
+        """Detect and crop the faces of each frame; ``emit((face result, network input))`` for each.
 
         A frame on which the face detector fails (it recovers by itself) counts as a frame without faces; a
         file on whose every frame it fails is an ``error``. A detector that cannot recover
@@ -321,10 +327,10 @@ class Detector:
                 faces = []
             for k, face in enumerate(faces):
                 crop = crop_face(image, face, size=self.crop_size)
-                frame.faces.append(FaceResult(box=[float(v) for v in face.box], logit=float("nan"), detector_score=float(face.score)))
+                scored = FaceResult(box=[float(v) for v in face.box], logit=float("nan"), detector_score=float(face.score))
+                frame.faces.append(scored)
                 state.crops[(pos, k)] = crop.matrix
-                jobs.append((state, pos, k, crop_to_input(crop.image, self.input_size)))
-                state.waiting += 1
+                emit((scored, crop_to_input(crop.image, self.input_size)))
             if faces and run.render:
                 state.images[pos] = overlay_canvas(image)  # capped size: big frames are not held until rendered
             if run.on_frames is not None:
@@ -335,24 +341,22 @@ class Detector:
             note = f"face detection failed on {len(failed)} of {len(frames)} frames ({failed[0]})"
             result.error = f"{result.error}; {note}" if result.error else note
 
-    def _infer(self, batch: list, run: _Run) -> None:
-        x = np.stack([job[3] for job in batch])  # B, 3, S, S
+    def _infer(self, batch: list[tuple[_Pending, tuple[FaceResult, np.ndarray]]], run: _Run) -> None:
+        """One model call for a batch of faces (with ``flip_test`` their mirrors ride in the same call)."""
+        x = np.stack([x for _, (_, x) in batch])  # B, 3, S, S
         with self._model_lock:
             logits, heat = self.runner.predict(x, flip_test=run.options.flip_test)
-        for i, (state, pos, k, _) in enumerate(batch):
-            face = state.result.frames[pos].faces[k]
+        for i, (_, (face, _)) in enumerate(batch):
             face.logit = float(logits[i])
             face.heatmap = None if heat is None else heat[i]
-            state.waiting -= 1
 
-    def _drain(self, queue: deque[_Pending], run: _Run) -> Iterator[FileResult]:
-        while queue and queue[0].analysed and queue[0].waiting == 0:
-            state = queue.popleft()
-            state.result.finalize()
-            if state.result.status == "ok":
+    def _finish(self, state: _Pending, run: _Run) -> FileResult:
+        state.result.finalize()
+        if state.result.status == "ok":
+            with run.times.measure("overlays"):
                 self._render(state, run)
-            state.images.clear()
-            yield state.result
+        state.images.clear()
+        return state.result
 
     def _render(self, state: _Pending, run: _Run) -> None:
         """Overlays (kept and/or written), raw heatmaps and the video timeline, as ``run`` asks."""
