@@ -125,3 +125,19 @@ def test_hostile_corpus_through_the_cli(tiny_weights, tmp_path):
     assert not wrong, wrong
     assert all(r["error"] for r in lines if r["status"] == "error")  # every error says why
     json.loads((out / "results.json").read_text())  # strict JSON
+
+
+def test_resume_with_other_weights_is_refused(tiny_weights, sample_arrays, tmp_path):
+    torch.manual_seed(6)
+    other = tmp_path / "other.pt"
+    save_model(LAANet(load_config("cpu-tiny").model), other)
+    _copies(sample_arrays, tmp_path / "in", 2)
+    out = tmp_path / "out"
+    args = ["detect", str(tmp_path / "in"), "--out", str(out), "--no-save-heatmaps"]
+    assert CliRunner().invoke(app, [*args, "--weights", str(tiny_weights)]).exit_code == 0
+    (out / "results.json").unlink()  # as if the run had stopped part-way
+    res = CliRunner().invoke(app, [*args, "--weights", str(other), "--resume"])
+    assert res.exit_code == 2 and "weights_sha256" in res.output and "another --out" in res.output
+    assert len(read_results_log(out / "results.jsonl")) == 2  # untouched
+    res = CliRunner().invoke(app, [*args, "--weights", str(tiny_weights), "--resume"])
+    assert res.exit_code == 0 and "2 input(s) already done" in res.output
