@@ -10,6 +10,7 @@ from laanet.cli._common import fail as _fail
 from laanet.cli._options import (
     DEFAULTS, DeviceOption, FlipTestOption, RequiredWeightsOption, Sha256Option, resolve_weights_option,
 )
+from laanet.cli._ray import RayActors, RayAddress, RayCpus, RayGpus
 
 _EPILOG = (
     "Defaults follow the paper's test protocol, as laanet detect: 32 crops per video, flip test on. "
@@ -43,6 +44,10 @@ def eval_command(
     seed: int = typer.Option(0, "--seed", help="Seed of the random perturbations (block, noise)."),
     margin: Optional[int] = typer.Option(None, "--margin", min=0, help="Pixels cut from each side of the stored crop before resizing (default: as laanet detect, 5 at 256)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    ray: RayAddress = None,
+    ray_actors: RayActors = 1,
+    ray_cpus: RayCpus = 1.0,
+    ray_gpus: RayGpus = 0.0,
 ) -> None:
     """Score prepared face crops; write per-crop predictions and frame/video AUC, AP, AR, mF1, F1, EER, ACC."""
     from laanet.evaluation.evaluate import EvalOptions
@@ -76,8 +81,14 @@ def eval_command(
                           split=None if split == "all" else split, batch_size=batch_size, workers=workers,
                           device=device, seed=seed, margin=margin)
     try:
+        scorer = None
+        if ray:  # crops scored by Ray actors; the outputs are written here as without --ray
+            from laanet.scale.ray_cluster import RayOptions
+            from laanet.scale.ray_eval import RayScorer
+
+            scorer = RayScorer(weights_path, out, RayOptions(ray, ray_actors, ray_cpus, ray_gpus), device)
         metrics = run_eval(weights_path, data, out, options, name=name, compare=compare or (), sweep=sweep,
-                           sweep_types=types, sweep_levels=levels, progress=progress)
+                           sweep_types=types, sweep_levels=levels, progress=progress, scorer=scorer)
     except (CheckpointError, DeviceError) as err:
         raise _fail(str(err), code=2) from None
     except (FileNotFoundError, ValueError, MediaError) as err:

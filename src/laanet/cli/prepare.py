@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from laanet.cli._common import fail as _fail
+from laanet.cli._ray import RayAddress, RayCpus
 from laanet.cli._options import DEFAULTS
 
 _EPILOG = (
@@ -58,6 +59,8 @@ def prepare(
     detector: Optional[str] = typer.Option(None, "--detector", hidden=True, help="Deprecated name of --face-backend."),
     name: Optional[str] = typer.Option(None, "--name", help="folder only: dataset name in the index (default: folder)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    ray: RayAddress = None,
+    ray_cpus: RayCpus = 1.0,
 ) -> None:
     """Sample frames, detect and crop faces, and index them (resumable: a rerun skips finished videos)."""
     from laanet.data.layouts import list_sources
@@ -80,7 +83,13 @@ def prepare(
                                  detector=face_backend, progress=progress)
         counts = {name: options.frames_for(name) for name in sorted({item.split for item in items})}
         typer.echo("frames per video: " + ", ".join(f"{n} ({name})" for name, n in counts.items()), err=True)
-        summary = prepare_sources(items, out, options, compression=compression.value)
+        if ray:  # one Ray task per source instead of --workers processes
+            from laanet.scale.ray_cluster import RayOptions
+            from laanet.scale.ray_prepare import prepare_sources_ray
+
+            summary = prepare_sources_ray(items, out, options, RayOptions(ray, cpus=ray_cpus), compression=compression.value)
+        else:
+            summary = prepare_sources(items, out, options, compression=compression.value)
     except (FileNotFoundError, ValueError, FaceBackendError) as err:
         raise _fail(str(err))
     for line in summary.lines():

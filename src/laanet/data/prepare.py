@@ -21,7 +21,8 @@ Bookkeeping in ``PREP/``:
 - ``prepare.json``: per dataset, the settings that must not change between runs (compression, crop size, and
   the frames per video of each split prepared so far).
 
-Sources run in ``workers`` processes (0 = in this process), each with its own face analyser.
+Sources run in ``workers`` processes (0 = in this process), each with its own face analyser, or as Ray tasks
+(``laanet prepare --ray``, :mod:`laanet.scale.ray_prepare`) with the same bookkeeping.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -49,11 +50,13 @@ __all__ = [
     "SourceResult",
     "prepare_sources",
     "process_source",
+    "run_local",
 ]
 
 LOG_NAME = "prepare_log.jsonl"
 MANIFEST_NAME = "prepare.json"
 CROPS_DIR = "crops"
+RunSources = Callable[[list["SourceItem"], Path, "PrepareOptions"], Iterable["SourceResult"]]
 
 
 # Frames per video of the official preprocessing (LAA-Net README): 128 for training, 32 for validation/test.
@@ -299,8 +302,14 @@ def prepare_sources(
     *,
     compression: str | None = None,
     on_result: Callable[[SourceResult], None] | None = None,
+    run: RunSources | None = None,
 ) -> PrepareSummary:
-    """Prepare ``items`` into ``prep_dir`` (resumable, parallel); returns counts and the failures."""
+    """Prepare ``items`` into ``prep_dir`` (resumable, parallel); returns counts and the failures.
+
+    ``run(todo, prep_dir, options)`` yields one :class:`SourceResult` per unfinished source, in any order; the
+    default runs :func:`process_source` here or in ``options.workers`` processes (``laanet.scale.ray_prepare``
+    passes one that runs on a Ray cluster). Whatever runs them, this function keeps the books.
+    """
     options = options or PrepareOptions()
     options.check()
     from laanet.faces import BACKENDS
@@ -338,27 +347,32 @@ def prepare_sources(
         bar.set_postfix(ok=summary.ok, no_face=summary.no_face, failed=summary.failed, refresh=False)
 
     try:
-        if options.workers <= 0:
-            for item in todo:
-                record(process_source(item, prep_dir, options))
-        else:
-            ctx = get_context("spawn")  # no fork: parents may hold threads (progress bar, torch)
-            with ProcessPoolExecutor(options.workers, mp_context=ctx, initializer=_worker_init,
-                                     initargs=(logging.getLogger().level,)) as pool:
-                pending = set()
-                queue = iter(todo)
-                for item in queue:  # keep at most 2 sources per worker in flight
-                    pending.add(pool.submit(process_source, item, prep_dir, options))
-                    if len(pending) >= 2 * options.workers:
-                        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        for fut in finished:
-                            record(fut.result())
-                for fut in pending:
-                    record(fut.result())
+        for result in (run or run_local)(todo, prep_dir, options):
+            record(result)
     finally:
         bar.close()
         log_file.close()
     return summary
+
+
+def run_local(todo: list[SourceItem], prep_dir: Path, options: PrepareOptions) -> Iterator[SourceResult]:
+    """:func:`process_source` over ``todo`` in this process, or in ``options.workers`` processes."""
+    if options.workers <= 0:
+        for item in todo:
+            yield process_source(item, prep_dir, options)
+        return
+    ctx = get_context("spawn")  # no fork: parents may hold threads (progress bar, torch)
+    with ProcessPoolExecutor(options.workers, mp_context=ctx, initializer=_worker_init,
+                             initargs=(logging.getLogger().level,)) as pool:
+        pending = set()
+        for item in todo:  # keep at most 2 sources per worker in flight
+            pending.add(pool.submit(process_source, item, prep_dir, options))
+            if len(pending) >= 2 * options.workers:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    yield fut.result()
+        for fut in pending:
+            yield fut.result()
 
 
 def _progress(total: int, enabled: bool):

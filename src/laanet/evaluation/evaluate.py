@@ -30,7 +30,8 @@ from laanet.evaluation.perturb import Perturbation, apply_perturbations
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EvalItem", "EvalOptions", "Predictions", "compute_metrics", "load_items", "predict"]
+__all__ = ["EvalItem", "EvalOptions", "LocalScorer", "Predictions", "compute_metrics", "load_items", "predict",
+           "predictions_of"]
 
 
 @dataclass
@@ -153,6 +154,11 @@ def predict(model: Any, items: list[EvalItem], options: EvalOptions, *, progress
             if options.flip_test:
                 z = (z + model(torch.flip(x, dims=[3])).cls[:, 0]) / 2  # mean of logits, as the official test
             logits[idx.numpy()] = z.double().cpu().numpy()
+    return predictions_of(items, logits)
+
+
+def predictions_of(items: list[EvalItem], logits: np.ndarray) -> Predictions:
+    """:class:`Predictions` of ``items`` from their logits (N,), in the same order."""
     recs = [it.record for it in items]
     return Predictions(
         video_id=[r.video_id for r in recs],
@@ -162,6 +168,24 @@ def predict(model: Any, items: list[EvalItem], options: EvalOptions, *, progress
         dataset=[r.dataset for r in recs],
         method=[r.method for r in recs],
     )
+
+
+class LocalScorer:
+    """Scores crops with a model loaded in this process (``laanet eval``; ``laanet.scale.ray_eval`` has a Ray one).
+
+    A scorer has ``input_size``, ``device`` (for metrics.json) and ``predict(items, options, progress=)``.
+    """
+
+    def __init__(self, weights: str | Path, device: str = "auto") -> None:
+        from laanet.device import resolve_device
+        from laanet.models.checkpoint import load_model
+
+        self.device = resolve_device(device)
+        self.model = load_model(weights, device=self.device)
+        self.input_size = int(self.model.cfg.input_size)
+
+    def predict(self, items: list[EvalItem], options: EvalOptions, *, progress: bool = True) -> Predictions:
+        return predict(self.model, items, options, progress=progress)
 
 
 def compute_metrics(preds: Predictions) -> dict[str, Any]:

@@ -15,8 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from laanet.device import resolve_device
-from laanet.evaluation.evaluate import EvalOptions, compute_metrics, load_items, predict
+from laanet.evaluation.evaluate import EvalOptions, LocalScorer, compute_metrics, load_items
 from laanet.evaluation.metrics import frame_and_video_metrics
 from laanet.evaluation.perturb import DF1_PERTURBATIONS, Perturbation
 from laanet.evaluation.report import paper_table, plot_roc, plot_sweep, sweep_table, write_metrics, write_predictions
@@ -49,10 +48,13 @@ def run_eval(
     sweep_types: Sequence[str] = DF1_PERTURBATIONS,
     sweep_levels: Sequence[int] = (1, 2, 3, 4, 5),
     progress: bool = True,
+    scorer: Any = None,
 ) -> dict[str, Any]:
-    """Evaluate ``weights`` on the prepared folders ``data_dirs``; returns the metrics written to ``metrics.json``."""
-    from laanet.models.checkpoint import load_model
+    """Evaluate ``weights`` on the prepared folders ``data_dirs``; returns the metrics written to ``metrics.json``.
 
+    ``scorer``: what scores the crops (default: a :class:`~laanet.evaluation.evaluate.LocalScorer` of
+    ``weights`` on ``options.device``; ``laanet eval --ray`` passes a ``laanet.scale.ray_eval.RayScorer``).
+    """
     options = options or EvalOptions()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -60,12 +62,11 @@ def run_eval(
     sweep_perts = [Perturbation(t, lv) for t in sweep_types for lv in sweep_levels] if sweep else []
 
     items = load_items(data_dirs, split=options.split, frames=options.frames)
-    device = resolve_device(options.device)
-    model = load_model(weights, device=device)
+    scorer = scorer if scorer is not None else LocalScorer(weights, options.device)
     logger.info("scoring %d crops of %d videos at %d px on %s", len(items), len({i.record.video_id for i in items}),
-                model.cfg.input_size, device)
+                scorer.input_size, scorer.device)
     start = time.perf_counter()
-    preds = predict(model, items, options, progress=progress)
+    preds = scorer.predict(items, options, progress=progress)
     seconds = time.perf_counter() - start
 
     metrics = compute_metrics(preds)
@@ -77,13 +78,13 @@ def run_eval(
         "frames_per_video": options.frames,
         "flip_test": options.flip_test,
         "perturbations": [str(p) for p in options.perturbations],
-        "input_size": int(model.cfg.input_size),
+        "input_size": int(scorer.input_size),
         "crop_margin_px": options.margin if options.margin is not None else "laanet detect default (5 at 256)",
         "frame_score": "cls logit" + (" (mean with horizontal flip)" if options.flip_test else ""),
         "video_score": "sigmoid(mean of frame logits) per unique video_id",
         "threshold": 0.5,
         "seconds": round(seconds, 3),
-        "device": device,
+        "device": scorer.device,
     }
     write_predictions(out / "predictions.csv", preds)
     write_metrics(out / "metrics.json", metrics)
@@ -98,7 +99,7 @@ def run_eval(
             logger.info("sweep: %s", pert)
             opts = replace(options, perturbations=tuple(options.perturbations) + (pert,))
             results.append({"perturbation": pert.name, "level": pert.level,
-                            "metrics": _metrics_by_dataset(predict(model, items, opts, progress=progress))})
+                            "metrics": _metrics_by_dataset(scorer.predict(items, opts, progress=progress))})
         _write_sweep(out, results)
     return metrics
 
