@@ -10,7 +10,8 @@ $(BIN)/activate:
 
 $(VENV)/.installed: $(BIN)/activate pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt torch torchvision
-	$(BIN)/pip install -q -c constraints.txt -e ".[test]"
+	# [ray]: the --ray paths are tested too (adds ~40 s and ~0.5 GB: Ray, pyarrow, pandas; docs/scale.md).
+	$(BIN)/pip install -q -c constraints.txt -e ".[test,ray]"
 	# mediapipe 0.10.21 pulls opencv-contrib-python and jax; it needs neither for FaceMesh, so no deps.
 	$(BIN)/pip install -q --no-deps mediapipe==0.10.21
 	touch $@
