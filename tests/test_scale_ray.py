@@ -287,24 +287,37 @@ def _face_logits(results: list[dict]) -> list[float]:
     return [f["logit"] for r in results for fr in r["frames"] for f in fr["faces"]]
 
 
-def test_detect_on_ray_matches_local(cluster, weights, detect_inputs, tmp_path):
-    from laanet.inference.detector import Detector
-    from laanet.scale.ray_cluster import RayOptions
-    from laanet.scale.ray_detect import RayDetector
-
-    detector = Detector(str(weights), frames=2, device="cpu", batch_size=4)
-    local = [r.to_dict() for r in detector.detect_many([detect_inputs], heatmap_dir=tmp_path / "local")]
-    remote = [r.to_dict() for r in RayDetector(detector, RayOptions("auto", actors=2)).detect_many(
-        [detect_inputs], heatmap_dir=tmp_path / "ray")]
-    assert [r["path"] for r in remote] == [r["path"] for r in local]  # input order
-    assert [_strip_scores(r) for r in remote] == [_strip_scores(r) for r in local]
-    logits = _face_logits(local)
+def test_detect_on_ray_matches_local_and_resumes(cluster, weights, detect_inputs, tmp_path):
+    args = ("detect", detect_inputs, "--weights", weights, "--frames", "2", "--batch-size", "4", "--device", "cpu")
+    local, remote = tmp_path / "local", tmp_path / "ray"
+    res = _invoke(*args, "--out", local)
+    assert res.exit_code == 1, res.output  # broken.jpg cannot be read; the others are written
+    res = _invoke(*args, "--out", remote, "--ray", "auto", "--ray-actors", "2")
+    assert res.exit_code == 1, res.output
+    a, b = (json.loads((d / "results.json").read_text()) for d in (local, remote))
+    assert b["model"] == a["model"]
+    assert [r["path"] for r in b["results"]] == [r["path"] for r in a["results"]]  # input order
+    assert [_strip_scores(r) for r in b["results"]] == [_strip_scores(r) for r in a["results"]]
+    logits = _face_logits(a["results"])
     assert len(logits) >= 8 and np.ptp(logits) > 1e-3
-    np.testing.assert_allclose(_face_logits(remote), logits, atol=1e-5, rtol=0)
-    assert [r["label"] for r in remote] == [r["label"] for r in local]
-    assert {r["status"] for r in remote} == {"ok", "error"}
-    names = sorted(p.name for p in (tmp_path / "ray").iterdir())
-    assert names and names == sorted(p.name for p in (tmp_path / "local").iterdir())
+    np.testing.assert_allclose(_face_logits(b["results"]), logits, atol=1e-5, rtol=0)  # batches differ (docstring)
+    assert {r["status"] for r in b["results"]} == {"ok", "error"}
+    names = sorted(p.name for p in (remote / "heatmaps").iterdir())
+    assert names and names == sorted(p.name for p in (local / "heatmaps").iterdir())
+
+    # --resume: the files in results.jsonl are kept as they are (a planted score comes through), the rest redone.
+    lines = (remote / "results.jsonl").read_text().splitlines()
+    kept = [json.loads(line) for line in lines[:3]]
+    kept[0]["score"] = 0.123456
+    (remote / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
+    (remote / "results.json").unlink()
+    res = _invoke(*args, "--out", remote, "--ray", "auto", "--resume")
+    assert res.exit_code == 1, res.output
+    c = json.loads((remote / "results.json").read_text())["results"]
+    assert [r["path"] for r in c] == [r["path"] for r in a["results"]]
+    planted = next(r for r in c if r["path"] == kept[0]["path"])
+    assert planted["score"] == 0.123456
+    assert [_strip_scores(r) for r in c] == [_strip_scores(r) for r in a["results"]]
 
 
 # -- options ---------------------------------------------------------------------------------------------------

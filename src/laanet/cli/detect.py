@@ -13,6 +13,7 @@ from typing import Annotated, List
 import typer
 
 from laanet.cli._common import fail
+from laanet.cli._ray import RayActors, RayAddress, RayCpus, RayGpus
 from laanet.cli._options import (
     DEFAULTS, Backend, BackendOption, BatchSizeOption, DeviceOption, FaceBackendOption, FlipTestOption, FramesOption,
     Sha256Option, ThresholdOption, WeightsOption, inference_options,
@@ -102,6 +103,10 @@ def detect(
         "--save-heatmaps/--no-save-heatmaps", help="Write heatmap overlay PNGs.")] = True,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Skip inputs already in OUT/results.jsonl (finish an interrupted run).")] = False,
+    ray: RayAddress = None,
+    ray_actors: RayActors = 1,
+    ray_cpus: RayCpus = 1.0,
+    ray_gpus: RayGpus = 0.0,
 ) -> None:
     """Score images, videos and folders for face deepfakes (see the command help)."""
     from rich.console import Console
@@ -122,6 +127,14 @@ def detect(
     if not inputs:
         raise fail("no images or videos found in the given paths")
     detector = _load_detector(options)
+    if ray:  # the files are scored by Ray actors; the outputs are written here as without --ray
+        from laanet.scale.ray_cluster import RayOptions
+        from laanet.scale.ray_detect import RayDetector
+
+        try:
+            detector = RayDetector(detector, RayOptions(ray, ray_actors, ray_cpus, ray_gpus))
+        except ValueError as err:
+            raise fail(str(err), code=2) from None
 
     done = 0
     with Progress(
