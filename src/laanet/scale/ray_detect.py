@@ -46,14 +46,6 @@ class _Result:
         return self.data
 
 
-def _error_result(path: str, message: str) -> dict[str, Any]:
-    from laanet.inference.results import FileResult
-    from laanet.media.image import VIDEO_EXTENSIONS
-
-    kind = "video" if Path(path).suffix.lower() in VIDEO_EXTENSIONS else "image"
-    return FileResult(path=path, kind=kind, status="error", error=message).to_dict()
-
-
 class _FileDetector:
     """The Ray Data actor: one :class:`laanet.Detector`, loaded once; scores the files of each batch."""
 
@@ -78,8 +70,10 @@ class _FileDetector:
                 try:
                     results += self._detect([path])
                 except Exception as err:  # noqa: BLE001
+                    from laanet.inference.folder_run import _error_result
+
                     logger.warning("detection failed on %s: %s: %s", path, type(err).__name__, err)
-                    results.append(_error_result(path, f"internal error: {type(err).__name__}: {err}"))
+                    results.append(_error_result(Path(path), f"internal error: {type(err).__name__}: {err}"))
         if len(results) != len(paths):
             raise RuntimeError(f"the detector returned {len(results)} results for {len(paths)} files")
         return {"i": batch["i"], "result": np.array([json.dumps(r) for r in results], dtype=object)}
@@ -97,11 +91,16 @@ class RayDetector:
 
     def __init__(self, detector: Any, ray_options: RayOptions) -> None:
         ray_options.check_device(detector.options.device)
+        self.local = detector
         self.options = detector.options
         self.model_info = detector.model_info
         self.batch_size = detector.options.batch_size
         self.ray_options = ray_options
         connect(ray_options.address)
+
+    def provenance(self, options: Any = None) -> Any:
+        """The local detector's provenance (the actors load the same weights with the same options)."""
+        return self.local.provenance(options)
 
     def detect_many(
         self,
