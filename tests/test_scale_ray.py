@@ -274,17 +274,22 @@ def detect_inputs(tmp_path_factory) -> Path:
     return folder
 
 
-def _strip_scores(result: dict) -> dict:
-    """A result dict without its float scores (compared separately, to 1e-5) and with heatmap file names only."""
-    out = {k: v for k, v in result.items() if k not in ("score", "timeline")}
-    out["frames"] = [{**fr, "score": None, "faces": [{**f, "score": None, "logit": None,
-                                                       "heatmap": f["heatmap"] and Path(f["heatmap"]).name}
-                                                      for f in fr["faces"]]} for fr in result["frames"]]
-    return out
+FLOATS = ("score", "logit", "heatmap_max")  # compared separately, to 1e-5
 
 
-def _face_logits(results: list[dict]) -> list[float]:
-    return [f["logit"] for r in results for fr in r["frames"] for f in fr["faces"]]
+def _strip_scores(value):
+    """A result without its float scores, with the files it wrote (overlays, heatmaps) by name only."""
+    if isinstance(value, dict):
+        return {k: None if k in FLOATS else _strip_scores(v) for k, v in value.items() if k != "timeline"}
+    if isinstance(value, list):
+        return [_strip_scores(v) for v in value]
+    if isinstance(value, str) and "/heatmaps/" in value:
+        return Path(value).name
+    return value
+
+
+def _face_values(results: list[dict], key: str = "logit") -> list[float]:
+    return [f.get(key) for r in results for fr in r["frames"] for f in fr["faces"]]
 
 
 def test_detect_on_ray_matches_local_and_resumes(cluster, weights, detect_inputs, tmp_path):
@@ -298,9 +303,12 @@ def test_detect_on_ray_matches_local_and_resumes(cluster, weights, detect_inputs
     assert b["model"] == a["model"]
     assert [r["path"] for r in b["results"]] == [r["path"] for r in a["results"]]  # input order
     assert [_strip_scores(r) for r in b["results"]] == [_strip_scores(r) for r in a["results"]]
-    logits = _face_logits(a["results"])
+    logits = _face_values(a["results"])
     assert len(logits) >= 8 and np.ptp(logits) > 1e-3
-    np.testing.assert_allclose(_face_logits(b["results"]), logits, atol=1e-5, rtol=0)  # batches differ (docstring)
+    np.testing.assert_allclose(_face_values(b["results"]), logits, atol=1e-5, rtol=0)  # batches differ (docstring)
+    if "heatmap_max" in a["results"][0]["frames"][0]["faces"][0]:
+        np.testing.assert_allclose(_face_values(b["results"], "heatmap_max"), _face_values(a["results"], "heatmap_max"),
+                                   atol=1e-5, rtol=0)
     assert {r["status"] for r in b["results"]} == {"ok", "error"}
     names = sorted(p.name for p in (remote / "heatmaps").iterdir())
     assert names and names == sorted(p.name for p in (local / "heatmaps").iterdir())
