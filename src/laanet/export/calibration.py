@@ -18,9 +18,6 @@ import numpy as np
 
 _log = logging.getLogger(__name__)
 
-CROP_SIZE = 256  # the detector's stored face-crop size; the network input is resized from it
-
-
 class CalibrationError(ValueError):
     """No usable calibration face (no file, no face found)."""
 
@@ -37,6 +34,7 @@ def face_inputs(images: Iterable[np.ndarray], input_size: int, analyzer=None) ->
         N×3×S×S float32 in [-1, 1] (N ≤ number of images).
     """
     from laanet.faces import FaceAnalyzer, crop_face
+    from laanet.faces.crop import DEFAULT_CROP_SIZE  # the detector's stored crop size (256)
     from laanet.inference.preprocess import crop_to_input
 
     analyzer = analyzer or FaceAnalyzer()
@@ -44,7 +42,7 @@ def face_inputs(images: Iterable[np.ndarray], input_size: int, analyzer=None) ->
     for image in images:
         faces = analyzer.detect(image)
         if faces:
-            out.append(crop_to_input(crop_face(image, faces[0], size=CROP_SIZE).image, input_size))
+            out.append(crop_to_input(crop_face(image, faces[0], size=DEFAULT_CROP_SIZE).image, input_size))
     return np.stack(out) if out else np.zeros((0, 3, input_size, input_size), np.float32)
 
 
@@ -64,7 +62,7 @@ def images_from_paths(paths: Sequence[str | os.PathLike], *, frames_per_video: i
     Raises:
         CalibrationError: nothing readable was found.
     """
-    from laanet.inference.detector import collect_inputs
+    from laanet.inference.sources import collect_inputs
     from laanet.media import MediaError, load_frames
 
     images: list[np.ndarray] = []
