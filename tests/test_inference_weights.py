@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -86,3 +87,17 @@ def test_onnx_backend_never_imports_torch(tiny_weights, media_dir, tmp_path, mon
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["heavy"] == [], out
     assert out[str(exported)] == out[str(tiny_weights)] == "ok"
+
+
+def test_flip_test_averages_logits_and_unflips_the_mirrored_heatmap():
+    from laanet.inference.runner import combine_outputs
+
+    rng = np.random.default_rng(0)
+    heat = rng.normal(size=(2, 1, 4, 5)).astype(np.float32)  # logits of the crop (asymmetric)
+    cls = np.array([[1.0], [-3.0]], np.float32)
+    mirrored = heat[..., ::-1]  # what the network gives for the mirrored crop of an equivariant model
+    logits, prob = combine_outputs(np.concatenate([cls, cls + 1]), np.concatenate([heat, mirrored]), 2, True)
+    assert np.allclose(logits, [1.5, -2.5])
+    assert np.allclose(prob, 1 / (1 + np.exp(-heat[:, 0])), atol=1e-6)  # flipped back before averaging
+    plain_logits, plain_prob = combine_outputs(cls, heat, 2, False)
+    assert np.allclose(plain_logits, [1.0, -3.0]) and np.allclose(plain_prob, 1 / (1 + np.exp(-heat[:, 0])), atol=1e-6)
