@@ -6,7 +6,10 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["LAANet", "LAANetOutput", "ModelConfig", "load_model", "save_model", "Detector", "__version__"]
+__all__ = [
+    "LAANet", "LAANetOutput", "ModelConfig", "load_model", "save_model",
+    "Detector", "InferenceOptions", "FileResult", "ResultList", "__version__",
+]
 
 
 def __getattr__(name: str):
@@ -26,4 +29,12 @@ def __getattr__(name: str):
         from laanet.inference.detector import Detector
 
         return Detector
+    if name == "InferenceOptions":
+        from laanet.inference.options import InferenceOptions
+
+        return InferenceOptions
+    if name in ("FileResult", "ResultList"):
+        from laanet.inference import results as _r
+
+        return getattr(_r, name)
     raise AttributeError(f"module 'laanet' has no attribute {name!r}")
