@@ -47,7 +47,7 @@ def make_weights(work: Path, model: str) -> Path:
     return path
 
 
-def run_config(work: Path, cpus: int, frames: int) -> dict:
+def run_config(work: Path, cpus: int, frames: int, with_eval: bool = True) -> dict:
     """One configuration (cpus = 0: local baseline) in this process; returns its figures."""
     from laanet.data.layouts import list_sources
     from laanet.data.prepare import PrepareOptions, prepare_sources
@@ -77,13 +77,17 @@ def run_config(work: Path, cpus: int, frames: int) -> dict:
         prepare_s = time.perf_counter() - start
         crops = load_items([prep], split=None)
         scorer = LocalScorer(weights, "cpu")
+    figures = {"workers": cpus or "local", "clips": summary.ok, "frames": summary.crops, "prepare_s": round(prepare_s, 2),
+               "prepare_clips_per_s": round(summary.ok / prepare_s, 3),
+               "prepare_frames_per_s": round(summary.crops / prepare_s, 2), "load_avg_1min": round(os.getloadavg()[0], 1)}
+    if not with_eval:
+        return figures
     start = time.perf_counter()
     scorer.predict(crops, eval_options, progress=False)
     eval_s = time.perf_counter() - start
-    return {"workers": cpus or "local", "clips": summary.ok, "frames": summary.crops, "prepare_s": round(prepare_s, 2),
-            "prepare_clips_per_s": round(summary.ok / prepare_s, 3), "prepare_frames_per_s": round(summary.crops / prepare_s, 2),
-            "crops": len(crops), "eval_s": round(eval_s, 2), "eval_crops_per_s": round(len(crops) / eval_s, 3),
-            "model": weights.stem, "load_avg_1min": round(os.getloadavg()[0], 1)}
+    return {**figures, "crops": len(crops), "eval_s": round(eval_s, 2),
+            "eval_crops_per_s": round(len(crops) / eval_s, 3), "model": weights.stem,
+            "load_avg_1min": round(os.getloadavg()[0], 1)}
 
 
 def main() -> None:
@@ -92,11 +96,12 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=8, help="frames per clip (each clip has 2x as many)")
     parser.add_argument("--model", default="paper-sbi", help="preset of the scoring model (paper-sbi or cpu-tiny)")
     parser.add_argument("--configs", default="0,1,2", help="comma list: 0 = local baseline, N = Ray with N CPUs")
+    parser.add_argument("--no-eval", action="store_true", help="measure prepare only")
     parser.add_argument("--_one", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--_work", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._one is not None:
-        print(json.dumps(run_config(Path(args._work), args._one, args.frames)), flush=True)
+        print(json.dumps(run_config(Path(args._work), args._one, args.frames, not args.no_eval)), flush=True)
         return
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -104,7 +109,8 @@ def main() -> None:
         make_weights(work, args.model)
         for cpus in (int(c) for c in args.configs.split(",")):
             done = subprocess.run([sys.executable, __file__, "--_one", str(cpus), "--_work", str(work),
-                                   "--frames", str(args.frames)], capture_output=True, text=True)
+                                   "--frames", str(args.frames)] + (["--no-eval"] if args.no_eval else []),
+                                  capture_output=True, text=True)
             lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
             print(lines[-1] if lines else json.dumps({"workers": cpus, "error": done.stderr[-800:]}), flush=True)
 

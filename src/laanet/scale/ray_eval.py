@@ -7,7 +7,8 @@ code. What changes is where the crops are scored:
 - the crops to score are cut into the batches the local path would use (``--batch-size`` crops, in order);
   each batch is one Ray Data row, scored by ``map_batches`` on a pool of ``--ray-actors`` actors, each holding
   the model (loaded once per pass) and running the local :func:`laanet.evaluation.evaluate.predict` on it. The
-  same crops in the same batches give the same logits, bit for bit, as ``laanet eval`` without ``--ray``;
+  same crops in the same batches give the same logits as ``laanet eval`` without ``--ray``: bit for bit when
+  torch runs on as many threads (an actor gets ``--ray-cpus``), else up to float32 rounding;
 - every scored batch is appended at once to ``OUT/scores.jsonl`` (per crop and perturbation, under a header
   that fingerprints the weights and the options that change logits). A rerun of the same command skips the
   crops found there, so a stopped run resumes; other weights or options start the file afresh;
