@@ -124,3 +124,13 @@ def test_detector_one_model_call_per_batch_with_flips_and_time_split(tiny_weight
     for source, expected in zip(sources, logits):
         alone = det.detect(source, keep_overlays=False)
         assert [f.logit for fr in alone.frames for f in fr.faces] == pytest.approx(expected, abs=1e-5)
+
+
+def test_stage_times_dict_keeps_stage_seconds_apart_from_counts():
+    times = StageTimes()
+    with times.measure("faces"):
+        pass
+    times.faces, times.batches = 7, 2
+    out = times.to_dict()
+    assert isinstance(out["faces"], float) and out["faces"] < 1 and out["faces_scored"] == 7 and out["model_calls"] == 2
+    assert "7 faces in 2 model calls" in times.summary()

@@ -49,7 +49,9 @@ class StageTimes:
                 self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
 
     def to_dict(self) -> dict[str, Any]:
-        return {**{k: round(v, 3) for k, v in self.seconds.items()}, "wall": round(self.wall, 3), "batches": self.batches, "faces": self.faces}
+        """Seconds per stage and ``wall``, plus ``model_calls`` and ``faces_scored``."""
+        return {**{k: round(v, 3) for k, v in self.seconds.items()}, "wall": round(self.wall, 3),
+                "model_calls": self.batches, "faces_scored": self.faces}
 
     def summary(self) -> str:
         parts = ", ".join(f"{k} {v:.2f} s" for k, v in self.seconds.items())
