@@ -342,3 +342,18 @@ def test_ray_options_and_cli_errors(tmp_path):
         RayOptions("auto").check_device("cuda")
     res = _invoke("prepare", "folder", "--root", tmp_path, "--out", tmp_path / "o", "--ray", "auto", "--ray-cpus", "0")
     assert res.exit_code == 2
+
+
+def test_ray_flag_without_ray_installed_is_a_clear_error(prep_local, faces_root, weights, monkeypatch, tmp_path):
+    """--ray where Ray cannot be imported: one line naming the extra, no traceback, nothing written."""
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    results = {
+        "prepare": _prepare(faces_root, tmp_path / "p", "--ray", "auto"),
+        "eval": _eval(weights, prep_local, tmp_path / "e", "--ray", "auto"),
+        "detect": _invoke("detect", SAMPLES / "astronaut.jpg", "--weights", weights, "--out", tmp_path / "d", "--ray", "auto"),
+    }
+    for command, res in results.items():
+        assert res.exit_code in (1, 2), (command, res.output)
+        assert "laanet[ray]" in res.output and "Traceback" not in res.output, (command, res.output)
+    assert not (tmp_path / "p" / "index.jsonl").exists() and not (tmp_path / "e" / "predictions.csv").exists()
+
