@@ -47,6 +47,9 @@ def test_hostile_corpus_through_the_python_api(detector, tmp_path, sample_arrays
     # The portrait's face centre (54.7 %, 24.4 % of the photo) enlarged 10× and pasted at (2666, 2000), in full-size
     # pixels: the box was found on a shrunk copy and mapped back.
     assert np.allclose([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], [2666 + 0.547 * 2560, 2000 + 0.244 * 3200], atol=150)
+    for name in ("one_pixel.png", "thin_4000x3.png"):  # no face, and the result says why
+        if results[name].status == "no_face":
+            assert "too small" in results[name].error or "too thin" in results[name].error, results[name].error
     for name in ("bomb_20000.png", "bomb_50000.png", "bomb_float.tif"):
         assert "over the limit" in results[name].error
     # After all that, the same detector (and its MediaPipe graphs) still finds and scores faces.

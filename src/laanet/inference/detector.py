@@ -313,6 +313,7 @@ class Detector:
 
         result = state.result
         failed: list[str] = []
+        too_small: list[str] = []  # why a frame could not hold a face (e.g. a 1×1 image), for the no_face message
         for pos, (index, time_s, image) in enumerate(frames):
             frame = FrameResult(index=index, time_s=time_s)
             result.frames.append(frame)
@@ -325,6 +326,8 @@ class Detector:
                 _log.warning("%s frame %d: face detection failed: %s", result.path, index, err)
                 failed.append(str(err))
                 faces = []
+            if not faces and (reason := self.faces.too_small_reason(image)):
+                too_small.append(reason)
             for k, face in enumerate(faces):
                 crop = crop_face(image, face, size=self.crop_size)
                 scored = FaceResult(box=[float(v) for v in face.box], logit=float("nan"), detector_score=float(face.score))
@@ -335,6 +338,9 @@ class Detector:
                 state.images[pos] = overlay_canvas(image)  # capped size: big frames are not held until rendered
             if run.on_frames is not None:
                 run.on_frames(1)
+        if too_small and not any(frame.faces for frame in result.frames):
+            note = f"no face can be found: {too_small[0]}"
+            result.error = f"{result.error}; {note}" if result.error else note
         if failed and len(failed) == len(frames):
             result.status, result.error = "error", f"face detection failed: {failed[0]}"
         elif failed:
