@@ -15,6 +15,7 @@ from laanet.config import load_config
 from laanet.demo.heldout import HELD_OUT, TRAIN_SAMPLES, build_heldout_set, make_view, sbi_on_image
 from laanet.demo.job import DemoOptions, run_demo
 from laanet.demo.scoring import score_kinds
+from laanet.inference.options import InferenceOptions
 from laanet.demo.swap import face_swap, similarity_transform
 from laanet.models.checkpoint import save_model
 from laanet.models.laanet import LAANet
@@ -119,7 +120,7 @@ def test_score_kinds_matches_sklearn():
 
 def test_demo_job_with_a_tiny_model(tiny_weights, tmp_path):
     out = tmp_path / "demo"
-    summary = run_demo(DemoOptions(out_dir=out, weights=tiny_weights, views=1, frames=1, face_backend="dlib"))
+    summary = run_demo(DemoOptions(out_dir=out, inference=InferenceOptions(weights=str(tiny_weights), frames=1, face_backend="dlib"), views=1))
     data = json.loads(summary.results_json.read_text())
     assert data["bundled_weights"] is False
     assert {k["kind"] for k in data["heldout"]["aucs"]} == {"sbi", "swap", "all"}

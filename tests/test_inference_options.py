@@ -94,3 +94,30 @@ def test_detector_takes_options_and_keyword_overrides(tmp_path):
         Detector(weights, frames=0)
     with pytest.raises(TypeError, match="InferenceOptions"):
         Detector(42)
+
+
+SHARED_FLAGS = {"--weights", "--sha256", "--backend", "--device", "--threshold", "--frames", "--flip-test",
+                "--face-backend", "--batch-size"}
+
+
+def test_inference_commands_share_one_set_of_flags_and_defaults():
+    """detect, serve and demo take every inference flag under one name, with InferenceOptions' defaults; eval
+    (prepared crops: no face detector, torch only, fixed 0.5 metric threshold) takes the rest under the same names."""
+    import typer
+
+    from laanet.cli import app
+    from laanet.inference.options import InferenceOptions
+
+    commands = typer.main.get_command(app).commands
+    defaults = InferenceOptions()
+    for name in ("detect", "serve", "demo", "eval"):
+        params = {opt: p for p in commands[name].params for opt in p.opts}
+        missing = SHARED_FLAGS - set(params)
+        expected_missing = {"--backend", "--face-backend", "--threshold"} if name == "eval" else set()
+        assert missing == expected_missing, (name, missing)
+        assert params["--flip-test"].default is True and params["--device"].default == defaults.device, name
+        if name != "demo":  # the demo samples 8 frames per bundled clip to stay quick
+            assert params["--frames"].default == defaults.frames == 32, name
+    for name in ("detect", "serve", "demo"):
+        params = {opt: p for p in commands[name].params for opt in p.opts}
+        assert params["--threshold"].default == defaults.threshold and params["--batch-size"].default == defaults.batch_size

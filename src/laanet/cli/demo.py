@@ -7,7 +7,19 @@ from typing import Annotated
 import typer
 
 from laanet.cli._common import fail
-from laanet.cli._options import DEFAULTS, FaceBackendOption, Sha256Option, ThresholdOption, WeightsOption, inference_options
+from laanet.cli._options import (
+    DEFAULTS,
+    Backend,
+    BackendOption,
+    BatchSizeOption,
+    DeviceOption,
+    FaceBackendOption,
+    FlipTestOption,
+    Sha256Option,
+    ThresholdOption,
+    WeightsOption,
+    inference_options,
+)
 
 HELP = """Run the demo: detect on the bundled sample photos and clips, and on pseudo-fakes made from two held-out
 faces (SBI fakes and cv2.seamlessClone face swaps), then write heatmap overlays, OUT/report.md,
@@ -26,7 +38,11 @@ def demo(
         "--views", min=1, help="Views per held-out photo (each: one real, one SBI fake, one swap).")] = 8,
     frames: Annotated[int, typer.Option(
         "--frames", min=1, help="Frames sampled per bundled clip (8 keeps the demo quick).")] = 8,
+    backend: BackendOption = Backend(DEFAULTS["backend"]),
+    device: DeviceOption = DEFAULTS["device"],
     threshold: ThresholdOption = DEFAULTS["threshold"],
+    flip_test: FlipTestOption = DEFAULTS["flip_test"],
+    batch_size: BatchSizeOption = DEFAULTS["batch_size"],
     seed: Annotated[int, typer.Option("--seed", help="Seed of the held-out views and fakes.")] = 0,
     samples: Annotated[bool, typer.Option("--samples/--no-samples", help="Also score the bundled samples.")] = True,
     face_backend: FaceBackendOption = DEFAULTS["face_backend"],
@@ -39,11 +55,10 @@ def demo(
 
     if out.exists() and not out.is_dir():
         raise fail(f"--out {out} exists and is not a folder", code=2)
-    inference = inference_options(weights=weights, sha256=sha256, frames=frames, threshold=threshold,
-                                  face_backend=face_backend)
-    options = DemoOptions(out_dir=out, weights=None if inference.weights is None else Path(inference.weights),
-                          views=views, frames=inference.frames, seed=seed, samples=samples,
-                          face_backend=inference.face_backend, threshold=inference.threshold)
+    inference = inference_options(weights=weights, sha256=sha256, backend=backend, device=device, frames=frames,
+                                  threshold=threshold, flip_test=flip_test, face_backend=face_backend,
+                                  batch_size=batch_size)
+    options = DemoOptions(out_dir=out, inference=inference, views=views, seed=seed, samples=samples)
     try:
         summary = run_demo(options)
     except DefaultWeightsMissing as err:

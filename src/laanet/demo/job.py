@@ -22,6 +22,7 @@ from pathlib import Path
 from laanet.demo.heldout import HELD_OUT, KINDS, TRAIN_SAMPLES, build_heldout_set
 from laanet.demo.report import write_reports
 from laanet.demo.scoring import score_kinds
+from laanet.inference.options import InferenceOptions
 
 __all__ = ["DemoOptions", "DemoSummary", "run_demo"]
 
@@ -34,25 +35,20 @@ class DemoOptions:
 
     Args:
         out_dir: output folder (created; existing files of the same names are overwritten).
-        weights: checkpoint to run; None = the bundled demo weights.
+        inference: the inference options shared with ``detect``, ``serve`` and ``eval`` (weights None = the
+            bundled demo weights); the demo samples 8 frames per bundled clip by default to stay quick.
         views: views per held-out photo (each gives one real, one SBI fake and one swap).
-        frames: frames sampled per bundled clip.
         seed: seed of the held-out set.
         samples: also score the bundled samples.
         kinds: which held-out images to make (``real`` is needed for the AUCs).
-        face_backend: ``laanet.faces`` backend (None: its default).
-        threshold: P(fake) at or above which an image is called fake.
     """
 
     out_dir: Path
-    weights: Path | None = None
+    inference: InferenceOptions = field(default_factory=lambda: InferenceOptions(frames=8))
     views: int = 8
-    frames: int = 8
     seed: int = 0
     samples: bool = True
     kinds: tuple[str, ...] = KINDS
-    face_backend: str | None = None
-    threshold: float = 0.5
 
 
 @dataclass
@@ -119,14 +115,15 @@ def run_demo(options: DemoOptions) -> DemoSummary:
     from laanet.assets import SAMPLE_CLIPS, SAMPLE_IMAGES, sample_path
     from laanet.inference.detector import Detector, default_weights
 
-    if options.views < 1 or options.frames < 1:
-        raise ValueError("views and frames must be at least 1")
+    if options.views < 1:
+        raise ValueError("views must be at least 1")
+    inference = options.inference
     start = time.perf_counter()
     out = Path(options.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    bundled = options.weights is None
-    weights = default_weights() if bundled else Path(options.weights)
-    detector = Detector(weights, frames=options.frames, threshold=options.threshold, face_backend=options.face_backend)
+    bundled = inference.weights is None
+    weights = default_weights() if bundled else Path(inference.weights)
+    detector = Detector(inference.replace(weights=str(weights)))
     model = detector.model_info
     model["backbone"] = (detector.runner.meta.get("config") or {}).get("backbone")
 
@@ -144,7 +141,7 @@ def run_demo(options: DemoOptions) -> DemoSummary:
                     "status": result.status,
                     "score": result.score,
                     "label": result.label,
-                    "threshold": options.threshold,
+                    "threshold": inference.threshold,
                     "overlay": overlay,
                     "thumb": _thumbnail(result, overlay, out),
                     "timeline": str(Path(result.timeline_path).resolve().relative_to(out.resolve())) if result.timeline_path else None,
@@ -173,12 +170,12 @@ def run_demo(options: DemoOptions) -> DemoSummary:
                 "view": item.view,
                 "image": str(Path("heldout") / f"{item.name}.png"),
                 "score": result.score,
-                "threshold": options.threshold,
+                "threshold": inference.threshold,
                 "overlay": overlay,
                 "thumb": _thumbnail(result, overlay, out),
             }
         )
-    aucs = [k.to_dict() for k in score_kinds(rows, options.threshold)] if rows else []
+    aucs = [k.to_dict() for k in score_kinds(rows, inference.threshold)] if rows else []
     data = {
         "model": model,
         "bundled_weights": bundled,
