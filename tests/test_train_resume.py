@@ -144,7 +144,8 @@ def test_frames_drawn_once_or_every_epoch(redraw: bool):
 
     cfg = load_config("paper-sbi", ["model.pretrained=false"])
     assert cfg.data.frames_per_video == 8 and cfg.data.redraw_frames is False
-    data = PairDataset("unused", _videos(3, 40), cfg, frames_per_video=8, train=True, seed=317, redraw_frames=redraw)
+    data = PairDataset("unused", _videos(3, 40), cfg, frames_per_video=8, train=True, seed=317, redraw_frames=redraw,
+                       distinct_frames=True)
     first = [(r.video_id, r.frame) for r in data.items]
     assert len(first) == 24 and len(set(first)) == 24  # 8 distinct frames of each of the 3 videos
     changed = []
@@ -167,3 +168,22 @@ def test_float64_training_as_official(prep, tmp_path):
     assert state["heatmap_head.3.weight"].dtype == torch.float64
     with pytest.raises(ValueError, match="train.dtype=float32"):
         train(_cfg(dtype="float64", amp="bf16"), data_dir=prep, out_dir=tmp_path / "amp", tensorboard=False)
+
+
+def test_frames_drawn_with_replacement_as_official_or_distinct():
+    """Paper presets: 8 frames per video drawn with replacement (official random.choices): with 10 frames per
+    video, some of 200 videos get a frame twice; data.distinct_frames=true never repeats one."""
+    from laanet.training.dataset import PairDataset
+
+    cfg = load_config("paper-sbi", ["model.pretrained=false"])
+    assert cfg.data.distinct_frames is False
+    videos = _videos(200, 10)
+    for distinct in (False, True):
+        data = PairDataset("unused", videos, cfg, frames_per_video=8, train=True, seed=317, distinct_frames=distinct)
+        per_video: dict[str, list[int]] = {}
+        for r in data.items:
+            per_video.setdefault(r.video_id, []).append(r.frame)
+        repeats = sum(len(f) != len(set(f)) for f in per_video.values())
+        assert all(len(f) == 8 for f in per_video.values())
+        # P(no repeat in 8 draws of 10) = 10!/(2! 10^8) ~ 1.8 %: with replacement nearly every video repeats one.
+        assert (repeats == 0) if distinct else (repeats > 150), (distinct, repeats)

@@ -63,6 +63,9 @@ class DataConfig:
     # False: the frames are drawn once for the whole run (official SBI loader); True: re-drawn every epoch (the
     # paper's "dynamically selected"; official BI loader; laanet option for SBI).
     redraw_frames: bool = False
+    # False: each video's frames are drawn with replacement, so a frame can come twice (official
+    # ``random.choices`` in ``datasets/common.py``); True: distinct frames when the video has enough (laanet option).
+    distinct_frames: bool = False
     val_frames_per_video: int = 8
     crop_size: int = 256  # stored face-crop size (official ``package_utils/images_crop.py``)
     val_fraction: float = 0.15  # held-out real videos for validation when the index has no val split

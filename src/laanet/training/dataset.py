@@ -7,8 +7,9 @@ the heatmap and self-consistency targets of both.
 * **Frames.** ``data.frames_per_video`` frames of every training video are drawn once for the whole run, as
   the official SBI loader does (it never re-samples), or, with ``data.redraw_frames=true``, again every epoch
   (:meth:`PairDataset.set_epoch`; the paper's "8 frames dynamically selected", and the official BI loader).
-  A video with at least N frames gives N distinct frames; a shorter one (a still image is a 1-frame video)
-  gives all of its frames and repeats random ones. The synthesis and augmentation of an item vary with the
+  The N frames of a video are drawn with replacement, as the official sampler does (``random.choices``), so
+  a frame may come twice; with ``data.distinct_frames=true`` a video with at least N frames gives N distinct
+  frames and a shorter one (a still image is a 1-frame video) all of its frames plus random repeats. The synthesis and augmentation of an item vary with the
   epoch either way.
 * **Validation** is on the source domain only: held-out *real* videos (the index's ``val`` split, or else
   ``data.val_fraction`` of the training videos, chosen by the seed) plus pseudo-fakes made from them. Its frames
@@ -77,8 +78,14 @@ def split_videos(
     return train, val
 
 
-def _draw_frames(n_frames: int, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` frame positions out of ``n_frames``: distinct when possible, all frames plus repeats otherwise."""
+def _draw_frames(n_frames: int, n: int, rng: np.random.Generator, *, distinct: bool = True) -> np.ndarray:
+    """``n`` frame positions out of ``n_frames``, sorted.
+
+    ``distinct``: distinct when possible, all frames plus repeats otherwise (laanet option); else ``n`` independent
+    uniform draws with replacement, as the official sampler (``random.choices``), so a frame may come twice.
+    """
+    if not distinct:
+        return np.sort(rng.choice(n_frames, size=n, replace=True))
     if n_frames >= n:
         return np.sort(rng.choice(n_frames, size=n, replace=False))
     extra = rng.choice(n_frames, size=n - n_frames, replace=True)
@@ -95,6 +102,8 @@ class PairDataset(Dataset):
         frames_per_video: frames drawn per video.
         train: training augmentation, drawn anew every epoch (False: validation, everything drawn once).
         redraw_frames: training only: draw the frames again every epoch (default: once for the run).
+        distinct_frames: draw distinct frames of each video when it has enough (default: with replacement, as
+            the official sampler).
         seed: base seed of every draw.
         donors: BI only: the faces a partner may be taken from (default: the frames of ``videos``).
     """
@@ -110,6 +119,7 @@ class PairDataset(Dataset):
         seed: int,
         donors: list[IndexRecord] | None = None,
         redraw_frames: bool = False,
+        distinct_frames: bool = False,
     ) -> None:
         if frames_per_video < 1:
             raise ValueError(f"frames per video must be >= 1, got {frames_per_video}")
@@ -119,6 +129,7 @@ class PairDataset(Dataset):
         self.frames_per_video = frames_per_video
         self.train = train
         self.redraw_frames = redraw_frames and train
+        self.distinct_frames = distinct_frames
         self.seed = seed
         self.stream = TRAIN_STREAM if train else VAL_STREAM
         # data.method "mix" draws SBI or BI per item (p 0.5 each); otherwise one method for every item.
@@ -142,7 +153,8 @@ class PairDataset(Dataset):
             rng = np.random.default_rng([self.seed, self.stream, frames_epoch, 2**31 - 1])
             items: list[IndexRecord] = []
             for frames in self.videos:
-                items.extend(frames[i] for i in _draw_frames(len(frames), self.frames_per_video, rng))
+                draw = _draw_frames(len(frames), self.frames_per_video, rng, distinct=self.distinct_frames)
+                items.extend(frames[i] for i in draw)
             self.items, self.frames_epoch = items, frames_epoch
         self.epoch = epoch
 
@@ -225,9 +237,10 @@ def build_datasets(prep_dir: str | Path, cfg: RunConfig) -> tuple[PairDataset, P
     train_videos, val_videos = split_videos(records, val_fraction=cfg.data.val_fraction, seed=cfg.train.seed)
     log.info("videos: %d for training, %d held out for validation", len(train_videos), len(val_videos))
     train_set = PairDataset(prep_dir, train_videos, cfg, frames_per_video=cfg.data.frames_per_video, train=True,
-                            seed=cfg.train.seed, redraw_frames=cfg.data.redraw_frames)
+                            seed=cfg.train.seed, redraw_frames=cfg.data.redraw_frames,
+                            distinct_frames=cfg.data.distinct_frames)
     # BI partners of validation fakes may come from any real face; the validation *reals* stay unseen.
     pool = [r for frames in (*train_videos.values(), *val_videos.values()) for r in frames]
     val_set = PairDataset(prep_dir, val_videos, cfg, frames_per_video=cfg.data.val_frames_per_video, train=False,
-                          seed=cfg.train.seed, donors=pool)
+                          seed=cfg.train.seed, donors=pool, distinct_frames=cfg.data.distinct_frames)
     return train_set, val_set
