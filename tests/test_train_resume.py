@@ -39,6 +39,11 @@ def _cfg(**train):
     return load_config("cpu-tiny", overrides + [f"train.{k}={v}" for k, v in train.items()])
 
 
+def _cfg_data(**data):
+    return load_config("cpu-tiny", ["model.input_size=64", "data.frames_per_video=2", "data.val_frames_per_video=2",
+                                    "data.val_fraction=0.3"] + [f"data.{k}={v}" for k, v in data.items()])
+
+
 def test_dataset_split_pairs_and_resampling(prep):
     cfg = _cfg()
     train_videos, val_videos = split_videos(read_index(prep), val_fraction=0.3, seed=cfg.train.seed)
@@ -56,7 +61,13 @@ def test_dataset_split_pairs_and_resampling(prep):
     assert not torch.equal(train_set[0]["image"], again["image"])  # new epoch, new pseudo-fake
     val_0 = val_set[0]["image"]
     val_set.set_epoch(5)
-    assert torch.equal(val_set[0]["image"], val_0)  # validation pairs never change
+    assert not torch.equal(val_set[0]["image"], val_0)  # official: new validation pseudo-fakes every epoch
+    val_set.set_epoch(0)
+    assert torch.equal(val_set[0]["image"], val_0)  # ... a function of (seed, epoch, index)
+    _, fixed = build_datasets(prep, _cfg_data(fixed_validation="true"))
+    val_0 = fixed[0]["image"]
+    fixed.set_epoch(5)
+    assert torch.equal(fixed[0]["image"], val_0)  # data.fixed_validation: the same pairs every epoch
 
 
 def test_killed_run_resumes_exactly(prep, tmp_path, monkeypatch):
@@ -157,7 +168,7 @@ def test_frames_drawn_once_or_every_epoch(redraw: bool):
     val = PairDataset("unused", _videos(2, 40), cfg, frames_per_video=4, train=False, seed=317, redraw_frames=True)
     items = list(val.items)
     val.set_epoch(3)
-    assert val.items == items and val.epoch == 0  # validation never changes
+    assert val.items == items and val.epoch == 3  # validation frames never change; its pseudo-fakes do
 
 
 def test_float64_training_as_official(prep, tmp_path):
@@ -187,3 +198,19 @@ def test_frames_drawn_with_replacement_as_official_or_distinct():
         assert all(len(f) == 8 for f in per_video.values())
         # P(no repeat in 8 draws of 10) = 10!/(2! 10^8) ~ 1.8 %: with replacement nearly every video repeats one.
         assert (repeats == 0) if distinct else (repeats > 150), (distinct, repeats)
+
+
+def test_the_run_moves_validation_to_each_epoch(prep, tmp_path, monkeypatch):
+    """The training loop gives the validation set every epoch (its pseudo-fakes are new each epoch, as official)."""
+    from laanet.training.dataset import PairDataset
+
+    calls: list[tuple[bool, int]] = []
+    real = PairDataset.set_epoch
+
+    def record(self, epoch):
+        calls.append((self.train, epoch))
+        return real(self, epoch)
+
+    monkeypatch.setattr(PairDataset, "set_epoch", record)
+    train(_cfg(max_steps=8), data_dir=prep, out_dir=tmp_path / "run", tensorboard=False)
+    assert sorted({epoch for is_train, epoch in calls if not is_train}) == [0, 1]

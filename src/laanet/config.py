@@ -67,6 +67,9 @@ class DataConfig:
     # ``random.choices`` in ``datasets/common.py``); True: distinct frames when the video has enough (laanet option).
     distinct_frames: bool = False
     val_frames_per_video: int = 8
+    # False: the validation pseudo-fakes (and their augmentation) are synthesised anew every epoch, as the official
+    # loaders do; True: drawn once, so every epoch is validated on the same pairs (laanet option).
+    fixed_validation: bool = False
     crop_size: int = 256  # stored face-crop size (official ``package_utils/images_crop.py``)
     val_fraction: float = 0.15  # held-out real videos for validation when the index has no val split
     workers: int = 2

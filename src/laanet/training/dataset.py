@@ -13,7 +13,8 @@ the heatmap and self-consistency targets of both.
   epoch either way.
 * **Validation** is on the source domain only: held-out *real* videos (the index's ``val`` split, or else
   ``data.val_fraction`` of the training videos, chosen by the seed) plus pseudo-fakes made from them. Its frames
-  and fakes are drawn once, so the AUC of every epoch is measured on the same pairs. The ``test`` split and
+  are drawn once; its pseudo-fakes are made anew every epoch as the official loaders do, or, with
+  ``data.fixed_validation=true``, drawn once so that every epoch is measured on the same pairs. The ``test`` split and
   every fake record of the index are never used.
 * **Randomness.** Item ``i`` of epoch ``e`` draws from ``numpy.random.default_rng([seed, stream, e, i])``:
   it is the same whichever worker builds it and in whatever order, which is what makes ``--resume`` exact.
@@ -104,6 +105,8 @@ class PairDataset(Dataset):
         redraw_frames: training only: draw the frames again every epoch (default: once for the run).
         distinct_frames: draw distinct frames of each video when it has enough (default: with replacement, as
             the official sampler).
+        fixed_validation: validation only: keep the pseudo-fakes of epoch 0 for the whole run (default: new ones
+            every epoch, as the official loaders); the validation frames are drawn once either way.
         seed: base seed of every draw.
         donors: BI only: the faces a partner may be taken from (default: the frames of ``videos``).
     """
@@ -120,6 +123,7 @@ class PairDataset(Dataset):
         donors: list[IndexRecord] | None = None,
         redraw_frames: bool = False,
         distinct_frames: bool = False,
+        fixed_validation: bool = False,
     ) -> None:
         if frames_per_video < 1:
             raise ValueError(f"frames per video must be >= 1, got {frames_per_video}")
@@ -130,6 +134,7 @@ class PairDataset(Dataset):
         self.train = train
         self.redraw_frames = redraw_frames and train
         self.distinct_frames = distinct_frames
+        self.fixed_validation = fixed_validation and not train
         self.seed = seed
         self.stream = TRAIN_STREAM if train else VAL_STREAM
         # data.method "mix" draws SBI or BI per item (p 0.5 each); otherwise one method for every item.
@@ -143,11 +148,11 @@ class PairDataset(Dataset):
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
-        """Go to ``epoch``: new augmentation draws (training) and, with ``redraw_frames``, new frames.
+        """Go to ``epoch``: new synthesis and augmentation draws and, with ``redraw_frames``, new frames.
 
-        Validation keeps everything of epoch 0.
+        Validation keeps its frames of epoch 0, and with ``fixed_validation`` its pseudo-fakes too.
         """
-        epoch = epoch if self.train else 0
+        epoch = 0 if self.fixed_validation else epoch
         frames_epoch = epoch if self.redraw_frames else 0
         if frames_epoch != self.frames_epoch:
             rng = np.random.default_rng([self.seed, self.stream, frames_epoch, 2**31 - 1])
@@ -242,5 +247,6 @@ def build_datasets(prep_dir: str | Path, cfg: RunConfig) -> tuple[PairDataset, P
     # BI partners of validation fakes may come from any real face; the validation *reals* stay unseen.
     pool = [r for frames in (*train_videos.values(), *val_videos.values()) for r in frames]
     val_set = PairDataset(prep_dir, val_videos, cfg, frames_per_video=cfg.data.val_frames_per_video, train=False,
-                          seed=cfg.train.seed, donors=pool, distinct_frames=cfg.data.distinct_frames)
+                          seed=cfg.train.seed, donors=pool, distinct_frames=cfg.data.distinct_frames,
+                          fixed_validation=cfg.data.fixed_validation)
     return train_set, val_set

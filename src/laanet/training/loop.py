@@ -333,6 +333,7 @@ def train(
                 if main:
                     log.info("epoch %d: backbone %s", epoch + 1, "trainable" if trainable else "frozen")
             train_set.set_epoch(epoch)  # new augmentation draws; new frames with data.redraw_frames
+            val_set.set_epoch(epoch)  # new validation pseudo-fakes (official), unless data.fixed_validation
             train_sampler.set_epoch(epoch)
             sampler = SkipSampler(train_sampler, epoch_step * tc.batch_size) if epoch_step else train_sampler
             loader = _loader(train_set, sampler, batch_size=tc.batch_size, workers=cfg.data.workers, drop_last=True,
