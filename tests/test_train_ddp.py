@@ -51,6 +51,7 @@ def _worker(rank: int, port: int, result_path: str) -> None:
         losses = _run(model, xs[:, half], ys[:, half])
         if rank == 0:
             torch.save({"state": model.module.state_dict(), "losses": losses, "mean": float(mean), "gathered": gathered}, result_path)
+        dist_utils.barrier()  # leave together, as the training loop does (a peer gone early can make gloo abort)
     finally:
         dist_utils.teardown()
 
