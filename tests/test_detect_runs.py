@@ -28,14 +28,6 @@ from laanet.models.laanet import LAANet
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory) -> Path:
-    torch.manual_seed(5)
-    path = tmp_path_factory.mktemp("weights") / "tiny.pt"
-    save_model(LAANet(load_config("cpu-tiny").model), path)
-    return path
-
-
 def _copies(sample_arrays: dict, folder: Path, n: int) -> list[Path]:
     """``n`` small face photos (160 px wide, so each is quick to score)."""
     import cv2

@@ -11,24 +11,14 @@ import torch
 from typer.testing import CliRunner
 
 from laanet.cli import app
-from laanet.config import load_config
 from laanet.data.index import IndexRecord, write_index
 from laanet.data.synthetic import make_dataset
 from laanet.evaluation.evaluate import EvalOptions, compute_metrics, load_items, predict
 from laanet.inference.preprocess import crop_to_input
 from laanet.evaluation.report import paper_table
-from laanet.models.checkpoint import load_model, save_model
-from laanet.models.laanet import LAANet
+from laanet.models.checkpoint import load_model
 
 METRIC_KEYS = {"auc", "ap", "ar", "mf1", "f1", "eer", "acc", "n", "n_real", "n_fake"}
-
-
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("w") / "tiny.pt"
-    save_model(LAANet(load_config("cpu-tiny").model), path)
-    return path
 
 
 @pytest.fixture(scope="module")
