@@ -449,7 +449,8 @@ def test_cli_serves_until_interrupted(tiny_weights, tmp_path):
         port = s.getsockname()[1]
     proc = subprocess.Popen(
         [sys.executable, "-m", "laanet", "serve", "--weights", str(tiny_weights), "--port", str(port),
-         "--frames", "2", "--max-concurrency", "2", "--queue-size", "3", "--upload-timeout", "30"],
+         "--frames", "2", "--max-concurrency", "2", "--queue-size", "3", "--upload-timeout", "30",
+         "--jobs-dir", str(tmp_path / "jobs")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
     )
     try:

@@ -65,18 +65,18 @@ def create_app(
         try:
             started = time.perf_counter()
             try:
-                await asyncio.to_thread(jobs.open)  # first: a jobs folder in use fails at once
-                opened = True
-            except (OSError, RuntimeError, sqlite3.Error) as err:
-                app.state.startup_error, app.state.startup_stage = str(err), "jobs"
-                _log.error("cannot open the jobs folder: %s", err)
-                raise ModelLoadError(str(err)) from None
-            try:
                 app.state.detector = await worker.call(loader, settings)
                 await monitor.startup_check()
             except (OSError, ValueError, FaceError, SelfCheckFailed) as err:  # missing/corrupt/broken weights, ...
                 app.state.startup_error = str(err)
                 _log.error("cannot load the model: %s", err)
+                raise ModelLoadError(str(err)) from None
+            try:
+                await asyncio.to_thread(jobs.open)
+                opened = True
+            except (OSError, RuntimeError, sqlite3.Error) as err:  # in use by another server, unwritable, ...
+                app.state.startup_error, app.state.startup_stage = str(err), "jobs"
+                _log.error("cannot open the jobs folder: %s", err)
                 raise ModelLoadError(str(err)) from None
             app.state.worker, app.state.monitor, app.state.admission, app.state.jobs = worker, monitor, admission, jobs
             jobs.start()

@@ -88,8 +88,7 @@ class JobRunner:
                  monitor: HealthMonitor) -> None:
         self.settings, self.state, self.worker, self.admission, self.monitor = settings, state, worker, admission, monitor
         self._temporary = settings.jobs_dir is None
-        root = Path(tempfile.mkdtemp(prefix="laanet-jobs-")) if self._temporary else Path(settings.jobs_dir)
-        self.store = JobStore(root)
+        self.store = JobStore(Path(settings.jobs_dir) if settings.jobs_dir is not None else Path())
         self._live: dict[str, _Live] = {}
         self._wake = asyncio.Event()
         self._stopping = threading.Event()
@@ -101,9 +100,15 @@ class JobRunner:
 
     def open(self) -> dict[str, int]:
         """Open the store, settle what a previous server left and apply the retention; the recovery counts."""
+        if self._temporary:
+            self.store = JobStore(Path(tempfile.mkdtemp(prefix="laanet-jobs-")))
         self.store.open()
-        outcome = self.store.recover()
-        self.purge()
+        try:
+            outcome = self.store.recover()
+            self.purge()
+        except BaseException:
+            self.store.close()
+            raise
         if any(outcome.values()):
             _log.info("jobs left by the previous server: %s", ", ".join(f"{k} {v}" for k, v in outcome.items() if v))
         return outcome
