@@ -225,9 +225,11 @@ def test_cancel_a_queued_and_a_running_job_and_delete_a_finished_one(tmp_path):
 def test_unknown_or_guessed_ids_are_404_and_nothing_lists_jobs(tmp_path, job_id):
     with fake_app(tmp_path) as (client, _):
         mine = wait_job(client, post_job(client, PHOTO).json()["id"], finished, "a job")
-        for method in (client.get, client.delete):
-            r = method(f"/v1/jobs/{job_id}")
-            assert r.status_code == 404 and r.json()["error"] == "not_found", (job_id, r.text)
+        near = [mine["id"][:8], mine["id"][:-1] + ("A" if mine["id"][-1] != "A" else "B"), mine["id"].swapcase()]
+        for guess in (job_id, *near):  # also a prefix, one character off, another case: exact ids only
+            for method in (client.get, client.delete):
+                r = method(f"/v1/jobs/{guess}")
+                assert r.status_code == 404 and r.json()["error"] == "not_found", (guess, r.text)
         assert mine["id"] not in client.get("/v1/jobs").text  # no listing (405: only POST there)
         assert client.get("/v1/jobs").status_code == 405
         assert mine["id"] not in client.get("/health").text
