@@ -65,7 +65,10 @@ def fake_app(tmp_path: Path, detector: SteppedDetector | None = None, **settings
     app = create_app(ServeSettings(InferenceOptions(frames=6), self_check=False, upload_dir=tmp_path, **settings),
                      loader=lambda s: detector)
     with TestClient(app) as client:
-        yield client, detector
+        try:
+            yield client, detector
+        finally:
+            detector.gate.set()  # a failed test must not leave a job waiting at the gate
 
 
 def post_job(client: TestClient, path: Path = CLIP, **fields: str):
@@ -182,6 +185,8 @@ def test_a_full_queue_answers_503_with_retry_after(tmp_path):
         assert refused.json()["error"] == "busy" and "job queue is full" in refused.json()["detail"]
         assert int(refused.headers["retry-after"]) >= 1
         assert len(list((tmp_path / "jobs" / "files").iterdir())) == 2  # nothing kept of the refused upload
+        early = client.post("/v1/jobs", content=b"not even multipart", headers={"content-type": "text/plain"})
+        assert early.status_code == 503  # refused before the body is read (else: 400)
         detector.gate.set()
         for job in (first, second):
             assert wait_job(client, job["id"], finished, "the queued jobs")["status"] == "done"
@@ -264,6 +269,21 @@ def test_retention_purges_finished_jobs_by_count_and_age(tmp_path):
         assert not (store.folder(ids[0])).exists() and store.get(ids[1]) is None
         assert store.get(ids[2]).status == "queued" and store.get(ids[3]).status == "queued"  # unfinished: kept
         assert store.purge(max_age_s=None, keep=0, now=now) == []
+    finally:
+        store.close()
+
+
+def test_the_store_refuses_a_job_beyond_the_bound_in_the_same_transaction(tmp_path):
+    """Two uploads that both passed the check before their body was read: the second one to finish is refused
+    when it is added (the count and the insert are one transaction)."""
+    store = JobStore(tmp_path).open()
+    try:
+        first, second = store.new_folder()[0], store.new_folder()[0]
+        assert store.add(first, filename="a.jpg", extension=".jpg", size=1, options={}, max_unfinished=1) is not None
+        assert store.add(second, filename="b.jpg", extension=".jpg", size=1, options={}, max_unfinished=1) is None
+        assert store.get(second) is None and store.counts()["queued"] == 1
+        store.finish(first, "done")
+        assert store.add(second, filename="b.jpg", extension=".jpg", size=1, options={}, max_unfinished=1) is not None
     finally:
         store.close()
 
