@@ -67,8 +67,9 @@ def fake_app(tmp_path: Path, detector: SteppedDetector | None = None, **settings
     with TestClient(app) as client:
         try:
             yield client, detector
-        finally:
+        except BaseException:
             detector.gate.set()  # a failed test must not leave a job waiting at the gate
+            raise
 
 
 def post_job(client: TestClient, path: Path = CLIP, **fields: str):
