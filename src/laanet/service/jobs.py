@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -292,7 +292,8 @@ class JobRunner:
         of an unexpected failure (the caller then checks the model), else None."""
         store = self.store
         upload = Upload(path=store.upload_path(job), filename=job.filename, extension=job.extension, size=job.size)
-        options = DetectOptions(**job.options)
+        known = {f.name for f in fields(DetectOptions)}  # a row written by another laanet version may differ
+        options = DetectOptions(**{k: v for k, v in job.options.items() if k in known})
 
         def check() -> None:
             if live.cancel.is_set():
