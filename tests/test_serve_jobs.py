@@ -367,3 +367,37 @@ def test_a_jobs_folder_is_used_by_one_server_and_a_newer_schema_is_refused(tmp_p
     with pytest.raises(RuntimeError, match="schema version 99"):
         JobStore(tmp_path).open()
     assert JobStore(tmp_path)._lock_file is None  # a refused open keeps no lock
+
+
+# ---------------------------------------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_job_retention_durations():
+    from laanet.cli.serve import parse_duration
+
+    assert parse_duration("3600") == 3600.0 and parse_duration("90m") == 5400.0
+    assert parse_duration("24h") == 86400.0 and parse_duration("7d") == 7 * 86400.0
+    assert parse_duration("forever") is None
+    for bad in ("", "soon", "0", "-1h", "inf", "5w"):
+        with pytest.raises(ValueError, match="job-retention"):
+            parse_duration(bad)
+
+
+def test_cli_refuses_a_bad_retention_and_a_jobs_folder_in_use(tiny_weights, tmp_path):
+    from typer.testing import CliRunner
+
+    from laanet.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--weights", str(tiny_weights), "--job-retention", "soon"])
+    assert result.exit_code == 2 and "--job-retention" in result.output
+    holder = JobStore(tmp_path / "jobs").open()  # another server's folder
+    try:
+        result = CliRunner().invoke(app, ["serve", "--weights", str(tiny_weights), "--device", "cpu", "--port", "0",
+                                          "--jobs-dir", str(tmp_path / "jobs")])
+    finally:
+        holder.close()
+    assert result.exit_code == 2, result.output
+    assert "cannot open the jobs folder" in result.output and "in use by another laanet server" in result.output
+    assert "Traceback" not in result.output

@@ -252,7 +252,13 @@ class JobRunner:
             except ServiceBusy:
                 await asyncio.sleep(BUSY_RETRY_S)
                 continue
-            job = None if self._stopping.is_set() else self.store.claim_next()
+            try:
+                job = None if self._stopping.is_set() else self.store.claim_next()
+            except Exception:  # noqa: BLE001 - a database error must not end the worker
+                _log.exception("cannot take the next job")
+                self.admission.release()
+                await asyncio.sleep(UNAVAILABLE_RETRY_S)
+                continue
             if job is None:
                 self.admission.release()
                 self._wake.clear()
@@ -260,6 +266,8 @@ class JobRunner:
             self._busy.add(number)
             try:
                 await self._run(job)
+            except Exception:  # noqa: BLE001 - e.g. the store failed while recording the outcome
+                _log.exception("job %s… could not be completed", job.id[:6])
             finally:
                 self._busy.discard(number)
 
