@@ -15,8 +15,10 @@ Every transform here is applied to a real image and its pseudo-fake **with ident
 * :func:`build_pair_colour`: SBI's post-blend colour/JPEG augmentation on the framed pair.
 * :func:`build_background_colour`: BI's colour pipeline, applied to the real face before blending.
 
-Randomness: each pipeline is re-seeded from the caller's ``numpy.random.Generator`` before every call
-(:func:`run_seeded`), so results depend only on that generator, never on global state.
+Randomness: before every call each transform of a pipeline, nested ones included, gets its own seed from the
+caller's ``numpy.random.Generator`` (:func:`run_seeded`), so results depend only on that generator, never on
+global state, and every transform draws its ``p`` and parameters independently of the others, as the
+official code does.
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ __all__ = [
     "frame",
     "frame_affine",
     "run_seeded",
+    "seed_transforms",
 ]
 
 
@@ -161,9 +164,25 @@ def build_background_colour() -> A.Compose:
     )
 
 
-def run_seeded(pipeline: A.Compose, rng: np.random.Generator, **data: np.ndarray) -> dict[str, Any]:
-    """Run ``pipeline`` on ``data`` after seeding it from ``rng`` (one draw), so results follow ``rng``."""
-    pipeline.set_random_seed(int(rng.integers(0, 2**31 - 1)))
+def seed_transforms(transform: A.BaseCompose | A.BasicTransform, rng: np.random.Generator) -> None:
+    """Give ``transform`` and every transform nested in it (Compose, OneOf, SomeOf, ...) its own seed from ``rng``.
+
+    Depth first, a parent before its children, in list order. albumentations 2 ``Compose.set_random_seed(s)``
+    hands the *same* ``s`` to every child, so all children would draw the same random numbers (three
+    p = 0.3 colour ops applied all together or not at all, a flip exactly when a OneOf fires, two nested
+    OneOf picking the same index). The official code (albumentations 1.1, one global ``random`` stream) draws
+    every ``p`` and parameter independently; one seed per transform restores that.
+    """
+    transform.set_random_seed(int(rng.integers(0, 2**31 - 1)))  # a Compose also re-seeds its children ...
+    if isinstance(transform, A.BaseCompose):
+        for child in transform.transforms:  # ... which then get their own seeds, after the parent's
+            seed_transforms(child, rng)
+
+
+def run_seeded(pipeline: A.BaseCompose, rng: np.random.Generator, **data: np.ndarray) -> dict[str, Any]:
+    """Run ``pipeline`` on ``data`` after seeding each of its transforms from ``rng`` (:func:`seed_transforms`),
+    so results follow ``rng`` and every transform draws independently of the others."""
+    seed_transforms(pipeline, rng)
     return pipeline(**data)
 
 
