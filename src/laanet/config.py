@@ -75,7 +75,10 @@ class DataConfig:
     workers: int = 2
     quantize: Literal["truncate", "round"] = "truncate"  # uint8 cast of blend and boundary map (official: truncate)
     sbi_frame_before_geometry: bool = True  # official SBI framing; False: frame after the crop/scale augmentation
-    pixel_aligned_framing: bool = False  # True: targets exactly on the image; official: half a target pixel off
+    # False: the official corner-to-corner framing affine, scale (out−1)/(W−1), zero offset (the 96-px targets sit
+    # up to ±1.5 input px off the 384-px image at its edges, none at the centre); True: scale out/W with pixel areas
+    # onto pixel areas, targets exactly on the image (laanet option).
+    pixel_aligned_framing: bool = False
 
 
 @dataclass
