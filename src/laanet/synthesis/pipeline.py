@@ -115,6 +115,7 @@ def finish_pair(
     """
     boundary = boundary_map(mask, quantize)
     mask = mask.astype(np.float32)
+    crop_side = max(real.shape[:2])  # the face crop before the margin: the erasing box's reference
     if margin > 0:
         height, width = real.shape[:2]
         if 2 * margin >= min(height, width):
@@ -123,7 +124,7 @@ def finish_pair(
         real, fake, boundary, mask = real[crop], fake[crop], boundary[crop], mask[crop]
     framing_size = (real.shape[1], real.shape[0])  # (width, height) before the geometry
     if geometry is not None:
-        out = run_seeded(geometry, rng, image=real, fake=fake, boundary=boundary, soft=mask)
+        out = run_seeded(geometry, rng, image=real, fake=fake, boundary=boundary, soft=mask, crop_side=crop_side)
         real, fake, boundary, mask = out["image"], out["fake"], out["boundary"], out["soft"]
     if not frame_before_geometry:
         framing_size = (real.shape[1], real.shape[0])

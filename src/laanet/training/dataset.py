@@ -211,7 +211,13 @@ def _landmarks_for(record: IndexRecord, method: str) -> list[list[float]]:
 
 def _build_synthesizer(method: str, cfg: RunConfig, *, train: bool, prep_dir: Path, donors: list[IndexRecord]):
     """The pseudo-fake maker of ``method``: SBI (from the face itself) or BI (from a partner face)."""
+    from laanet.synthesis.augment import GeometryConfig
+
     size = cfg.model.input_size
+    geometry = GeometryConfig(
+        scale_mask_linear=cfg.data.scale_mask_linear,
+        erase_reference=None if cfg.data.erase_relative_to_image else GeometryConfig.erase_reference,
+    )
     if method == "sbi":
         from laanet.synthesis.sbi import SBIConfig, SBISynthesizer
 
@@ -221,6 +227,8 @@ def _build_synthesizer(method: str, cfg: RunConfig, *, train: bool, prep_dir: Pa
             quantize=cfg.data.quantize,
             frame_before_geometry=cfg.data.sbi_frame_before_geometry,
             pixel_aligned_framing=cfg.data.pixel_aligned_framing,
+            exact_landmark_flip=cfg.data.exact_landmark_flip,
+            geometry=geometry,
         )
         return SBISynthesizer(sbi_config)
     if method == "bi":
@@ -229,7 +237,11 @@ def _build_synthesizer(method: str, cfg: RunConfig, *, train: bool, prep_dir: Pa
         if not donors:
             return None  # an empty dataset needs no partner pool
         bi_config = BIConfig(
-            input_size=size, train=train, quantize=cfg.data.quantize, pixel_aligned_framing=cfg.data.pixel_aligned_framing
+            input_size=size,
+            train=train,
+            quantize=cfg.data.quantize,
+            pixel_aligned_framing=cfg.data.pixel_aligned_framing,
+            geometry=geometry,
         )
         return BISynthesizer(PartnerIndex.from_records(donors, prep_dir), bi_config)
     raise ValueError(f"data.method must be 'sbi', 'bi' or 'mix', got {method!r}")
