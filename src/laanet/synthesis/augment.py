@@ -119,7 +119,9 @@ class ReferenceErasing(A.DualTransform):
     ) -> None:
         super().__init__(p=p)
         if not 0 < area[0] <= area[1] or not 0 < aspect[0] <= aspect[1] or reference <= 0 or attempts < 1:
-            raise ValueError(f"bad erasing settings: area {area}, aspect {aspect}, reference {reference}, attempts {attempts}")
+            raise ValueError(
+                f"bad erasing settings: area {area}, aspect {aspect}, reference {reference}, attempts {attempts}"
+            )
         self.area, self.aspect, self.reference, self.attempts = area, aspect, reference, attempts
 
     def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
@@ -142,7 +144,9 @@ class ReferenceErasing(A.DualTransform):
         out[box[1] : box[3], box[0] : box[2]] = 0
         return out
 
-    def apply_to_mask(self, mask: np.ndarray, box: tuple[int, int, int, int] | None = None, **params: Any) -> np.ndarray:
+    def apply_to_mask(
+        self, mask: np.ndarray, box: tuple[int, int, int, int] | None = None, **params: Any
+    ) -> np.ndarray:
         return self.apply(mask, box)
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:

@@ -8,10 +8,10 @@ Order (as the official SBI loader, ``datasets/face_forensic_sbi.py`` with ``data
 3. joint geometry (train only), identical for the pair;
 4. framing: warp images to ``input_size`` and boundary/mask to ``S = input_size/4`` with the official
    corner-to-corner centre/scale affine (:func:`~laanet.synthesis.augment.corner_affine`; bilinear, on uint8 for
-   the boundary — this is T), or laanet's pixel-aligned one (``pixel_aligned``). The affine is computed from the image size
-   **before** the geometry step when ``frame_before_geometry`` (the official SBI loader: a random crop then
-   acts as a shift with black right/bottom borders and a random scale as a zoom), or after it (the official
-   BI loader, and laanet's option for SBI: the whole augmented image is fitted into the input);
+   the boundary — this is T), or laanet's pixel-aligned one (``pixel_aligned``). The affine is computed from
+   the image size **before** the geometry step when ``frame_before_geometry`` (the official SBI loader: a random
+   crop then acts as a shift with black right/bottom borders and a random scale as a zoom), or after it (the
+   official BI loader, and laanet's option for SBI: the whole augmented image is fitted into the input);
 5. shared colour augmentation (SBI only);
 6. targets from T (:func:`~laanet.synthesis.targets.make_targets`).
 """
