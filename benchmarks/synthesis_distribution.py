@@ -135,6 +135,17 @@ def measure_sbi(prep: Path, n: int) -> dict:
         return original_hull(points, *args, **kwargs)
 
     sbi_module.hull_mask = hull
+    from laanet.synthesis import pipeline as pipeline_module
+
+    framed: list[np.ndarray] = []  # the framed real image, before the post-blend colour
+    original_run = pipeline_module.run_seeded
+
+    def run_seeded(pipeline, rng, **data):
+        if pipeline is synth._colour:
+            framed.append(data["image"])
+        return original_run(pipeline, rng, **data)
+
+    pipeline_module.run_seeded = run_seeded
     stats = Counter()
     ops, joint, chosen, scales, down, npos, points = Counter(), Counter(), Counter(), [], Counter(), [], Counter()
     black: dict[str, list[float]] = {}
@@ -162,13 +173,13 @@ def measure_sbi(prep: Path, n: int) -> dict:
                 down["sharpen"] += 1
         points[hull_points[-1]] += 1
         npos.append(int((item["heatmap"][1] == 1).sum()))
-        real = item["image"][0].numpy()
         kind = one_of[0] if one_of else "none"
-        black.setdefault(kind, []).append(float((real == -1).all(axis=0).mean()))
+        black.setdefault(kind, []).append(float((framed[-1] == 0).all(axis=-1).mean()))
         npos_by.setdefault(kind, []).append(npos[-1])
 
     _draw(dataset, n, recorder, on_item)
     sbi_module.hull_mask = original_hull
+    pipeline_module.run_seeded = original_run
     scales = np.array(scales)
     return {
         "SBI samples": n,
@@ -181,7 +192,7 @@ def measure_sbi(prep: Path, n: int) -> dict:
         "hull from 68 points (subset or 68 given)": f"{points[68] / n:.3f}",
         "mean npos (vulnerable points per fake)": f"{np.mean(npos):.1f}",
         "mean npos, RandomScale samples": f"{np.mean(npos_by['RandomScale']):.1f}" if "RandomScale" in npos_by else "-",
-        "black share of the real input, crop / scale / erase samples": "/".join(
+        "black share of the framed real (before colour), crop / scale / erase samples": "/".join(
             f"{np.mean(black[k]):.3f}" if k in black else "-" for k in ("RandomFractionCrop", "RandomScale", _erase_name(black))
         ),
         "SBI samples with a re-drawn fake": f"{stats['redrawn'] / n:.3f}",
