@@ -75,7 +75,18 @@ class DataConfig:
     workers: int = 2
     quantize: Literal["truncate", "round"] = "truncate"  # uint8 cast of blend and boundary map (official: truncate)
     sbi_frame_before_geometry: bool = True  # official SBI framing; False: frame after the crop/scale augmentation
-    pixel_aligned_framing: bool = False  # True: targets exactly on the image; official: half a target pixel off
+    # False: the official corner-to-corner framing affine, scale (out−1)/(W−1), zero offset (the 96-px targets sit
+    # up to ±1.5 input px off the 384-px image at its edges, none at the centre); True: scale out/W with pixel areas
+    # onto pixel areas, targets exactly on the image (laanet option).
+    pixel_aligned_framing: bool = False
+    # The geometry's RandomScale resamples boundary map and mask with nearest neighbour (official); True: bilinear
+    # (laanet option; lower boundary peaks, fewer vulnerable points in scaled samples).
+    scale_mask_linear: bool = False
+    # The erasing box is 2-33 % of a fixed 257² square (for 256-px crops), placed anywhere in it and clipped to the
+    # image (official); True: 2-33 % of the image and always inside it (albumentations Erasing, laanet option).
+    erase_relative_to_image: bool = False
+    # SBI's landmark flip x → W − x (official, one pixel off the mirrored face); True: x → W − 1 − x (laanet option).
+    exact_landmark_flip: bool = False
 
 
 @dataclass

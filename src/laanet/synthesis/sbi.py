@@ -61,6 +61,9 @@ class SBIConfig:
     train: bool = True  # landmark flip + joint geometry (the official val split uses neither)
     pair_colour: bool = True  # shared post-blend colour/JPEG (official: train and val)
     flip_p: float = 0.5
+    # Landmark flip x → W − x, as the official code (one pixel off the mirrored face); True: x → W − 1 − x (laanet
+    # option, the exact mirror).
+    exact_landmark_flip: bool = False
     subset68_p: float = 0.25  # drop the forehead points of 81-point landmarks
     forehead_order: ForeheadOrder = "arc"  # 81-point input: "arc" (laanet.faces) or "dlib81" (raw dlib model)
     hull_types: tuple[HullType, ...] = HULL_TYPES
@@ -81,7 +84,9 @@ class SBIConfig:
     # Framing affine from the size before the joint geometry (official SBI loader): a random crop becomes a
     # shift with black borders, a random scale a ±15 % zoom. False: fit the augmented image (laanet option).
     frame_before_geometry: bool = True
-    pixel_aligned_framing: bool = False  # True: targets exactly on the image (official: half-pixel offset)
+    # False: official corner-to-corner framing affine (scale (out−1)/(W−1), zero offset; the 96-px targets are up
+    # to ±1.5 input px off the 384-px image at the edges). True: scale out/W, targets exactly on the image.
+    pixel_aligned_framing: bool = False
 
     def __post_init__(self) -> None:
         check_common_config(self.input_size, self.hull_types, self.max_redraws, self.quantize)
@@ -273,7 +278,8 @@ class SBISynthesizer:
             face, lm = image, base_landmarks
             if draw.flip:
                 face = np.ascontiguousarray(image[:, ::-1])
-                lm = flip_landmarks(base_landmarks, image.shape[1]).astype(np.float32)
+                lm = flip_landmarks(base_landmarks, image.shape[1], pixel_centres=cfg.exact_landmark_flip)
+                lm = lm.astype(np.float32)
             real, fake, mask = self.self_blend(face, lm, draw, rng)
             if mask.max() <= 0:
                 reasons.append("empty mask")

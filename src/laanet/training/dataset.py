@@ -16,6 +16,8 @@ the heatmap and self-consistency targets of both.
   are drawn once; its pseudo-fakes are made anew every epoch as the official loaders do, or, with
   ``data.fixed_validation=true``, drawn once so that every epoch is measured on the same pairs. The ``test`` split and
   every fake record of the index are never used.
+* **Landmarks.** SBI gets a record's 81 points (68 + 13 forehead points, ``landmarks81``, given by the MediaPipe
+  backend) when it has them, as the official SBI loader uses the 81-point model; BI gets the 68.
 * **Randomness.** Item ``i`` of epoch ``e`` draws from ``numpy.random.default_rng([seed, stream, e, i])``:
   it is the same whichever worker builds it and in whatever order, which is what makes ``--resume`` exact.
 
@@ -170,10 +172,10 @@ class PairDataset(Dataset):
         record = self.items[index]
         rng = np.random.default_rng([self.seed, self.stream, self.epoch, index])
         image = _read_crop(self.prep_dir / record.path)
-        landmarks = np.asarray(record.landmarks, dtype=np.float32)
         method = self.methods[0]
         if len(self.methods) > 1:  # separate stream, so single-method runs draw exactly as before
             method = self.methods[int(np.random.default_rng([self.seed, self.stream, self.epoch, index, 1]).integers(2))]
+        landmarks = np.asarray(_landmarks_for(record, method), dtype=np.float32)
         synthesizer = self.synthesizers[method]
         try:
             if method == "bi":
@@ -195,9 +197,27 @@ class PairDataset(Dataset):
         }
 
 
+def _landmarks_for(record: IndexRecord, method: str) -> list[list[float]]:
+    """The landmarks the synthesizer of ``method`` gets, as the official loaders give them.
+
+    SBI: the 81 points (68 + forehead) when the record has them (official ``datasets/face_forensic_sbi.py`` reads
+    the 81-point landmarks; SBI then keeps only the first 68 with p 0.25, and ``facehull`` covers the forehead
+    otherwise), else the 68. BI: the 68 points (official ``datasets/face_forensic_hm.py``).
+    """
+    if method == "sbi" and record.landmarks81:
+        return record.landmarks81
+    return record.landmarks
+
+
 def _build_synthesizer(method: str, cfg: RunConfig, *, train: bool, prep_dir: Path, donors: list[IndexRecord]):
     """The pseudo-fake maker of ``method``: SBI (from the face itself) or BI (from a partner face)."""
+    from laanet.synthesis.augment import GeometryConfig
+
     size = cfg.model.input_size
+    geometry = GeometryConfig(
+        scale_mask_linear=cfg.data.scale_mask_linear,
+        erase_reference=None if cfg.data.erase_relative_to_image else GeometryConfig.erase_reference,
+    )
     if method == "sbi":
         from laanet.synthesis.sbi import SBIConfig, SBISynthesizer
 
@@ -207,6 +227,8 @@ def _build_synthesizer(method: str, cfg: RunConfig, *, train: bool, prep_dir: Pa
             quantize=cfg.data.quantize,
             frame_before_geometry=cfg.data.sbi_frame_before_geometry,
             pixel_aligned_framing=cfg.data.pixel_aligned_framing,
+            exact_landmark_flip=cfg.data.exact_landmark_flip,
+            geometry=geometry,
         )
         return SBISynthesizer(sbi_config)
     if method == "bi":
@@ -215,7 +237,11 @@ def _build_synthesizer(method: str, cfg: RunConfig, *, train: bool, prep_dir: Pa
         if not donors:
             return None  # an empty dataset needs no partner pool
         bi_config = BIConfig(
-            input_size=size, train=train, quantize=cfg.data.quantize, pixel_aligned_framing=cfg.data.pixel_aligned_framing
+            input_size=size,
+            train=train,
+            quantize=cfg.data.quantize,
+            pixel_aligned_framing=cfg.data.pixel_aligned_framing,
+            geometry=geometry,
         )
         return BISynthesizer(PartnerIndex.from_records(donors, prep_dir), bi_config)
     raise ValueError(f"data.method must be 'sbi', 'bi' or 'mix', got {method!r}")
