@@ -56,14 +56,16 @@ def to_uint8(values: np.ndarray, quantize: Quantize = "truncate") -> np.ndarray:
     return np.clip(values, 0, 255).astype(np.uint8)
 
 
-def boundary_map(mask: np.ndarray, quantize: Quantize = "truncate") -> np.ndarray:
+def boundary_map(mask: np.ndarray, quantize: Quantize = "truncate", dtype: type = np.float64) -> np.ndarray:
     """``uint8(255 · 4M(1 − M))`` H×W; peaks (255) where the soft mask M crosses 0.5.
 
     ``truncate`` (official, ``sbi/utils.py`` and ``face_forensic_hm.py`` cast with ``astype(uint8)``) leaves
-    fewer pixels at the top level than ``round``, hence fewer tied vulnerable points per fake.
+    fewer pixels at the top level than ``round``, hence fewer tied vulnerable points per fake. ``dtype`` is the
+    arithmetic: the official FakeFormer loader computes in float32 (the mask's dtype), which truncates a few
+    pixels one level differently from float64.
     """
-    m = np.clip(mask.astype(np.float64), 0.0, 1.0)
-    return to_uint8(4.0 * m * (1.0 - m) * 255.0, quantize)
+    m = np.clip(mask.astype(dtype), dtype(0.0), dtype(1.0))
+    return to_uint8(dtype(4.0) * m * (dtype(1.0) - m) * dtype(255.0), quantize)
 
 
 def draw_margin(rng: np.random.Generator, size: int, margin: tuple[int, int], reference: int) -> int:
