@@ -76,6 +76,10 @@ class DataConfig:
     quantize: Literal["truncate", "round"] = "truncate"  # uint8 cast of blend and boundary map (official: truncate)
     sbi_frame_before_geometry: bool = True  # official SBI framing; False: frame after the crop/scale augmentation
     pixel_aligned_framing: bool = False  # True: targets exactly on the image; official: half a target pixel off
+    # FakeFormer only: True = the patch map is a point sample of the boundary on the token grid (official
+    # TARGET_OVERLAP: True, the ViT-S/Swin-S/T configs); False = the official non-overlap path of the ViT-B/L configs,
+    # block means on an (input/G)² grid drawn into the G×G heatmap (a bug, kept to reproduce those configs).
+    target_overlap: bool = True
 
 
 @dataclass
@@ -84,14 +88,20 @@ class TrainConfig:
 
     epochs: int = 100
     batch_size: int = 8  # real/fake pairs per step (SBI): 16 images
-    lr: float = 5e-5  # base lr; warm-up to lr*booster at epochs//4, then linear decay to 0
+    lr: float = 5e-5  # base lr; warm-up to lr*booster at epochs//start_decay, then linear decay to 0
     booster: float = 4.0
+    start_decay: int = 4  # the peak (end of warm-up, start of decay) is at epoch epochs // start_decay
+    # "sam": SAM(rho = sam_rho) over Adam (LAA-Net; sam_rho 0 = plain Adam); "adam": torch.optim.Adam with L2 weight
+    # decay (FakeFormer: its "AdamW" config builds Adam); "adamw": decoupled weight decay (laanet option).
+    optimizer: Literal["sam", "adam", "adamw"] = "sam"
     weight_decay: float = 1e-4
     sam_rho: float = 0.05  # 0 disables SAM (plain Adam)
     freeze_backbone_epochs: int = 6
     hm_weight: float = 100.0  # 10 for BI
     cls_weight: float = 1.0
     cst_weight: float = 100.0
+    heatmap_loss: Literal["focal", "mse"] = "focal"  # mse: 0.5·mean((logit − target)²) (some FakeFormer configs)
+    focal_eps: float = 0.35  # focal positive weight (1 − ε) + 0.2ε: LAA-Net 0.35 (0.72), FakeFormer 0.1 (0.92)
     grad_clip: float | None = None
     amp: Literal["none", "bf16", "fp16"] = "none"  # autocast on CUDA only; float32 otherwise
     # Parameters, inputs and losses: float64 as the official code trains (the paper setting), or float32
@@ -101,9 +111,9 @@ class TrainConfig:
     max_steps: int | None = None
     save_every: int | None = None
     log_every: int = 10
-    # best.pt: "acc_loss" = when validation accuracy rises AND validation loss falls, both at once (official);
-    # "auc" = highest validation AUC (laanet option).
-    best_by: Literal["acc_loss", "auc"] = "acc_loss"
+    # best.pt: "acc_loss" = when validation accuracy rises AND validation loss falls, both at once (official
+    # LAA-Net); "acc" = when validation accuracy rises (official FakeFormer); "auc" = highest validation AUC (laanet option).
+    best_by: Literal["acc_loss", "acc", "auc"] = "acc_loss"
 
 
 @dataclass
