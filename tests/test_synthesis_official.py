@@ -1,13 +1,15 @@
 """Official quirks the paper presets reproduce: uint8 truncation of blend and boundary, SBI framing order."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import albumentations as A
 import cv2
 import numpy as np
 import pytest
 
 from laanet.config import load_config
-from laanet.synthesis.augment import frame, frame_affine
+from laanet.synthesis.augment import corner_affine, frame, frame_affine
 from laanet.synthesis.pipeline import boundary_map, finish_pair, to_uint8
 from laanet.synthesis.sbi import SBIConfig, SBISynthesizer
 
@@ -142,24 +144,73 @@ def test_frame_reference_size() -> None:
     assert not out[50:].any() and not out[:, 80:].any()
 
 
-def test_official_framing_centre_is_half_a_pixel_off() -> None:
-    """Official: the image centre goes to out/2, so at 96 px the targets sit 1.5 input pixels (of 384) off."""
-    official = frame_affine(246, 246, 96, pixel_aligned=False)
-    aligned = frame_affine(246, 246, 96)
-    np.testing.assert_allclose(official @ [122.5, 122.5, 1], [48.0, 48.0])
-    np.testing.assert_allclose(aligned @ [122.5, 122.5, 1], [47.5, 47.5])
-    # input (384) and target (96) positions of one image point: official h = p/4, aligned h = (p − 1.5)/4
-    point = np.array([30.0, 200.0, 1.0])
-    p_official, h_official = frame_affine(246, 246, 384, pixel_aligned=False) @ point, official @ point
-    np.testing.assert_allclose(h_official, p_official / 4)
-    p_aligned, h_aligned = frame_affine(246, 246, 384) @ point, aligned @ point
-    np.testing.assert_allclose(h_aligned, (p_aligned - 1.5) / 4)
-    # finish_pair uses the official centre unless asked: a box's boundary lands half a target pixel lower-right
+def test_official_framing_is_corner_to_corner() -> None:
+    """Official ``get_affine_transform``: scale (out − 1)/(W − 1), zero offset (W = 226 → 384: 1.70222, 0)."""
+    np.testing.assert_allclose(corner_affine(226, 226, 384), [[383 / 225, 0, 0], [0, 383 / 225, 0]], atol=1e-12)
+    assert abs(corner_affine(226, 226, 384)[0, 0] - 1.70222) < 1e-5
+    np.testing.assert_allclose(corner_affine(238, 238, 14), [[13 / 237, 0, 0], [0, 13 / 237, 0]], atol=1e-12)
+    np.testing.assert_allclose(corner_affine(246, 246, 96), frame_affine(246, 246, 96), atol=0)  # the default
+    np.testing.assert_allclose(corner_affine(40, 60, 20, 10), [[9 / 59, 0, 19 / 2 - 9 / 59 * 19.5], [0, 9 / 59, 0]])
+    with pytest.raises(ValueError):
+        corner_affine(1, 100, 14)
+    # Against the 384-px image, the 96-px targets (pixel h ↔ image pixel 4h + 1.5) are in place at the centre
+    # and 1.5 input pixels off at the edges, in opposite directions.
+    image_m, target_m = frame_affine(246, 246, 384), frame_affine(246, 246, 96)
+    offset = lambda x: 4 * (target_m @ [x, x, 1])[0] + 1.5 - (image_m @ [x, x, 1])[0]  # noqa: E731
+    np.testing.assert_allclose([offset(0), offset(122.5), offset(245)], [1.5, 0.0, -1.5], atol=1e-12)
+    # laanet's option: targets exactly on the image everywhere
+    image_a, target_a = frame_affine(246, 246, 384, pixel_aligned=True), frame_affine(246, 246, 96, pixel_aligned=True)
+    for x in (0.0, 30.0, 200.0):
+        np.testing.assert_allclose(4 * (target_a @ [x, x, 1]) + 1.5, image_a @ [x, x, 1], atol=1e-12)
+    # finish_pair frames with the official affine unless asked
     image = _gradient(256)
-    box_official = _finish(image, None, before=True, pixel_aligned=False).boundary
-    box_aligned = _finish(image, None, before=True).boundary
-    centroid = lambda b: np.array(np.nonzero(b > 127)).mean(axis=1)  # noqa: E731
-    np.testing.assert_allclose(centroid(box_official) - centroid(box_aligned), [0.5, 0.5], atol=0.15)
+    mask = np.zeros(image.shape[:2], np.float32)
+    mask[64:192, 80:176] = 0.5
+    official = _finish(image, None, before=True, pixel_aligned=False)
+    expected = cv2.warpAffine(boundary_map(mask), corner_affine(256, 256, 64), (64, 64), flags=cv2.INTER_LINEAR)
+    np.testing.assert_array_equal(official.boundary, expected)
+    np.testing.assert_array_equal(official.real, cv2.warpAffine(image, corner_affine(256, 256, 256), (256, 256)))
+
+
+FAKEFORMER_TARGETS = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "fakeformer" / "targets.pt"
+
+
+def _bilinear_sample(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """Exact (float64) bilinear point sample of ``image`` at the inverse of ``matrix`` on a ``size²`` grid, zero outside."""
+    inverse = cv2.invertAffineTransform(matrix)
+    ys, xs = np.mgrid[:size, :size].astype(np.float64)
+    sx = inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2]
+    sy = inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2]
+    padded = np.pad(image.astype(np.float64), 1)
+    x0, y0 = np.floor(sx).astype(int), np.floor(sy).astype(int)
+    fx, fy = sx - x0, sy - y0
+    at = lambda y, x: padded[np.clip(y + 1, 0, padded.shape[0] - 1), np.clip(x + 1, 0, padded.shape[1] - 1)]  # noqa: E731
+    return (at(y0, x0) * (1 - fx) * (1 - fy) + at(y0, x0 + 1) * fx * (1 - fy)
+            + at(y0 + 1, x0) * (1 - fx) * fy + at(y0 + 1, x0 + 1) * fx * fy)
+
+
+def test_corner_affine_matches_the_official_warp() -> None:
+    """Official FakeFormer fixture: each S×S boundary map warped onto 14×14 by the official code.
+
+    The bilinear point samples at ``corner_affine(S, S, 14)``, rounded, equal the official maps exactly; OpenCV
+    4.11's fixed-point ``warpAffine`` of the same matrix is within one level. The former out/S mapping is not.
+    """
+    if not FAKEFORMER_TARGETS.is_file():
+        pytest.skip(f"fixture not found: {FAKEFORMER_TARGETS}")
+    import torch
+
+    data = torch.load(FAKEFORMER_TARGETS, weights_only=True)
+    former_mismatch = 0
+    for boundary, target in zip(data["boundary_uint8"], data["target14_uint8"]):
+        boundary, target = boundary.numpy(), target.numpy().astype(int)
+        size = boundary.shape[0]
+        exact = np.round(_bilinear_sample(boundary, corner_affine(size, size, 14), 14)).astype(int)
+        np.testing.assert_array_equal(exact, target)
+        assert np.abs(frame(boundary, 14).astype(int) - target).max() <= 1
+        k = 14 / size  # the former mapping: scale out/S, centre to out/2
+        former = np.array([[k, 0, 7 - k * (size - 1) / 2], [0, k, 7 - k * (size - 1) / 2]])
+        former_mismatch += not np.array_equal(np.round(_bilinear_sample(boundary, former, 14)).astype(int), target)
+    assert former_mismatch >= 8  # of 10 fakes (2 reals are all zero)
 
 
 def test_sbi_and_bi_pass_the_framing_options(face) -> None:

@@ -75,7 +75,10 @@ class DataConfig:
     workers: int = 2
     quantize: Literal["truncate", "round"] = "truncate"  # uint8 cast of blend and boundary map (official: truncate)
     sbi_frame_before_geometry: bool = True  # official SBI framing; False: frame after the crop/scale augmentation
-    pixel_aligned_framing: bool = False  # True: targets exactly on the image; official: half a target pixel off
+    # False: the official corner-to-corner framing affine, scale (out−1)/(W−1), zero offset (the 96-px targets sit
+    # up to ±1.5 input px off the 384-px image at its edges, none at the centre); True: scale out/W with pixel areas
+    # onto pixel areas, targets exactly on the image (laanet option).
+    pixel_aligned_framing: bool = False
     # FakeFormer only: True = the patch map is a point sample of the boundary on the token grid (official
     # TARGET_OVERLAP: True, the ViT-S/Swin-S/T configs); False = the official non-overlap path of the ViT-B/L configs,
     # block means on an (input/G)² grid drawn into the G×G heatmap (a bug, kept to reproduce those configs).

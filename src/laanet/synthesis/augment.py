@@ -9,14 +9,18 @@ Every transform here is applied to a real image and its pseudo-fake **with ident
 * :func:`build_geometry`: horizontal flip (p 0.5), then with p 0.5 exactly one of a random crop to
   ``(1 − u_h)H × (1 − u_w)W`` (u ∈ {0, 0.01, …, 0.14}), a random scale in [0.85, 1.15], or one random
   erasing box of 2–33 % of the image (aspect 0.3–3.33, zeros, masks erased too).
-* :func:`frame_affine`: the centre/scale affine that fits a (possibly non-square) image into the square
-  network input; :func:`frame` can take it from another size than the image's own (the official SBI loader
-  computes it from the image size *before* the geometry, see :func:`laanet.synthesis.pipeline.finish_pair`).
+* :func:`corner_affine`: the official centre/scale affine, corner pixel to corner pixel (scale
+  ``(out − 1)/(side − 1)``, zero offset for a square image); :func:`frame_affine` chooses it or laanet's
+  pixel-aligned variant, and :func:`frame` warps with it, possibly computed for another size than the image's own
+  (the official SBI loader computes it from the image size *before* the geometry, see
+  :func:`laanet.synthesis.pipeline.finish_pair`).
 * :func:`build_pair_colour`: SBI's post-blend colour/JPEG augmentation on the framed pair.
 * :func:`build_background_colour`: BI's colour pipeline, applied to the real face before blending.
 
-Randomness: each pipeline is re-seeded from the caller's ``numpy.random.Generator`` before every call
-(:func:`run_seeded`), so results depend only on that generator, never on global state.
+Randomness: before every call each transform of a pipeline, nested ones included, gets its own seed from the
+caller's ``numpy.random.Generator`` (:func:`run_seeded`), so results depend only on that generator, never on
+global state, and every transform draws its ``p`` and parameters independently of the others, as the
+official code does.
 """
 from __future__ import annotations
 
@@ -35,9 +39,11 @@ __all__ = [
     "build_background_colour",
     "build_geometry",
     "build_pair_colour",
+    "corner_affine",
     "frame",
     "frame_affine",
     "run_seeded",
+    "seed_transforms",
 ]
 
 
@@ -161,24 +167,67 @@ def build_background_colour() -> A.Compose:
     )
 
 
-def run_seeded(pipeline: A.Compose, rng: np.random.Generator, **data: np.ndarray) -> dict[str, Any]:
-    """Run ``pipeline`` on ``data`` after seeding it from ``rng`` (one draw), so results follow ``rng``."""
-    pipeline.set_random_seed(int(rng.integers(0, 2**31 - 1)))
+def seed_transforms(transform: A.BaseCompose | A.BasicTransform, rng: np.random.Generator) -> None:
+    """Give ``transform`` and every transform nested in it (Compose, OneOf, SomeOf, ...) its own seed from ``rng``.
+
+    Depth first, a parent before its children, in list order. albumentations 2 ``Compose.set_random_seed(s)``
+    hands the *same* ``s`` to every child, so all children would draw the same random numbers (three
+    p = 0.3 colour ops applied all together or not at all, a flip exactly when a OneOf fires, two nested
+    OneOf picking the same index). The official code (albumentations 1.1, one global ``random`` stream) draws
+    every ``p`` and parameter independently; one seed per transform restores that.
+    """
+    transform.set_random_seed(int(rng.integers(0, 2**31 - 1)))  # a Compose also re-seeds its children ...
+    if isinstance(transform, A.BaseCompose):
+        for child in transform.transforms:  # ... which then get their own seeds, after the parent's
+            seed_transforms(child, rng)
+
+
+def run_seeded(pipeline: A.BaseCompose, rng: np.random.Generator, **data: np.ndarray) -> dict[str, Any]:
+    """Run ``pipeline`` on ``data`` after seeding each of its transforms from ``rng`` (:func:`seed_transforms`),
+    so results follow ``rng`` and every transform draws independently of the others."""
+    seed_transforms(pipeline, rng)
     return pipeline(**data)
 
 
-def frame_affine(width: int, height: int, out_size: int, *, pixel_aligned: bool = True) -> np.ndarray:
+def corner_affine(width: int, height: int, out_w: int, out_h: int | None = None) -> np.ndarray:
+    """The official framing affine (official ``package_utils/transform.py``, ``get_affine_transform``), 2×3 float64.
+
+    Maps a ``width × height`` image into ``out_w × out_h`` (``out_h`` defaults to ``out_w``), centred, aspect kept,
+    **corner pixel to corner pixel**: the scale is ``k = (out − 1)/(side − 1)`` for the side that fits (the longer
+    one for a square output) and the image centre ``((w − 1)/2, (h − 1)/2)`` goes to ``((out_w − 1)/2,
+    (out_h − 1)/2)``. For an S×S image this is ``[[(out − 1)/(S − 1), 0, 0], [0, (out − 1)/(S − 1), 0]]``: zero
+    offset, pixel 0 → 0 and pixel S − 1 → out − 1. Used by LAA-Net's SBI/BI loaders (S → 384 and → 96) and by
+    FakeFormer's (S → 112 and → 14). Because the scale is (out − 1)/(S − 1) and not out/S, a map warped to a 4×
+    smaller grid is not exactly the image's map subsampled: against the 384-px image the 96-px targets are in place
+    at the centre and up to ±1.5 input pixels off at the edges (:func:`frame_affine` ``pixel_aligned=True``
+    avoids that).
+
+    Raises:
+        ValueError: a side below 2 pixels (the corner-to-corner scale is undefined).
+    """
+    out_h = out_w if out_h is None else out_h
+    if min(width, height, out_w, out_h) < 2:
+        raise ValueError(f"corner_affine needs sides of at least 2 px, got {width}×{height} → {out_w}×{out_h}")
+    k = min((out_w - 1) / (width - 1), (out_h - 1) / (height - 1))
+    cx, cy = (width - 1) / 2, (height - 1) / 2
+    return np.array(
+        [[k, 0.0, (out_w - 1) / 2 - k * cx], [0.0, k, (out_h - 1) / 2 - k * cy]], dtype=np.float64
+    )
+
+
+def frame_affine(width: int, height: int, out_size: int, *, pixel_aligned: bool = False) -> np.ndarray:
     """2×3 affine fitting a ``width × height`` image, centred and aspect kept, into ``out_size²``.
 
-    The scale is ``out_size / max(width, height)`` (the official ``scale = max(w, h)/200`` box) and the image
-    centre ``((w − 1)/2, (h − 1)/2)`` goes to ``(out − 1)/2`` when ``pixel_aligned`` (pixel centres map to
-    pixel centres, so maps warped to different sizes stay aligned), or to ``out/2`` as in the official
-    ``get_affine_transform``: half an output pixel down-right, which puts the 96-px targets 1.5 input pixels
-    (of 384) down-right of where they belong on the image.
+    ``pixel_aligned=False`` (official, the paper presets): :func:`corner_affine`, scale ``(out − 1)/(max(w, h) − 1)``,
+    corner pixels onto corner pixels. ``pixel_aligned=True`` (laanet option ``data.pixel_aligned_framing``): scale
+    ``out/max(w, h)`` and the centre ``((w − 1)/2, (h − 1)/2)`` onto ``(out − 1)/2``, so pixel *areas* map onto pixel
+    areas and maps warped to different sizes (the 384-px image, the 96-px targets) stay exactly aligned.
     """
+    if not pixel_aligned:
+        return corner_affine(width, height, out_size)
     k = out_size / max(width, height)
     cx, cy = (width - 1) / 2, (height - 1) / 2
-    centre = (out_size - 1) / 2 if pixel_aligned else out_size / 2
+    centre = (out_size - 1) / 2
     return np.array([[k, 0.0, centre - k * cx], [0.0, k, centre - k * cy]], dtype=np.float64)
 
 
@@ -188,7 +237,7 @@ def frame(
     interpolation: int = cv2.INTER_LINEAR,
     *,
     reference: tuple[int, int] | None = None,
-    pixel_aligned: bool = True,
+    pixel_aligned: bool = False,
 ) -> np.ndarray:
     """Warp ``image`` (H×W or H×W×C) into ``out_size × out_size`` with :func:`frame_affine`, zero border.
 

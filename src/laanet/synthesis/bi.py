@@ -190,7 +190,7 @@ class BIConfig:
     geometry: GeometryConfig = field(default_factory=GeometryConfig)
     max_redraws: int = 10
     quantize: Quantize = "truncate"  # uint8 cast of the boundary map (official: truncate)
-    pixel_aligned_framing: bool = False  # True: targets exactly on the image (official: half-pixel offset)
+    pixel_aligned_framing: bool = False  # True: scale out/W, targets exactly on the image (official: corner to corner)
 
     def __post_init__(self) -> None:
         check_common_config(self.input_size, self.hull_types, self.max_redraws, self.quantize)

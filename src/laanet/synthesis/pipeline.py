@@ -6,8 +6,9 @@ Order (as the official SBI loader, ``datasets/face_forensic_sbi.py`` with ``data
    "round"`` rounds instead); the real's boundary is all zero;
 2. crop the same margin from every side of real, fake, boundary and mask;
 3. joint geometry (train only), identical for the pair;
-4. framing: warp images to ``input_size`` and boundary/mask to ``S = input_size/4`` with a centre/scale
-   affine (bilinear, on uint8 for the boundary — this is T). The affine is computed from the image size
+4. framing: warp images to ``input_size`` and boundary/mask to ``S = input_size/4`` with the official
+   corner-to-corner centre/scale affine (:func:`~laanet.synthesis.augment.corner_affine`; bilinear, on uint8 for
+   the boundary — this is T), or laanet's pixel-aligned one (``pixel_aligned``). The affine is computed from the image size
    **before** the geometry step when ``frame_before_geometry`` (the official SBI loader: a random crop then
    acts as a shift with black right/bottom borders and a random scale as a zoom), or after it (the official
    BI loader, and laanet's option for SBI: the whole augmented image is fitted into the input);
@@ -110,8 +111,9 @@ def finish_pair(
         quantize: how the boundary map is cast to uint8 (see :func:`boundary_map`).
         frame_before_geometry: take the framing affine from the pre-geometry size (official SBI) instead of
             the post-geometry size (official BI).
-        pixel_aligned: map pixel centres to pixel centres in the framing (laanet option) instead of the
-            official half-pixel offset (:func:`~laanet.synthesis.augment.frame_affine`).
+        pixel_aligned: frame with scale ``out/W`` and pixel areas onto pixel areas, so targets and image stay
+            exactly aligned (laanet option), instead of the official corner-to-corner affine
+            (:func:`~laanet.synthesis.augment.corner_affine`; :func:`~laanet.synthesis.augment.frame_affine`).
     """
     boundary = boundary_map(mask, quantize)
     mask = mask.astype(np.float32)

@@ -81,7 +81,9 @@ class SBIConfig:
     # Framing affine from the size before the joint geometry (official SBI loader): a random crop becomes a
     # shift with black borders, a random scale a ±15 % zoom. False: fit the augmented image (laanet option).
     frame_before_geometry: bool = True
-    pixel_aligned_framing: bool = False  # True: targets exactly on the image (official: half-pixel offset)
+    # False: official corner-to-corner framing affine (scale (out−1)/(W−1), zero offset; the 96-px targets are up
+    # to ±1.5 input px off the 384-px image at the edges). True: scale out/W, targets exactly on the image.
+    pixel_aligned_framing: bool = False
 
     def __post_init__(self) -> None:
         check_common_config(self.input_size, self.hull_types, self.max_redraws, self.quantize)
