@@ -29,6 +29,7 @@ import numpy as np
 
 __all__ = [
     "PATCH_SIGMA",
+    "block_means",
     "encode_patch_heatmap",
     "gaussian_kernel",
     "make_patch_targets",
@@ -177,9 +178,13 @@ def nonoverlap_patch_heatmap(
     Returns:
         ``(parts, heatmap)``: the n×n float64 block means and the 1×G×G float32 heatmap.
     """
-    warped = patch_map(boundary, input_size, reference=reference).astype(np.float64)
-    blocks = input_size // heatmap_size
-    usable = blocks * heatmap_size
-    parts = warped[:usable, :usable].reshape(blocks, heatmap_size, blocks, heatmap_size).mean(axis=(1, 3))
+    parts = block_means(patch_map(boundary, input_size, reference=reference), heatmap_size)
     heatmap, _ = encode_patch_heatmap(parts, heatmap_size)
     return parts, heatmap
+
+
+def block_means(warped: np.ndarray, block: int) -> np.ndarray:
+    """Means of ``block``×``block`` pixel blocks of an N×N map → (N // block)² float64 (the non-overlap grid)."""
+    n = warped.shape[0] // block
+    usable = warped[: n * block, : n * block].astype(np.float64)
+    return usable.reshape(n, block, n, block).mean(axis=(1, 3))
