@@ -16,6 +16,8 @@ the heatmap and self-consistency targets of both.
   are drawn once; its pseudo-fakes are made anew every epoch as the official loaders do, or, with
   ``data.fixed_validation=true``, drawn once so that every epoch is measured on the same pairs. The ``test`` split and
   every fake record of the index are never used.
+* **Landmarks.** SBI gets a record's 81 points (68 + 13 forehead points, ``landmarks81``, given by the MediaPipe
+  backend) when it has them, as the official SBI loader uses the 81-point model; BI gets the 68.
 * **Randomness.** Item ``i`` of epoch ``e`` draws from ``numpy.random.default_rng([seed, stream, e, i])``:
   it is the same whichever worker builds it and in whatever order, which is what makes ``--resume`` exact.
 
@@ -170,10 +172,10 @@ class PairDataset(Dataset):
         record = self.items[index]
         rng = np.random.default_rng([self.seed, self.stream, self.epoch, index])
         image = _read_crop(self.prep_dir / record.path)
-        landmarks = np.asarray(record.landmarks, dtype=np.float32)
         method = self.methods[0]
         if len(self.methods) > 1:  # separate stream, so single-method runs draw exactly as before
             method = self.methods[int(np.random.default_rng([self.seed, self.stream, self.epoch, index, 1]).integers(2))]
+        landmarks = np.asarray(_landmarks_for(record, method), dtype=np.float32)
         synthesizer = self.synthesizers[method]
         try:
             if method == "bi":
@@ -193,6 +195,18 @@ class PairDataset(Dataset):
             "index": torch.tensor([2 * index, 2 * index + 1]),
             "redraws": torch.tensor([0, pair.redraws]),  # re-drawn fake candidates (logged per epoch)
         }
+
+
+def _landmarks_for(record: IndexRecord, method: str) -> list[list[float]]:
+    """The landmarks the synthesizer of ``method`` gets, as the official loaders give them.
+
+    SBI: the 81 points (68 + forehead) when the record has them (official ``datasets/face_forensic_sbi.py`` reads
+    the 81-point landmarks; SBI then keeps only the first 68 with p 0.25, and ``facehull`` covers the forehead
+    otherwise), else the 68. BI: the 68 points (official ``datasets/face_forensic_hm.py``).
+    """
+    if method == "sbi" and record.landmarks81:
+        return record.landmarks81
+    return record.landmarks
 
 
 def _build_synthesizer(method: str, cfg: RunConfig, *, train: bool, prep_dir: Path, donors: list[IndexRecord]):
