@@ -271,7 +271,7 @@ def evaluate(
         ids = batch["index"].flatten().long().cpu().tolist()
         records.extend(zip(ids, scores, labels))
         if writer is not None and not shown and output.heatmap is not None:
-            _log_heatmaps(writer, batch, output.heatmap, step, n_images)
+            _log_heatmaps(writer, batch, output.heatmap, step, n_images, getattr(model, "preprocess", None))
             shown = True
     unique = {}
     for part in dist_utils.all_gather_object(records):
@@ -286,15 +286,20 @@ def evaluate(
     return metrics
 
 
-def _log_heatmaps(writer: Any, batch: dict[str, torch.Tensor], heatmap_logits: torch.Tensor, step: int, n: int) -> None:
-    """Rows of (fake image, target heatmap, predicted heatmap) for the first ``n`` fakes of a batch."""
+def _log_heatmaps(
+    writer: Any, batch: dict[str, torch.Tensor], heatmap_logits: torch.Tensor, step: int, n: int, preprocess: Any = None
+) -> None:
+    """Rows of (fake image, target heatmap, predicted heatmap) for the first ``n`` fakes of a batch; ``preprocess``
+    (the model's, default mean/std 0.5) un-normalises the images."""
     import torch.nn.functional as F
     from torchvision.utils import make_grid
 
     fake = (batch["label"].flatten() == 1).nonzero().flatten()[:n]
     if fake.numel() == 0:
         return
-    images = (batch["image"][fake].float().cpu() * 0.5 + 0.5).clamp(0, 1)  # n, 3, S, S in [0, 1]
+    mean = torch.tensor(getattr(preprocess, "mean", (0.5, 0.5, 0.5))).view(1, 3, 1, 1)
+    std = torch.tensor(getattr(preprocess, "std", (0.5, 0.5, 0.5))).view(1, 3, 1, 1)
+    images = (batch["image"][fake].float().cpu() * std + mean).clamp(0, 1)  # n, 3, S, S in [0, 1]
     size = images.shape[-2:]
     target = F.interpolate(batch["heatmap"][fake].float().cpu(), size=size, mode="nearest").expand(-1, 3, -1, -1)
     pred = F.interpolate(heatmap_logits[fake].float().sigmoid().cpu(), size=size, mode="bilinear").expand(-1, 3, -1, -1)
