@@ -1,7 +1,8 @@
 """Typed configuration: dataclasses, YAML presets shipped in the package, and ``key=value`` overrides.
 
 A run is described by one :class:`RunConfig` (``model``, ``data``, ``train``). Presets live in
-``laanet/presets/*.yaml``; ``load_config("paper-sbi", ["train.lr=2e-4", "model.fpn=none"])`` resolves one.
+``laanet/presets/*.yaml`` (a preset may start from another with a top-level ``base: NAME``);
+``load_config("paper-sbi", ["train.lr=2e-4", "model.fpn=none"])`` resolves one.
 Every override is parsed with :func:`ast.literal_eval` (falling back to the raw string) and checked against
 the field's type; an unknown key fails and names the nearest valid keys.
 """
@@ -141,7 +142,26 @@ def preset_names() -> list[str]:
     return sorted(p.name[: -len(".yaml")] for p in resources.files("laanet.presets").iterdir() if p.name.endswith(".yaml"))
 
 
-def _read_yaml(name_or_path: str | Path) -> dict[str, Any]:
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``base``, section by section (nested mappings merged, other values replaced)."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _read_yaml(name_or_path: str | Path, _seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A preset or YAML file as a dict; a top-level ``base: PRESET`` is read first and the file applied on top of it."""
+    data = _read_one_yaml(name_or_path)
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str) or base in _seen or len(_seen) > 8:
+        raise ValueError(f"config {name_or_path}: bad base {base!r} (a preset name or YAML file, no cycles)")
+    return _merge(_read_yaml(base, (*_seen, str(name_or_path))), data)
+
+
+def _read_one_yaml(name_or_path: str | Path) -> dict[str, Any]:
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") and path.is_file():
         text = path.read_text()
