@@ -220,3 +220,151 @@ def test_sbi_and_bi_pass_the_framing_options(face) -> None:
         synth = SBISynthesizer(SBIConfig(input_size=64, train=False, pair_colour=False, pixel_aligned_framing=aligned))
         boundaries.append(synth(image, lm, np.random.default_rng(5)).boundary)
     assert not np.array_equal(*boundaries)
+
+
+# ------------------------------------------------------------------------------------------------ low-impact quirks
+def _leaf(pipeline, kind):
+    from albumentations.core.composition import BaseCompose
+
+    stack = [pipeline]
+    while stack:
+        t = stack.pop()
+        if isinstance(t, BaseCompose):
+            stack.extend(t.transforms)
+        elif isinstance(t, kind):
+            return t
+    raise LookupError(kind)
+
+
+def test_random_scale_resamples_masks_nearest() -> None:
+    """Official RandomScale (albumentations 1.1 ``apply_to_mask``): nearest, so the boundary keeps its levels."""
+    from laanet.synthesis.augment import GeometryConfig, build_geometry
+
+    yy, xx = np.mgrid[:64, :64]
+    boundary = ((np.abs(np.hypot(yy - 30, xx - 36) - 18) < 2) * 255).astype(np.uint8)
+    levels = set(np.unique(boundary))
+    for linear in (False, True):
+        scale = _leaf(build_geometry(GeometryConfig(scale_mask_linear=linear)), A.RandomScale)
+        new_levels = set()
+        for seed in range(10):
+            scale.set_random_seed(seed)
+            out = scale(image=np.zeros((64, 64, 3), np.uint8), mask=boundary)["mask"]
+            new_levels |= set(np.unique(out)) - levels
+        assert bool(new_levels) == linear
+
+
+def test_paper_presets_pass_the_geometry_options(tmp_path) -> None:
+    from laanet.training.dataset import _build_synthesizer
+
+    for options, nearest, reference in (([], True, True), (["data.scale_mask_linear=true", "data.erase_relative_to_image=true"], False, False)):
+        synth = _build_synthesizer("sbi", load_config("paper-sbi", options), train=True, prep_dir=tmp_path, donors=[])
+        scale = _leaf(synth._geometry, A.RandomScale)
+        assert (scale.mask_interpolation == cv2.INTER_NEAREST) == nearest
+        from laanet.synthesis.augment import ReferenceErasing
+
+        assert isinstance(_leaf(synth._geometry, (ReferenceErasing, A.Erasing)), ReferenceErasing) == reference
+    cfg = load_config("paper-sbi")
+    assert not cfg.data.scale_mask_linear and not cfg.data.erase_relative_to_image and not cfg.data.exact_landmark_flip
+
+
+def _erased_fractions(erasing, side: int, crop_side: int, n: int = 400) -> np.ndarray:
+    image = np.full((side, side, 3), 255, np.uint8)
+    mask = np.full((side, side), 255, np.uint8)
+    fractions = []
+    for seed in range(n):
+        erasing.set_random_seed(seed)
+        out = erasing(image=image, mask=mask, crop_side=crop_side)
+        assert np.array_equal(out["image"][..., 0] == 0, out["mask"] == 0)  # masks erased alike
+        fractions.append((out["image"][..., 0] == 0).mean())
+    return np.array(fractions)
+
+
+def test_erasing_box_is_relative_to_a_257_px_reference() -> None:
+    """Official RandomErasing: 2-33 % of a fixed 257² square, top-left anywhere in it, clipped to the image.
+
+    On a 128-px image (of a 256-px crop) the box often covers much of the image or misses it entirely; an
+    erasing box relative to the image (albumentations Erasing) is 2-33 % of it and always inside.
+    """
+    from laanet.synthesis.augment import GeometryConfig, build_geometry
+
+    official = _erased_fractions(_leaf(build_geometry(), (A.Erasing,) + _reference_erasing()), 128, 256)
+    assert official.max() > 0.6  # up to 33 % of 257², i.e. most of a 128-px image
+    assert (official == 0).mean() > 0.2  # box drawn wholly off the image (measured 31 %)
+    relative = _erased_fractions(_leaf(build_geometry(GeometryConfig(erase_reference=None)), A.Erasing), 128, 256)
+    assert relative.max() < 0.34 and relative.min() > 0.01
+    # At the official size (256-px crop, margin 15 → 226 px): 20 % of the image on average (measured 20.4 %;
+    # relative to the image: 15.6 %), up to 43 %.
+    at_size = _erased_fractions(_leaf(build_geometry(), (A.Erasing,) + _reference_erasing()), 226, 256)
+    assert 0.18 < at_size.mean() < 0.23 and at_size.max() > 0.34
+
+
+def _reference_erasing() -> tuple:
+    try:
+        from laanet.synthesis.augment import ReferenceErasing
+    except ImportError:
+        return ()
+    return (ReferenceErasing,)
+
+
+def test_finish_pair_passes_the_crop_side() -> None:
+    from laanet.synthesis.augment import ReferenceErasing
+
+    seen = []
+
+    class Recording(ReferenceErasing):
+        def get_params_dependent_on_data(self, params, data):
+            seen.append((data.get("crop_side"), params["shape"][:2]))
+            return super().get_params_dependent_on_data(params, data)
+
+    image = _gradient(160)
+    finish_pair(image, image.copy(), np.zeros((160, 160), np.float32), np.random.default_rng(0), margin=12,
+                input_size=64, geometry=_pair_geometry(Recording(p=1.0)), colour=None)
+    assert seen == [(160, (136, 136))]
+
+
+def test_sbi_landmark_flip_is_official(face, monkeypatch) -> None:
+    """Official SBI flips landmarks x → W − x; ``exact_landmark_flip`` gives the exact mirror W − 1 − x."""
+    from laanet.faces.landmarks import IBUG68_MIRROR, flip_landmarks
+    from laanet.synthesis import sbi as sbi_module
+
+    image, lm = face
+    width = image.shape[1]
+    np.testing.assert_allclose(flip_landmarks(lm, width)[:, 0], width - 1 - lm[list(IBUG68_MIRROR), 0])
+    np.testing.assert_allclose(flip_landmarks(lm, width, pixel_centres=False)[:, 0], width - lm[list(IBUG68_MIRROR), 0])
+    seen = []
+    original = sbi_module.hull_mask
+    monkeypatch.setattr(sbi_module, "hull_mask", lambda points, *a, **k: seen.append(np.array(points)) or original(points, *a, **k))
+    for exact, offset in ((False, 0), (True, 1)):
+        seen.clear()
+        config = SBIConfig(input_size=64, flip_p=1.0, subset68_p=0.0, pair_colour=False, exact_landmark_flip=exact)
+        SBISynthesizer(config)(image, lm, np.random.default_rng(2))
+        np.testing.assert_allclose(seen[0], np.stack([width - offset - lm[list(IBUG68_MIRROR), 0], lm[list(IBUG68_MIRROR), 1]], 1), atol=1e-4)
+    assert not load_config("paper-sbi").data.exact_landmark_flip
+
+
+def test_bi_colour_transfer_and_blend_truncate(face) -> None:
+    """Official BI truncates the colour transfer and the blend into uint8; ``quantize="round"`` rounds the blend."""
+    from laanet.synthesis.bi import BIConfig, BISynthesizer, PartnerIndex, PoolFace, colour_transfer, feathered_blend
+
+    rng = np.random.default_rng(0)
+    fg = rng.integers(0, 256, (64, 64, 3)).astype(np.float32) + 0.5
+    bg = rng.integers(0, 256, (64, 64, 3)).astype(np.uint8)
+    mask = np.zeros((64, 64), np.uint8)
+    mask[16:48, 12:52] = 1
+    transferred = colour_transfer(fg, bg, mask)
+    assert transferred.dtype == np.float32
+    np.testing.assert_array_equal(colour_transfer(fg, bg, mask, "truncate"), transferred.astype(np.uint8))
+    trunc, alpha = feathered_blend(transferred, bg, mask, 0.2, "truncate")
+    rnd, _ = feathered_blend(transferred, bg, mask, 0.2, "round")
+    exact = alpha[..., None] * transferred + (1 - alpha[..., None]) * bg
+    np.testing.assert_array_equal(trunc, np.clip(exact, 0, 255).astype(np.uint8))
+    np.testing.assert_array_equal(rnd, np.clip(np.round(exact), 0, 255).astype(np.uint8))
+    # Through the synthesizer (same draws): the official casts lose about one level where the blend acts.
+    image, lm = face
+    other = np.ascontiguousarray(image[:, ::-1])
+    pool = PartnerIndex([PoolFace(other, lm, "b"), PoolFace(image, lm + 0.5, "c")])
+    pairs = {q: BISynthesizer(pool, BIConfig(input_size=64, train=False, quantize=q))(image, lm, np.random.default_rng(4), identity="a")
+             for q in ("truncate", "round")}
+    assert pairs["truncate"].info == pairs["round"].info
+    diff = pairs["round"].fake.astype(int) - pairs["truncate"].fake.astype(int)
+    assert 0.3 < diff[pairs["round"].fake != pairs["round"].real].mean() < 1.5

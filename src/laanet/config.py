@@ -108,6 +108,14 @@ class DataConfig:
     # up to ±1.5 input px off the 384-px image at its edges, none at the centre); True: scale out/W with pixel areas
     # onto pixel areas, targets exactly on the image (laanet option).
     pixel_aligned_framing: bool = False
+    # The geometry's RandomScale resamples boundary map and mask with nearest neighbour (official); True: bilinear
+    # (laanet option; lower boundary peaks, fewer vulnerable points in scaled samples).
+    scale_mask_linear: bool = False
+    # The erasing box is 2-33 % of a fixed 257² square (for 256-px crops), placed anywhere in it and clipped to the
+    # image (official); True: 2-33 % of the image and always inside it (albumentations Erasing, laanet option).
+    erase_relative_to_image: bool = False
+    # SBI's landmark flip x → W − x (official, one pixel off the mirrored face); True: x → W − 1 − x (laanet option).
+    exact_landmark_flip: bool = False
     # FakeFormer only: True = the patch map is a point sample of the boundary on the token grid (official
     # TARGET_OVERLAP: True, the ViT-S/Swin-S/T configs); False = the official non-overlap path of the ViT-B/L configs,
     # block means on an (input/G)² grid drawn into the G×G heatmap (a bug, kept to reproduce those configs).

@@ -7,8 +7,9 @@ Every transform here is applied to a real image and its pseudo-fake **with ident
 (``additional_targets``), so that the only difference left between the two is the blend.
 
 * :func:`build_geometry`: horizontal flip (p 0.5), then with p 0.5 exactly one of a random crop to
-  ``(1 − u_h)H × (1 − u_w)W`` (u ∈ {0, 0.01, …, 0.14}), a random scale in [0.85, 1.15], or one random
-  erasing box of 2–33 % of the image (aspect 0.3–3.33, zeros, masks erased too).
+  ``(1 − u_h)H × (1 − u_w)W`` (u ∈ {0, 0.01, …, 0.14}), a random scale in [0.85, 1.15] (masks resampled with
+  nearest neighbour), or one random erasing box of 2–33 % of a fixed 257² reference square (for 256-px crops;
+  aspect 0.3–3.33, zeros, masks erased too, the box clipped to the image: :class:`ReferenceErasing`).
 * :func:`corner_affine`: the official centre/scale affine, corner pixel to corner pixel (scale
   ``(out − 1)/(side − 1)``, zero offset for a square image); :func:`frame_affine` chooses it or laanet's
   pixel-aligned variant, and :func:`frame` warps with it, possibly computed for another size than the image's own
@@ -36,6 +37,7 @@ from albumentations.augmentations.crops.transforms import BaseCrop
 __all__ = [
     "GeometryConfig",
     "RandomFractionCrop",
+    "ReferenceErasing",
     "build_background_colour",
     "build_geometry",
     "build_pair_colour",
@@ -55,8 +57,16 @@ class GeometryConfig:
     one_of_p: float = 0.5  # probability that one of crop / scale / erase is applied
     crop_max_fraction: float = 0.14  # u_h, u_w ∈ {0, 0.01, ..., 0.14}
     scale_limit: float = 0.15  # RandomScale in [0.85, 1.15]
-    erase_area: tuple[float, float] = (0.02, 0.33)  # of the actual image (official: of a fixed 257×257)
+    # RandomScale resamples the boundary map and the mask with nearest neighbour (official: albumentations 1.1
+    # ``apply_to_mask``); True: bilinear (laanet option; it lowers the boundary peaks, so fewer vulnerable points).
+    scale_mask_linear: bool = False
+    erase_area: tuple[float, float] = (0.02, 0.33)  # fraction of the reference box (or of the image, see below)
     erase_aspect: tuple[float, float] = (0.3, 3.33)
+    # Erasing box relative to a fixed reference square of this side, as a fraction of the face crop's side before
+    # the margin (official: 257 px for 256-px crops, top-left corner anywhere in the reference, the box clipped to
+    # the image, see :class:`ReferenceErasing`); None: area relative to the image and the box always inside it
+    # (``albumentations.Erasing``, laanet option).
+    erase_reference: float | None = 257 / 256
 
 
 class RandomFractionCrop(BaseCrop):
@@ -86,6 +96,63 @@ class RandomFractionCrop(BaseCrop):
         return ("max_fraction", "steps")
 
 
+class ReferenceErasing(A.DualTransform):
+    """One zero-filled box whose size is relative to a fixed reference square, not to the image (official
+    ``RandomErasing`` of ``datasets/pipelines/geo_transform.py``, which hard-codes a 257×257 reference).
+
+    Per call, up to ``attempts`` times: area ``a ~ U(area)·R²``, aspect ``r ~ U(aspect)``, ``h = round(√(a·r))``,
+    ``w = round(√(a/r))`` (the Random Erasing reference convention, Zhong et al., AAAI 2020); the first box with
+    ``h < R`` and ``w < R`` gets its top-left corner uniformly in ``[0, R − h] × [0, R − w]`` and is clipped to the
+    image, so it can run off a smaller image, in part or entirely. Images and masks are erased alike.
+
+    ``R = round(reference · crop_side)``, where ``crop_side`` is passed with the data (the face crop's side before
+    the margin cut; :func:`laanet.synthesis.pipeline.finish_pair` does) and defaults to the image's longer side.
+    """
+
+    def __init__(
+        self,
+        area: tuple[float, float] = (0.02, 0.33),
+        aspect: tuple[float, float] = (0.3, 3.33),
+        reference: float = 257 / 256,
+        attempts: int = 100,
+        p: float = 1.0,
+    ) -> None:
+        super().__init__(p=p)
+        if not 0 < area[0] <= area[1] or not 0 < aspect[0] <= aspect[1] or reference <= 0 or attempts < 1:
+            raise ValueError(
+                f"bad erasing settings: area {area}, aspect {aspect}, reference {reference}, attempts {attempts}"
+            )
+        self.area, self.aspect, self.reference, self.attempts = area, aspect, reference, attempts
+
+    def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        height, width = params["shape"][:2]
+        side = int(round(self.reference * float(data.get("crop_side") or max(height, width))))
+        for _ in range(self.attempts):
+            target = self.py_random.uniform(*self.area) * side * side
+            ratio = self.py_random.uniform(*self.aspect)
+            h, w = int(round(math.sqrt(target * ratio))), int(round(math.sqrt(target / ratio)))
+            if h < side and w < side:
+                y0 = self.py_random.randint(0, side - h)
+                x0 = self.py_random.randint(0, side - w)
+                return {"box": (x0, y0, min(x0 + w, width), min(y0 + h, height))}
+        return {"box": None}
+
+    def apply(self, img: np.ndarray, box: tuple[int, int, int, int] | None = None, **params: Any) -> np.ndarray:
+        if box is None or box[0] >= box[2] or box[1] >= box[3]:
+            return img
+        out = img.copy()
+        out[box[1] : box[3], box[0] : box[2]] = 0
+        return out
+
+    def apply_to_mask(
+        self, mask: np.ndarray, box: tuple[int, int, int, int] | None = None, **params: Any
+    ) -> np.ndarray:
+        return self.apply(mask, box)
+
+    def get_transform_init_args_names(self) -> tuple[str, ...]:
+        return ("area", "aspect", "reference", "attempts")
+
+
 # Targets shared by every pair pipeline: the real is "image", the fake rides along with the same parameters.
 _PAIR_TARGETS = {"fake": "image", "boundary": "mask", "soft": "mask"}
 
@@ -93,6 +160,10 @@ _PAIR_TARGETS = {"fake": "image", "boundary": "mask", "soft": "mask"}
 def build_geometry(cfg: GeometryConfig | None = None) -> A.Compose:
     """Joint geometry for (image=real, fake, boundary, soft) — see the module docstring."""
     cfg = cfg or GeometryConfig()
+    if cfg.erase_reference is None:
+        erasing = A.Erasing(scale=cfg.erase_area, ratio=cfg.erase_aspect, fill=0, fill_mask=0, p=1.0)
+    else:
+        erasing = ReferenceErasing(area=cfg.erase_area, aspect=cfg.erase_aspect, reference=cfg.erase_reference, p=1.0)
     return A.Compose(
         [
             A.HorizontalFlip(p=cfg.hflip_p),
@@ -102,10 +173,10 @@ def build_geometry(cfg: GeometryConfig | None = None) -> A.Compose:
                     A.RandomScale(
                         scale_limit=(-cfg.scale_limit, cfg.scale_limit),
                         interpolation=cv2.INTER_LINEAR,
-                        mask_interpolation=cv2.INTER_LINEAR,  # official: nearest on the boundary map
+                        mask_interpolation=cv2.INTER_LINEAR if cfg.scale_mask_linear else cv2.INTER_NEAREST,
                         p=1.0,
                     ),
-                    A.Erasing(scale=cfg.erase_area, ratio=cfg.erase_aspect, fill=0, fill_mask=0, p=1.0),
+                    erasing,
                 ],
                 p=cfg.one_of_p,
             ),

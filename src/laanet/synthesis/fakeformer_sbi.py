@@ -68,7 +68,8 @@ def build_fakeformer_geometry(cfg: GeometryConfig | None = None) -> A.Compose:
                     A.RandomScale(
                         scale_limit=(-cfg.scale_limit, cfg.scale_limit),
                         interpolation=cv2.INTER_LINEAR,
-                        mask_interpolation=cv2.INTER_NEAREST,  # albumentations 1.x resized masks nearest
+                        # nearest on the maps, as albumentations 1.x resized masks (official); bilinear as the option
+                        mask_interpolation=cv2.INTER_LINEAR if cfg.scale_mask_linear else cv2.INTER_NEAREST,
                         p=1.0,
                     ),
                 ],

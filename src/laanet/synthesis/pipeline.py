@@ -8,10 +8,10 @@ Order (as the official SBI loader, ``datasets/face_forensic_sbi.py`` with ``data
 3. joint geometry (train only), identical for the pair;
 4. framing: warp images to ``input_size`` and boundary/mask to ``S = input_size/4`` with the official
    corner-to-corner centre/scale affine (:func:`~laanet.synthesis.augment.corner_affine`; bilinear, on uint8 for
-   the boundary — this is T), or laanet's pixel-aligned one (``pixel_aligned``). The affine is computed from the image size
-   **before** the geometry step when ``frame_before_geometry`` (the official SBI loader: a random crop then
-   acts as a shift with black right/bottom borders and a random scale as a zoom), or after it (the official
-   BI loader, and laanet's option for SBI: the whole augmented image is fitted into the input);
+   the boundary — this is T), or laanet's pixel-aligned one (``pixel_aligned``). The affine is computed from
+   the image size **before** the geometry step when ``frame_before_geometry`` (the official SBI loader: a random
+   crop then acts as a shift with black right/bottom borders and a random scale as a zoom), or after it (the
+   official BI loader, and laanet's option for SBI: the whole augmented image is fitted into the input);
 5. shared colour augmentation (SBI only);
 6. targets from T (:func:`~laanet.synthesis.targets.make_targets`).
 """
@@ -126,6 +126,7 @@ def finish_pair(
     """
     boundary = boundary_map(mask, quantize, boundary_dtype)
     mask = mask.astype(np.float32)
+    crop_side = max(real.shape[:2])  # the face crop before the margin: the erasing box's reference
     if margin > 0:
         height, width = real.shape[:2]
         if 2 * margin >= min(height, width):
@@ -134,7 +135,7 @@ def finish_pair(
         real, fake, boundary, mask = real[crop], fake[crop], boundary[crop], mask[crop]
     framing_size = (real.shape[1], real.shape[0])  # (width, height) before the geometry
     if geometry is not None:
-        out = run_seeded(geometry, rng, image=real, fake=fake, boundary=boundary, soft=mask)
+        out = run_seeded(geometry, rng, image=real, fake=fake, boundary=boundary, soft=mask, crop_side=crop_side)
         real, fake, boundary, mask = out["image"], out["fake"], out["boundary"], out["soft"]
     if not frame_before_geometry:
         framing_size = (real.shape[1], real.shape[0])

@@ -62,6 +62,9 @@ class SBIConfig:
     train: bool = True  # landmark flip + joint geometry (the official val split uses neither)
     pair_colour: bool = True  # shared post-blend colour/JPEG (official: train and val)
     flip_p: float = 0.5
+    # Landmark flip x → W − x, as the official code (one pixel off the mirrored face); True: x → W − 1 − x (laanet
+    # option, the exact mirror).
+    exact_landmark_flip: bool = False
     subset68_p: float = 0.25  # drop the forehead points of 81-point landmarks
     forehead_order: ForeheadOrder = "arc"  # 81-point input: "arc" (laanet.faces) or "dlib81" (raw dlib model)
     hull_types: tuple[HullType, ...] = HULL_TYPES
@@ -299,7 +302,8 @@ class SBISynthesizer:
             face, lm = image, base_landmarks
             if draw.flip:
                 face = np.ascontiguousarray(image[:, ::-1])
-                lm = flip_landmarks(base_landmarks, image.shape[1]).astype(np.float32)
+                lm = flip_landmarks(base_landmarks, image.shape[1], pixel_centres=cfg.exact_landmark_flip)
+                lm = lm.astype(np.float32)
             real, fake, mask = self.self_blend(face, lm, draw, rng)
             if mask.max() <= 0:
                 reasons.append("empty mask")

@@ -233,9 +233,15 @@ def _build_synthesizer(
 ):
     """The pseudo-fake maker of ``method``: SBI (from the face itself) or BI (from a partner face), in the pipeline
     of the model's family (``model.family``: laanet or fakeformer)."""
+    from laanet.synthesis.augment import GeometryConfig
+
     size = cfg.model.input_size
+    geometry = GeometryConfig(
+        scale_mask_linear=cfg.data.scale_mask_linear,
+        erase_reference=None if cfg.data.erase_relative_to_image else GeometryConfig.erase_reference,
+    )
     if getattr(cfg.model, "family", "laanet") == "fakeformer":
-        return _build_fakeformer_synthesizer(method, cfg, train=train, heatmap_size=heatmap_size)
+        return _build_fakeformer_synthesizer(method, cfg, train=train, heatmap_size=heatmap_size, geometry=geometry)
     if method == "sbi":
         from laanet.synthesis.sbi import SBIConfig, SBISynthesizer
 
@@ -245,6 +251,8 @@ def _build_synthesizer(
             quantize=cfg.data.quantize,
             frame_before_geometry=cfg.data.sbi_frame_before_geometry,
             pixel_aligned_framing=cfg.data.pixel_aligned_framing,
+            exact_landmark_flip=cfg.data.exact_landmark_flip,
+            geometry=geometry,
         )
         return SBISynthesizer(sbi_config)
     if method == "bi":
@@ -253,13 +261,17 @@ def _build_synthesizer(
         if not donors:
             return None  # an empty dataset needs no partner pool
         bi_config = BIConfig(
-            input_size=size, train=train, quantize=cfg.data.quantize, pixel_aligned_framing=cfg.data.pixel_aligned_framing
+            input_size=size,
+            train=train,
+            quantize=cfg.data.quantize,
+            pixel_aligned_framing=cfg.data.pixel_aligned_framing,
+            geometry=geometry,
         )
         return BISynthesizer(PartnerIndex.from_records(donors, prep_dir), bi_config)
     raise ValueError(f"data.method must be 'sbi', 'bi' or 'mix', got {method!r}")
 
 
-def _build_fakeformer_synthesizer(method: str, cfg: RunConfig, *, train: bool, heatmap_size: int | None):
+def _build_fakeformer_synthesizer(method: str, cfg: RunConfig, *, train: bool, heatmap_size: int | None, geometry: Any):
     """FakeFormer's SBI pipeline (:mod:`laanet.synthesis.fakeformer_sbi`) at the model's input and heatmap size."""
     if method != "sbi":
         raise ValueError(f"data.method={method!r}: FakeFormer training supports SBI only in this version "
@@ -275,6 +287,8 @@ def _build_fakeformer_synthesizer(method: str, cfg: RunConfig, *, train: bool, h
         quantize=cfg.data.quantize,
         frame_before_geometry=cfg.data.sbi_frame_before_geometry,
         pixel_aligned_framing=cfg.data.pixel_aligned_framing,
+        exact_landmark_flip=cfg.data.exact_landmark_flip,
+        geometry=geometry,  # FakeFormer's order, no erasing (its erasing options do not apply)
     )
     return FakeFormerSBISynthesizer(
         FakeFormerSBIConfig(sbi=sbi, heatmap_size=heatmap_size, target_overlap=cfg.data.target_overlap)
