@@ -21,9 +21,12 @@ the heatmap and self-consistency targets of both.
 * **Randomness.** Item ``i`` of epoch ``e`` draws from ``numpy.random.default_rng([seed, stream, e, i])``:
   it is the same whichever worker builds it and in whatever order, which is what makes ``--resume`` exact.
 
-An item is a dict of tensors, the real face first: ``image`` 2×3×S×S float in [-1, 1], ``heatmap`` and
-``consistency`` 2×1×S/4×S/4 float, ``label`` 2 (0 real, 1 fake), ``index`` 2 (a unique id per image),
-``redraws`` 2 (rejected fake candidates; 0 for the real).
+An item is a dict of tensors, the real face first: ``image`` 2×3×S×S float, normalised as the model wants it
+(LAA-Net: [-1, 1]; FakeFormer: ImageNet mean/std), ``heatmap`` and ``consistency`` 2×1×G×G float (G = the model's
+heatmap grid: S/4 for LAA-Net, the 14×14 token grid for FakeFormer ViT-S/8, whose consistency target is unused
+zeros), ``label`` 2 (0 real, 1 fake), ``index`` 2 (a unique id per image), ``redraws`` 2 (rejected fake
+candidates; 0 for the real). A FakeFormer model gets FakeFormer's SBI pipeline
+(:mod:`laanet.synthesis.fakeformer_sbi`).
 :func:`collate_pairs` turns B items into one batch of 2B images: B reals, then B fakes.
 """
 from __future__ import annotations
@@ -201,8 +204,8 @@ class PairDataset(Dataset):
             arrays["image"] = np.stack([normalise(pair.real, self.preprocess), normalise(pair.fake, self.preprocess)])
         return {
             "image": torch.from_numpy(arrays["image"]),  # 2, 3, S, S normalised; real then fake
-            "heatmap": torch.from_numpy(arrays["heatmap"]),  # 2, 1, S/4, S/4
-            "consistency": torch.from_numpy(arrays["consistency"]),  # 2, 1, S/4, S/4
+            "heatmap": torch.from_numpy(arrays["heatmap"]),  # 2, 1, G, G
+            "consistency": torch.from_numpy(arrays["consistency"]),  # 2, 1, G, G
             "label": torch.tensor([0.0, 1.0]),
             "index": torch.tensor([2 * index, 2 * index + 1]),
             "redraws": torch.tensor([0, pair.redraws]),  # re-drawn fake candidates (logged per epoch)

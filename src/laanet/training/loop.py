@@ -1,4 +1,5 @@
-"""The LAA-Net training loop, top to bottom (the recipe of the official ``scripts/train.py``).
+"""The training loop of both model families, top to bottom (the recipe of the official ``scripts/train.py`` of
+LAA-Net and of FakeFormer; ``model.family`` in the config picks the model, its data pipeline and heatmap grid).
 
 One process (CPU or one GPU)::
 
@@ -8,7 +9,7 @@ Many GPUs on one machine (one process per GPU, DistributedDataParallel, ``train.
 
     torchrun --nproc_per_node 4 -m laanet train --config paper-sbi --data PREP --out runs/sbi
 
-:func:`train` runs: distributed init → seed → device and autocast → data → model → SAM(Adam) → resume →
+:func:`train` runs: distributed init → seed → device and autocast → model → data → optimizer → resume →
 for each epoch {``train_one_epoch``, ``evaluate``, checkpoint} → teardown (the step/epoch/evaluation functions
 live in :mod:`laanet.training.engine`).
 
@@ -196,7 +197,8 @@ def train(
     progress: bool = False,
     tensorboard: bool = True,
 ) -> TrainResult:
-    """Train LAA-Net on the real faces of the prepared folder ``data_dir``; write checkpoints to ``out_dir``.
+    """Train a model of ``cfg.model``'s family on the real faces of the prepared folder ``data_dir``; write
+    checkpoints to ``out_dir``.
 
     Args:
         cfg: the resolved run configuration (``train.epochs``, ``train.max_steps``, ... included).
