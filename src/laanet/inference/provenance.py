@@ -48,10 +48,11 @@ class Provenance:
     weights: WeightsInfo
     backend: str
     device: str  # resolved: "cpu", "cuda", "cuda:N"
-    input_size: int  # network input side in pixels; heatmaps are input_size / 4
+    input_size: int  # network input side in pixels
     crop_size: int  # stored face-crop side in pixels
     options: dict[str, Any]
     created: str = field(default_factory=utc_now)
+    model: dict[str, Any] | None = None  # {"family": "laanet" | "fakeformer", "name": "..."}
 
     def stamped(self) -> Provenance:
         """A copy with ``created`` set to now."""
@@ -71,4 +72,5 @@ class Provenance:
             "crop_size": self.crop_size,
             "options": {**self.options, "weights": self.weights.name},
             "created": self.created,
+            **({"model": dict(self.model)} if self.model is not None else {}),
         }
