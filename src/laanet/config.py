@@ -1,7 +1,8 @@
 """Typed configuration: dataclasses, YAML presets shipped in the package, and ``key=value`` overrides.
 
 A run is described by one :class:`RunConfig` (``model``, ``data``, ``train``). Presets live in
-``laanet/presets/*.yaml``; ``load_config("paper-sbi", ["train.lr=2e-4", "model.fpn=none"])`` resolves one.
+``laanet/presets/*.yaml`` (a preset may start from another with a top-level ``base: NAME``);
+``load_config("paper-sbi", ["train.lr=2e-4", "model.fpn=none"])`` resolves one.
 Every override is parsed with :func:`ast.literal_eval` (falling back to the raw string) and checked against
 the field's type; an unknown key fails and names the nearest valid keys.
 """
@@ -115,6 +116,10 @@ class DataConfig:
     erase_relative_to_image: bool = False
     # SBI's landmark flip x → W − x (official, one pixel off the mirrored face); True: x → W − 1 − x (laanet option).
     exact_landmark_flip: bool = False
+    # FakeFormer only: True = the patch map is a point sample of the boundary on the token grid (official
+    # TARGET_OVERLAP: True, the ViT-S/Swin-S/T configs); False = the official non-overlap path of the ViT-B/L configs,
+    # block means on an (input/G)² grid drawn into the G×G heatmap (a bug, kept to reproduce those configs).
+    target_overlap: bool = True
 
 
 @dataclass
@@ -123,14 +128,20 @@ class TrainConfig:
 
     epochs: int = 100
     batch_size: int = 8  # real/fake pairs per step (SBI): 16 images
-    lr: float = 5e-5  # base lr; warm-up to lr*booster at epochs//4, then linear decay to 0
+    lr: float = 5e-5  # base lr; warm-up to lr*booster at epochs//start_decay, then linear decay to 0
     booster: float = 4.0
+    start_decay: int = 4  # the peak (end of warm-up, start of decay) is at epoch epochs // start_decay
+    # "sam": SAM(rho = sam_rho) over Adam (LAA-Net; sam_rho 0 = plain Adam); "adam": torch.optim.Adam with L2 weight
+    # decay (FakeFormer: its "AdamW" config builds Adam); "adamw": decoupled weight decay (laanet option).
+    optimizer: Literal["sam", "adam", "adamw"] = "sam"
     weight_decay: float = 1e-4
     sam_rho: float = 0.05  # 0 disables SAM (plain Adam)
     freeze_backbone_epochs: int = 6
     hm_weight: float = 100.0  # 10 for BI
     cls_weight: float = 1.0
     cst_weight: float = 100.0
+    heatmap_loss: Literal["focal", "mse"] = "focal"  # mse: 0.5·mean((logit − target)²) (some FakeFormer configs)
+    focal_eps: float = 0.35  # focal positive weight (1 − ε) + 0.2ε: LAA-Net 0.35 (0.72), FakeFormer 0.1 (0.92)
     grad_clip: float | None = None
     amp: Literal["none", "bf16", "fp16"] = "none"  # autocast on CUDA only; float32 otherwise
     # Parameters, inputs and losses: float64 as the official code trains (the paper setting), or float32
@@ -140,9 +151,9 @@ class TrainConfig:
     max_steps: int | None = None
     save_every: int | None = None
     log_every: int = 10
-    # best.pt: "acc_loss" = when validation accuracy rises AND validation loss falls, both at once (official);
-    # "auc" = highest validation AUC (laanet option).
-    best_by: Literal["acc_loss", "auc"] = "acc_loss"
+    # best.pt: "acc_loss" = when validation accuracy rises AND validation loss falls, both at once (official
+    # LAA-Net); "acc" = when validation accuracy rises (official FakeFormer); "auc" = highest validation AUC (laanet option).
+    best_by: Literal["acc_loss", "acc", "auc"] = "acc_loss"
 
 
 MODEL_CONFIGS: dict[str, type] = {"laanet": ModelConfig, "fakeformer": FakeFormerConfig}  # by family name
@@ -171,7 +182,26 @@ def preset_names() -> list[str]:
     return sorted(p.name[: -len(".yaml")] for p in resources.files("laanet.presets").iterdir() if p.name.endswith(".yaml"))
 
 
-def _read_yaml(name_or_path: str | Path) -> dict[str, Any]:
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``base``, section by section (nested mappings merged, other values replaced)."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _read_yaml(name_or_path: str | Path, _seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A preset or YAML file as a dict; a top-level ``base: PRESET`` is read first and the file applied on top of it."""
+    data = _read_one_yaml(name_or_path)
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str) or base in _seen or len(_seen) > 8:
+        raise ValueError(f"config {name_or_path}: bad base {base!r} (a preset name or YAML file, no cycles)")
+    return _merge(_read_yaml(base, (*_seen, str(name_or_path))), data)
+
+
+def _read_one_yaml(name_or_path: str | Path) -> dict[str, Any]:
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") and path.is_file():
         text = path.read_text()

@@ -57,14 +57,16 @@ def to_uint8(values: np.ndarray, quantize: Quantize = "truncate") -> np.ndarray:
     return np.clip(values, 0, 255).astype(np.uint8)
 
 
-def boundary_map(mask: np.ndarray, quantize: Quantize = "truncate") -> np.ndarray:
+def boundary_map(mask: np.ndarray, quantize: Quantize = "truncate", dtype: type = np.float64) -> np.ndarray:
     """``uint8(255 · 4M(1 − M))`` H×W; peaks (255) where the soft mask M crosses 0.5.
 
     ``truncate`` (official, ``sbi/utils.py`` and ``face_forensic_hm.py`` cast with ``astype(uint8)``) leaves
-    fewer pixels at the top level than ``round``, hence fewer tied vulnerable points per fake.
+    fewer pixels at the top level than ``round``, hence fewer tied vulnerable points per fake. ``dtype`` is the
+    arithmetic: the official FakeFormer loader computes in float32 (the mask's dtype), which truncates a few
+    pixels one level differently from float64.
     """
-    m = np.clip(mask.astype(np.float64), 0.0, 1.0)
-    return to_uint8(4.0 * m * (1.0 - m) * 255.0, quantize)
+    m = np.clip(mask.astype(dtype), dtype(0.0), dtype(1.0))
+    return to_uint8(dtype(4.0) * m * (dtype(1.0) - m) * dtype(255.0), quantize)
 
 
 def draw_margin(rng: np.random.Generator, size: int, margin: tuple[int, int], reference: int) -> int:
@@ -97,6 +99,9 @@ def finish_pair(
     quantize: Quantize = "truncate",
     frame_before_geometry: bool = False,
     pixel_aligned: bool = False,
+    heatmap_size: int | None = None,
+    boundary_dtype: type = np.float64,
+    exact_boundary: bool = False,
 ) -> FramedPair:
     """Steps 1-5 of the module docstring.
 
@@ -112,8 +117,14 @@ def finish_pair(
         pixel_aligned: frame with scale ``out/W`` and pixel areas onto pixel areas, so targets and image stay
             exactly aligned (laanet option), instead of the official corner-to-corner affine
             (:func:`~laanet.synthesis.augment.corner_affine`; :func:`~laanet.synthesis.augment.frame_affine`).
+        heatmap_size: side of the boundary/mask grid (default ``input_size // 4``, LAA-Net; FakeFormer: the
+            model's token grid, 14 at 112 px).
+        boundary_dtype: arithmetic of the boundary map (:func:`boundary_map`; FakeFormer's loader: float32).
+        exact_boundary: frame the uint8 boundary with the exact corner-to-corner bilinear sample
+            (:func:`~laanet.synthesis.patch_targets.patch_map`) instead of ``cv2.warpAffine``, whose uint8 result
+            depends on the OpenCV build; ignored with ``pixel_aligned``.
     """
-    boundary = boundary_map(mask, quantize)
+    boundary = boundary_map(mask, quantize, boundary_dtype)
     mask = mask.astype(np.float32)
     crop_side = max(real.shape[:2])  # the face crop before the margin: the erasing box's reference
     if margin > 0:
@@ -128,11 +139,16 @@ def finish_pair(
         real, fake, boundary, mask = out["image"], out["fake"], out["boundary"], out["soft"]
     if not frame_before_geometry:
         framing_size = (real.shape[1], real.shape[0])
-    heatmap_size = input_size // 4
+    heatmap_size = input_size // 4 if heatmap_size is None else heatmap_size
     framing = {"reference": framing_size, "pixel_aligned": pixel_aligned}
     real = frame(real, input_size, **framing)
     fake = frame(fake, input_size, **framing)
-    boundary = frame(np.ascontiguousarray(boundary), heatmap_size, **framing)  # uint8: the official T
+    if exact_boundary and not pixel_aligned:
+        from laanet.synthesis.patch_targets import patch_map
+
+        boundary = patch_map(np.ascontiguousarray(boundary), heatmap_size, reference=framing_size)
+    else:
+        boundary = frame(np.ascontiguousarray(boundary), heatmap_size, **framing)  # uint8: the official T
     mask = frame(np.ascontiguousarray(mask), heatmap_size, **framing)
     if colour is not None:
         out = run_seeded(colour, rng, image=real, fake=fake)

@@ -38,6 +38,7 @@ from laanet.synthesis.hull import HULL_TYPES, HullType, hull_mask
 from laanet.faces.landmarks import flip_landmarks
 from laanet.synthesis.landmarks import ForeheadOrder, SynthesisInputError, check_landmarks, forehead_to_arc
 from laanet.synthesis.pipeline import (
+    FramedPair,
     Quantize,
     check_common_config,
     draw_margin,
@@ -256,6 +257,29 @@ class SBISynthesizer:
         fake = to_uint8(alpha * source + (1.0 - alpha) * target, self.config.quantize)
         return target, fake, m
 
+    def finish(
+        self, real: np.ndarray, fake: np.ndarray, mask: np.ndarray, draw: SBIDraw, rng: np.random.Generator
+    ) -> FramedPair:
+        """Step 8 up to the targets: margin, joint geometry, framing, colour (:func:`finish_pair`)."""
+        cfg = self.config
+        return finish_pair(
+            real,
+            fake,
+            mask,
+            rng,
+            margin=draw.margin,
+            input_size=cfg.input_size,
+            geometry=self._geometry,
+            colour=self._colour,
+            quantize=cfg.quantize,
+            frame_before_geometry=cfg.frame_before_geometry,
+            pixel_aligned=cfg.pixel_aligned_framing,
+        )
+
+    def to_sample(self, framed: FramedPair, info: dict) -> SynthesizedPair:
+        """The targets of a framed pair (LAA-Net's vulnerable points and consistency, :func:`to_sample`)."""
+        return to_sample(framed, info)
+
     # ------------------------------------------------------------------ entry point
     def __call__(self, image: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator) -> SynthesizedPair:
         """One (real, fake) pair from a real face crop.
@@ -287,24 +311,12 @@ class SBISynthesizer:
             if not (fake != real).any():
                 reasons.append("blend changed nothing")
                 continue
-            framed = finish_pair(
-                real,
-                fake,
-                mask,
-                rng,
-                margin=draw.margin,
-                input_size=cfg.input_size,
-                geometry=self._geometry,
-                colour=self._colour,
-                quantize=cfg.quantize,
-                frame_before_geometry=cfg.frame_before_geometry,
-                pixel_aligned=cfg.pixel_aligned_framing,
-            )
+            framed = self.finish(real, fake, mask, draw, rng)
             if framed.boundary.max() == 0:
                 reasons.append("boundary lost in framing")
                 continue
             if attempt:
                 logger.debug("SBI: %d re-draw(s) before a valid fake (%s)", attempt, ", ".join(reasons))
             info = {"method": "sbi", "redraws": attempt, **asdict(draw)}
-            return to_sample(framed, info)
+            return self.to_sample(framed, info)
         raise SynthesisError(f"SBI: no valid fake after {cfg.max_redraws + 1} attempts ({', '.join(reasons)})")
