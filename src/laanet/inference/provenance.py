@@ -52,6 +52,8 @@ class Provenance:
     crop_size: int  # stored face-crop side in pixels
     options: dict[str, Any]
     created: str = field(default_factory=utc_now)
+    family: str = "laanet"  # model family (laanet.models.family.FAMILIES)
+    model_name: str | None = None  # architecture name within the family, when known
 
     def stamped(self) -> Provenance:
         """A copy with ``created`` set to now."""
@@ -71,4 +73,12 @@ class Provenance:
             "crop_size": self.crop_size,
             "options": {**self.options, "weights": self.weights.name},
             "created": self.created,
+            "model": self.model_record(),
         }
+
+    def model_record(self) -> dict[str, Any]:
+        """``{"family", "name", "card"}``: the model card (``docs/model-cards/``) of these weights, or None."""
+        from laanet.weights.catalog import card_for
+
+        card = card_for(sha256=self.weights.sha256, family=self.family, name=self.model_name, file_name=self.weights.name)
+        return {"family": self.family, "name": self.model_name, "card": card}
