@@ -74,8 +74,9 @@ def test_cli_bench_prints_flags_and_skips(monkeypatch):
     runner = CliRunner()
     res = runner.invoke(app, ["bench", "--backends", "torch-bf16"])
     assert res.exit_code == 0, res.output
-    first, second = res.output.strip().splitlines()
+    first, note, second = res.output.strip().splitlines()
     assert "avx2 fma f16c" in first and "bf16 NOT native" in first
+    assert note.startswith("random weights")
     assert second.strip().startswith("torch-bf16: skipped") and "--force" in second
     res = runner.invoke(app, ["bench", "--backends", "torch-bf16", "--json"])
     rows = [json.loads(line) for line in res.output.strip().splitlines()]
