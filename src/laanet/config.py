@@ -28,6 +28,7 @@ class ModelConfig:
     """Architecture of one LAA-Net. Defaults are the paper configuration (official
     ``configs/efn4_fpn_sbi_adv.yaml``)."""
 
+    family: Literal["laanet"] = "laanet"  # model family (laanet.models.family.FAMILIES)
     backbone: str = "tf_efficientnet_b4"  # any timm model that supports features_only
     # Indices into the backbone's feature_info for the C3, C4, C5-1 taps (stride 8, 16, 32). The C5 tap is an
     # extra 1x1 conv + BN + act on top of the last one (EfficientNet's head conv, as in the official B4).
@@ -51,6 +52,33 @@ class ModelConfig:
     input_size: int = 384  # square network input (pixels); outputs are input_size / 4
     pretrained: bool = False  # load ImageNet weights for the backbone (needs internet or pretrained_path)
     pretrained_path: str | None = None  # local file with backbone weights (timm state dict)
+
+
+FakeFormerArch = Literal["vit_s8", "vit_b16", "vit_l16", "swin_t", "swin_s", "swin_b"]
+
+
+@dataclass
+class FakeFormerConfig:
+    """Architecture of one FakeFormer (arXiv 2410.21964; official code github.com/10Ring/LAA-Former). Defaults are
+    the headline model, official ``configs/spatial/vit_sbi_small.yaml``: ViT-S/8 at 112 px, 14×14 heatmap.
+
+    ``arch``: vit_s8 (timm ``vit_small_patch8_224``, DINO init), vit_b16 / vit_l16 (``vit_sbi_base/large.yaml``, 224 px),
+    swin_t / swin_s / swin_b (FakeSwin, ``swin_sbi_*.yaml``, 224 px, timm ``swin_*_patch4_window7_224``).
+    """
+
+    family: Literal["fakeformer"] = "fakeformer"
+    arch: FakeFormerArch = "vit_s8"
+    input_size: int = 112  # square network input; 224 for vit_b16/vit_l16 and the Swins
+    # Zero padding of the ViT patch-embedding conv: 2 in the official code for every patch size (the first patch
+    # row/column sees 2 zero rows, the image's last 2 rows/columns are never seen); 0 = timm's/the original ViT.
+    patch_padding: int = 2
+    drop_path_rate: float = 0.2  # stochastic depth, linspace(0, rate) over the blocks (0.3 vit_b16, 0 vit_l16)
+    heatmap_head: bool = True  # the 14×14 vulnerable-patch head ("hm"); False: cls only (binary ViT baseline)
+    # FakeSwin only: channels of the one 4×4 stride-2 deconv before the heatmap head (384 SBI configs, 768 BI).
+    # None: 384 for the Swins; the ViTs have no deconv.
+    deconv_channels: int | None = None
+    pretrained: bool = False  # DINO (ViT) / ImageNet-22k (Swin) backbone weights from timm by name (needs internet)
+    pretrained_path: str | None = None  # local backbone weights in the DINO / original Swin layout
 
 
 @dataclass
@@ -106,9 +134,13 @@ class TrainConfig:
     best_by: Literal["acc_loss", "auc"] = "acc_loss"
 
 
+MODEL_CONFIGS: dict[str, type] = {"laanet": ModelConfig, "fakeformer": FakeFormerConfig}  # by family name
+
+
 @dataclass
 class RunConfig:
-    model: ModelConfig = field(default_factory=ModelConfig)
+    # ``model.family`` picks the dataclass (laanet: ModelConfig, fakeformer: FakeFormerConfig).
+    model: ModelConfig | FakeFormerConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
@@ -203,12 +235,25 @@ def _apply(obj: Any, values: dict[str, Any], prefix: str) -> None:
             hint = f"; did you mean {', '.join(prefix + n for n in near)}?" if near else f"; valid: {', '.join(names)}"
             raise ValueError(f"unknown config key {full!r}{hint}")
         current = getattr(obj, key)
+        if dataclasses.is_dataclass(current) and isinstance(value, dict) and "family" in value and hasattr(current, "family"):
+            current = _switch_family(obj, key, current, value["family"], full)
         if dataclasses.is_dataclass(current):
             if not isinstance(value, dict):
                 raise ValueError(f"{full}: expected a mapping")
             _apply(current, value, f"{full}.")
         else:
             setattr(obj, key, _coerce(value, hints[key], full))
+
+
+def _switch_family(obj: Any, key: str, current: Any, family: Any, full: str) -> Any:
+    """A model section naming another family gets that family's default config (then its keys are applied)."""
+    if family == current.family:
+        return current
+    if family not in MODEL_CONFIGS:
+        raise ValueError(f"{full}.family: {family!r} is not one of {list(MODEL_CONFIGS)}")
+    new = MODEL_CONFIGS[family]()
+    setattr(obj, key, new)
+    return new
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -240,7 +285,11 @@ def load_config(name_or_path: str | Path = "paper-sbi", overrides: list[str] | t
     return cfg
 
 
-def model_config_from_dict(data: dict[str, Any]) -> ModelConfig:
-    cfg = ModelConfig()
+def model_config_from_dict(data: dict[str, Any]) -> ModelConfig | FakeFormerConfig:
+    """A model section (``{"family": ..., ...}``; no family = laanet) → that family's config dataclass."""
+    family = data.get("family", "laanet")
+    if family not in MODEL_CONFIGS:
+        raise ValueError(f"model.family: {family!r} is not one of {list(MODEL_CONFIGS)}")
+    cfg = MODEL_CONFIGS[family]()
     _apply(cfg, data, "model.")
     return cfg

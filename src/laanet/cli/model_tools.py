@@ -13,10 +13,12 @@ from laanet.cli._options import RequiredWeightsOption, Sha256Option, resolve_wei
 
 
 def convert(
-    official: Path = typer.Argument(..., help="Official LAA-Net checkpoint ({'epoch', 'state_dict'}, .pth)."),
+    official: Path = typer.Argument(
+        ..., help="Official LAA-Net or FakeFormer/FakeSwin checkpoint ({'epoch', 'state_dict'}, {'model'} or a bare state dict, .pth)."
+    ),
     out: Path = typer.Argument(..., help="Where to write the laanet checkpoint (.pt)."),
 ) -> None:
-    """Convert an authors' checkpoint into a laanet checkpoint (float32, config inside)."""
+    """Convert an authors' checkpoint (LAA-Net or FakeFormer) into a laanet checkpoint (float32, family and config inside)."""
     from laanet.models.checkpoint import CheckpointError, convert_official
 
     try:
