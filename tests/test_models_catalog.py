@@ -67,13 +67,13 @@ def test_matching_weights_to_cards():
     demo_sha = get("demo").sha256
     assert find(sha256=demo_sha.upper()).name == "demo"
     assert card_for(family="laanet", file_name=SBI_FILE) == "docs/model-cards/laanet-b4-sbi.md"
-    assert card_for(family="laanet", name="tf_efficientnet_b4", file_name="LAA_BI_model_best.pth") == \
+    assert card_for(family="laanet", name="laanet-efficientnet-b4", file_name="LAA_BI_model_best.pth") == \
         "docs/model-cards/laanet-b4-bi.md"
-    assert card_for(family="fakeformer", name="vit_s8", file_name="x.pth") == "docs/model-cards/fakeformer-vit-s8.md"
+    assert card_for(family="fakeformer", name="fakeformer-vit-s8", file_name="x.pth") == "docs/model-cards/fakeformer-vit-s8.md"
     assert card_for(family="fakeformer", file_name="TopDownDetector_SwinSmall224_model_best.pth") == \
         "docs/model-cards/fakeswin-s.md"
     # Unknown weights: a retrained demo (another hash), a user's own B4, an unknown family: no card.
-    assert card_for(sha256="0" * 64, family="laanet", name="tf_efficientnet_lite0", file_name="demo.pt") is None
+    assert card_for(sha256="0" * 64, family="laanet", name="laanet-efficientnet-lite0", file_name="demo.pt") is None
     assert card_for(sha256="0" * 64, family="laanet", file_name="my_run.pt") is None
     assert card_for(family="other", file_name=SBI_FILE) is None
 

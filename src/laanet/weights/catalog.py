@@ -100,7 +100,7 @@ _LAANET_B4 = dict(
     intended_use="Research and triage: scoring face videos/images for blending artefacts, with a heatmap, "
                  "alongside human review. Not a sole basis for decisions about people",
     failure_modes=_LAANET_FAILURES,
-    names=("tf_efficientnet_b4", "laanet-b4", "b4"),
+    names=("laanet-efficientnet-b4",),  # laanet.models.family model_name
 )
 _FAKEFORMER = dict(
     family="fakeformer",
@@ -187,9 +187,9 @@ CATALOG: tuple[WeightSet, ...] = (
                       "that config trains with heatmap weight 0, so its heatmap head is not trained",
         reported=_FAKEFORMER_REPORTED,
         reported_note=_FAKEFORMER_NOTE,
-        parity="official-layout fixture checkpoint (shared/fixtures/fakeformer) against the official code's outputs: "
-               "see tests/test_fakeformer_parity.py (goal 1e-10 in float64, 1e-4 in float32); the released files were "
-               "not available to test",
+        parity="official-layout fixture checkpoint (made with the official code, random weights): cls, 14×14 heatmap "
+               "and flip-test values equal the official outputs to max 7.1e-15 in float64 and 3.2e-6 in float32 "
+               "(tests/test_fakeformer_model.py, tolerance 1e-10 / 1e-4); the released files were not available to test",
         failure_modes=(
             _COMPRESSED,
             "The 14×14 'vulnerable patch' map of the official ViT-S config is untrained (heatmap loss weight 0): "
@@ -200,7 +200,7 @@ CATALOG: tuple[WeightSet, ...] = (
         ),
         file_names=("TopDownDetector_…ViTSmall112_hm0_8SBI_Overlap100_MSE_AdamW_IN_1e7_FZ5_Batch32_200epochs_Drop0.2_"
                     "Decay1e4_model_best.pth (the name the official test config loads; the Hub file may differ)",),
-        names=("vit_s8", "fakeformer-vit-s8", "vit_small_patch8_224"),
+        names=("fakeformer-vit-s8",),
         file_pattern=r"(?i)vit",
         preset="fakeformer-vit-s8-sbi",
         notes=("The file names, dtype and layout of the files in 10Ring/FakeFormer could not be retrieved; laanet "
@@ -221,7 +221,8 @@ CATALOG: tuple[WeightSet, ...] = (
         reported=_FAKEFORMER_REPORTED,
         reported_note=_FAKEFORMER_NOTE,
         parity="no Swin output fixture exists: a strict load of the official Swin-S key layout "
-               "(keys_swin_small.tsv, 373 keys) and a forward of the right shapes only",
+               "(keys_swin_small.tsv, 373 keys) and a forward of the right shapes only "
+               "(tests/test_fakeformer_model.py::test_swin_small_official_layout_loads_strictly)",
         failure_modes=(
             _COMPRESSED,
             "Numerical parity with the official Swin was not shown on official outputs (no fixture)",
@@ -229,7 +230,7 @@ CATALOG: tuple[WeightSet, ...] = (
         ),
         file_names=("…SwinSmall224_hm0_8SBI_…_MSE_AdamW_IN_5e5_FZ5_Batch32_100epochs…_model_best.pth (SBI, as the "
                     "official config names it)", "…SwinSmall224_hm10_16BI_Overlap100_Focal_AdamW_IN_1e7…_model_best.pth (BI)"),
-        names=("swin_s", "fakeswin-s", "swin_small_patch4_window7_224"),
+        names=("fakeformer-swin-s",),
         file_pattern=r"(?i)swin",
         preset="fakeswin-s-sbi",
         **_FAKEFORMER,
