@@ -88,22 +88,24 @@ def test_cli_bench_prints_flags_and_skips(monkeypatch):
 
 # --- both families side by side: the summary, the CLI wiring, and real (tiny) runs of each family -----------------
 
-def _result(model: str, backend: str, faces_per_s: float, family: str = "laanet"):
+def _result(model: str, backend: str, faces_per_s: float, family: str = "laanet", cpu_s: float = 1.0):
     from laanet.bench import BenchResult
 
     return BenchResult(backend=backend, batch=8, input_size=112 if family == "fakeformer" else 384, median_s=8 / faces_per_s,
-                       min_s=8 / faces_per_s, faces_per_s=faces_per_s, cpu_s=1.0, peak_rss_mb=900.0, threads=2,
+                       min_s=8 / faces_per_s, faces_per_s=faces_per_s, cpu_s=cpu_s, peak_rss_mb=900.0, threads=2,
                        load_before=1.0, load_after=1.0, model=model, family=family)
 
 
 def test_side_by_side_ratios():
     from laanet.bench import side_by_side
 
-    table = side_by_side([_result("laanet-b4", "torch", 2.0), _result("fakeformer-vit-s8", "torch", 7.0, "fakeformer"),
-                          _result("laanet-b4", "onnx", 4.0), _result("fakeformer-vit-s8", "onnx", 18.0, "fakeformer")])
+    table = side_by_side([_result("laanet-b4", "torch", 2.0, cpu_s=8.0), _result("fakeformer-vit-s8", "torch", 7.0, "fakeformer", 2.0),
+                          _result("laanet-b4", "onnx", 4.0, cpu_s=3.0), _result("fakeformer-vit-s8", "onnx", 18.0, "fakeformer", 0.5)])
     assert table == {
-        "torch": {"laanet-b4": 2.0, "fakeformer-vit-s8": 7.0, "fakeformer-vit-s8 / laanet-b4": 3.5},
-        "onnx": {"laanet-b4": 4.0, "fakeformer-vit-s8": 18.0, "fakeformer-vit-s8 / laanet-b4": 4.5},
+        "torch": {"laanet-b4": 2.0, "fakeformer-vit-s8": 7.0, "fakeformer-vit-s8 / laanet-b4": 3.5,
+                  "fakeformer-vit-s8 / laanet-b4 CPU": 4.0},
+        "onnx": {"laanet-b4": 4.0, "fakeformer-vit-s8": 18.0, "fakeformer-vit-s8 / laanet-b4": 4.5,
+                 "fakeformer-vit-s8 / laanet-b4 CPU": 6.0},
     }
 
 
@@ -128,7 +130,8 @@ def test_cli_bench_models_side_by_side(monkeypatch):
                      ("fakeformer-vit-s8", "torch", None), ("fakeformer-vit-s8", "onnx", None)]
     lines = res.output.strip().splitlines()
     assert "random weights" in lines[1]
-    assert lines[-2].split() == ["torch", "2.00", "6.50", "3.25×"] and lines[-1].split() == ["onnx", "4.00", "13.00", "3.25×"]
+    assert lines[-2].split() == ["torch", "2.00", "6.50", "3.25×", "1.00×"]  # same CPU s per batch in fake_run
+    assert lines[-1].split() == ["onnx", "4.00", "13.00", "3.25×", "1.00×"]
     res = runner.invoke(app, ["bench", "--models", "laanet-b4,fakeformer-vit-s8", "--backends", "torch,onnx", "--json"])
     summary = json.loads(res.output.strip().splitlines()[-1])["faces_per_s"]
     assert summary["onnx"]["fakeformer-vit-s8 / laanet-b4"] == 3.25

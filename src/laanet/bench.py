@@ -277,19 +277,27 @@ def run_backend(
 
 
 def side_by_side(results: list[BenchResult]) -> dict[str, dict[str, float]]:
-    """``{backend: {model: faces/s, ..., "<model> / <first model>": ratio, ...}}`` over the results given.
+    """``{backend: {model: faces/s, ..., "<model> / <first>": ratio, "<model> / <first> CPU": ratio}}``.
 
-    The ratio compares every model with the first one named (e.g. FakeFormer / LAA-Net) on the same backend.
+    Every model is compared with the first one named (e.g. FakeFormer / LAA-Net) on the same backend: by wall
+    faces/s, and by CPU time per face (``cpu_s / batch``), which depends much less on other processes of a
+    shared machine.
     """
     models = list(dict.fromkeys(r.model for r in results))
+    by_key = {(r.backend, r.model): r for r in results}
     table: dict[str, dict[str, float]] = {}
     for r in results:
         table.setdefault(r.backend, {})[r.model] = r.faces_per_s
-    for row in table.values():
-        base = row.get(models[0])
+    for backend, row in table.items():
+        base = by_key.get((backend, models[0]))
         for m in models[1:]:
-            if base and m in row:
-                row[f"{m} / {models[0]}"] = round(row[m] / base, 2)
+            other = by_key.get((backend, m))
+            if base is None or other is None:
+                continue
+            if base.faces_per_s:
+                row[f"{m} / {models[0]}"] = round(other.faces_per_s / base.faces_per_s, 2)
+            if base.cpu_s > 0 and other.cpu_s > 0:
+                row[f"{m} / {models[0]} CPU"] = round((base.cpu_s / base.batch) / (other.cpu_s / other.batch), 2)
     return table
 
 
