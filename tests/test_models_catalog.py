@@ -89,7 +89,7 @@ def test_a_demo_result_links_the_demo_card(photo, tiny_weights, tmp_path):
 
     result = Detector().detect(photo).to_dict()
     validate(result, "result")
-    assert result["provenance"]["model"] == {"family": "laanet", "name": None, "card": "docs/model-cards/demo.md"}
+    assert result["provenance"]["model"] == {"family": "laanet", "name": "laanet-efficientnet-lite0", "card": "docs/model-cards/demo.md"}
     other = Detector(str(tiny_weights)).detect(photo).to_dict()
     validate(other, "result")
     assert other["provenance"]["model"]["card"] is None  # random tiny weights: not in the catalogue

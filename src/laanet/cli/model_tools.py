@@ -41,23 +41,24 @@ def export(
     ),
     calibration_views: int = typer.Option(4, "--calibration-views", min=1, help="--int8 on the bundled samples: views per photo."),
 ) -> None:
-    """Export to ONNX: input 'input' (B×3×S×S in [-1, 1]); outputs 'cls', 'heatmap', 'consistency'; dynamic batch."""
+    """Export to ONNX: input 'input' (B×3×S×S, the model's normalisation); outputs the model's heads among 'cls',
+    'heatmap', 'consistency'; dynamic batch; family and preprocessing in the metadata."""
     import torch
 
-    from laanet.export.onnx import OnnxLAANet, export_onnx
+    from laanet.export.onnx import OnnxModel, export_onnx
     from laanet.models.checkpoint import CheckpointError, load_model
 
     try:
         model = load_model(resolve_weights_option(weights, sha256))
     except (FileNotFoundError, CheckpointError) as err:
         raise _fail(str(err), code=2) from None
-    size = model.cfg.input_size
+    size = model.preprocess.input_size
     if int8:
         from laanet.export.calibration import CalibrationError, calibration_inputs
         from laanet.export.quantize import export_int8
 
         try:
-            faces = calibration_inputs(size, calibration, views=calibration_views)
+            faces = calibration_inputs(model.preprocess, calibration, views=calibration_views)
         except CalibrationError as err:
             raise _fail(str(err), code=2) from None
         typer.echo(f"calibrating on {len(faces)} face crops")
@@ -66,12 +67,12 @@ def export(
         x = torch.from_numpy(faces[: min(len(faces), 8)])
     else:
         path = export_onnx(model, out, opset=opset)
-        x = torch.rand(2, 3, size, size) * 2 - 1
-    typer.echo(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MB)")
+        x = torch.randn(2, 3, size, size)
+    typer.echo(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MB; {model.family}, {size} px)")
     if check:
         with torch.no_grad():
             ref = model(x)
-        got = OnnxLAANet(path)(x)
+        got = OnnxModel(path)(x)
         if int8:
             diff = (torch.sigmoid(ref.cls) - torch.sigmoid(got.cls)).abs().max().item()
             typer.echo(f"max |P(fake) int8 - eager float32| on {len(x)} calibration faces: {diff:.3f}")

@@ -79,7 +79,8 @@ def run_eval(
         "flip_test": options.flip_test,
         "perturbations": [str(p) for p in options.perturbations],
         "input_size": int(scorer.input_size),
-        "crop_margin_px": options.margin if options.margin is not None else "laanet detect default (5 at 256)",
+        "crop_margin_px": options.margin if options.margin is not None else _default_margin(scorer),
+        **({"family": scorer.family} if getattr(scorer, "family", None) else {}),
         "frame_score": "cls logit" + (" (mean with horizontal flip)" if options.flip_test else ""),
         "video_score": "sigmoid(mean of frame logits) per unique video_id",
         "threshold": 0.5,
@@ -129,3 +130,8 @@ def _write_sweep(out: Path, results: list[dict[str, Any]]) -> None:
                     w.writerow([r["perturbation"], r["level"], ds, scope] + [m[scope].get(k) for k in METRIC_KEYS])
     (out / "sweep.md").write_text(sweep_table(results))
     plot_sweep(out / "sweep.png", results)
+
+
+def _default_margin(scorer) -> str:
+    pre = getattr(scorer, "preprocess", None)
+    return f"the model's default ({pre.margin} at {pre.crop_size})" if pre is not None else "laanet detect default (5 at 256)"

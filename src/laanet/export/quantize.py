@@ -1,4 +1,4 @@
-"""Static int8 quantisation of an exported LAA-Net with ONNX Runtime (QDQ format, per-channel weights).
+"""Static int8 quantisation of an exported model (either family) with ONNX Runtime (QDQ format, per-channel weights).
 
 Recipe (ONNX Runtime's advice for x86 CPUs, including those without VNNI):
 
@@ -12,7 +12,7 @@ Recipe (ONNX Runtime's advice for x86 CPUs, including those without VNNI):
    every x86 CPU.
 
 The int8 file has the same inputs, outputs and metadata as the float export (plus ``laanet_precision`` =
-``int8``), so :class:`laanet.export.onnx.OnnxLAANet` and ``laanet detect --backend onnx`` run it unchanged.
+``int8``), so :class:`laanet.export.onnx.OnnxModel` and ``laanet detect --backend onnx`` run it unchanged.
 """
 from __future__ import annotations
 
@@ -139,7 +139,7 @@ def export_int8(
     opset: int = 17,
     note: str = "",
 ) -> Path:
-    """Export ``model`` (a :class:`~laanet.models.laanet.LAANet`) straight to an int8 ONNX file at ``path``."""
+    """Export ``model`` (any family) straight to an int8 ONNX file at ``path``."""
     from laanet.export.onnx import export_onnx
 
     with tempfile.TemporaryDirectory(prefix="laanet-fp32-") as tmp:

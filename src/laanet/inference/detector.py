@@ -138,7 +138,9 @@ class Detector:
         self.weights = path
         fmt = "onnx" if path.suffix == ".onnx" else str(self.runner.meta.get("format", "laanet"))
         self.weights_info = WeightsInfo(name=path.name, sha256=sha256, format=fmt)
-        self.crop_size = DEFAULT_CROP_SIZE  # stored face-crop side; the network input is resized from it
+        # The model's test-time preprocessing (input size, margin, normalisation, framing) and stored crop side.
+        self.preprocess = self.runner.preprocess
+        self.crop_size = self.preprocess.crop_size if self.preprocess.crop_size else DEFAULT_CROP_SIZE
         self.faces = FaceAnalyzer(backend=options.face_backend)
         self._faces_lock = threading.Lock()  # FaceAnalyzer is not thread-safe
         self._model_lock = threading.Lock()  # one forward pass at a time (they would only split the cores)
@@ -150,8 +152,18 @@ class Detector:
 
     @property
     def input_size(self) -> int:
-        """Network input side in pixels (heatmaps are a quarter of it)."""
+        """Network input side in pixels (the model's ``preprocess.input_size``)."""
         return self.runner.input_size
+
+    @property
+    def family(self) -> str:
+        """The model family (``laanet`` or ``fakeformer``)."""
+        return self.runner.family
+
+    @property
+    def model_name(self) -> str:
+        """A short name of the architecture (e.g. ``laanet-efficientnet_b4``, ``fakeformer-vit_s8``)."""
+        return self.runner.model_name
 
     def provenance(self, options: InferenceOptions | None = None) -> Provenance:
         """Where results of this detector come from (with ``options``, default this detector's), stamped now."""
@@ -162,6 +174,7 @@ class Detector:
             input_size=self.input_size,
             crop_size=self.crop_size,
             options=(options or self.options).to_dict(),
+            model={"family": self.family, "name": self.model_name},
         )
 
     @property
@@ -174,6 +187,8 @@ class Detector:
             "backend": self.runner.name,
             "device": self.device,
             "input_size": self.input_size,
+            "family": self.family,
+            "model_name": self.model_name,
             "flip_test": self.flip_test,
             "threshold": self.threshold,
             "frames_per_video": self.frames,
@@ -333,7 +348,7 @@ class Detector:
                 scored = FaceResult(box=[float(v) for v in face.box], logit=float("nan"), detector_score=float(face.score))
                 frame.faces.append(scored)
                 state.crops[(pos, k)] = crop.matrix
-                emit((scored, crop_to_input(crop.image, self.input_size)))
+                emit((scored, crop_to_input(crop.image, self.preprocess)))
             if faces and run.render:
                 state.images[pos] = overlay_canvas(image)  # capped size: big frames are not held until rendered
             if run.on_frames is not None:
@@ -373,7 +388,8 @@ class Detector:
         for pos, (canvas, scale) in state.images.items():
             frame = result.frames[pos]
             faces = [
-                OverlayFace(f.box, f.score, f.heatmap, state.crops[(pos, k)], self.crop_size) for k, f in enumerate(frame.faces)
+                OverlayFace(f.box, f.score, f.heatmap, state.crops[(pos, k)], self.crop_size, self.preprocess)
+                for k, f in enumerate(frame.faces)
             ]
             overlay = render_overlay(canvas, faces, result.threshold, frame_scale=scale)
             if run.keep_overlays:

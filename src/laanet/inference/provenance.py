@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-SCHEMA_VERSION = "1.0"  # of result.schema.json; bump the minor for added fields, the major for changed ones
+SCHEMA_VERSION = "1.1"  # of result.schema.json; bump the minor for added fields, the major for changed ones
 
 
 def file_sha256(path: str | os.PathLike, *, chunk_bytes: int = 1 << 20) -> str:
@@ -48,12 +48,11 @@ class Provenance:
     weights: WeightsInfo
     backend: str
     device: str  # resolved: "cpu", "cuda", "cuda:N"
-    input_size: int  # network input side in pixels; heatmaps are input_size / 4
+    input_size: int  # network input side in pixels
     crop_size: int  # stored face-crop side in pixels
     options: dict[str, Any]
     created: str = field(default_factory=utc_now)
-    family: str = "laanet"  # model family (laanet.models.family.FAMILIES)
-    model_name: str | None = None  # architecture name within the family, when known
+    model: dict[str, Any] | None = None  # {"family": "laanet" | "fakeformer", "name": "..."}
 
     def stamped(self) -> Provenance:
         """A copy with ``created`` set to now."""
@@ -73,12 +72,15 @@ class Provenance:
             "crop_size": self.crop_size,
             "options": {**self.options, "weights": self.weights.name},
             "created": self.created,
-            "model": self.model_record(),
+            **({"model": self.model_record()} if self.model is not None else {}),
         }
 
     def model_record(self) -> dict[str, Any]:
-        """``{"family", "name", "card"}``: the model card (``docs/model-cards/``) of these weights, or None."""
+        """``model`` plus ``card``: the model card (``docs/model-cards/``) of these weights, or None
+        (:func:`laanet.weights.catalog.card_for`: by SHA-256, else by family, name and file name)."""
         from laanet.weights.catalog import card_for
 
-        card = card_for(sha256=self.weights.sha256, family=self.family, name=self.model_name, file_name=self.weights.name)
-        return {"family": self.family, "name": self.model_name, "card": card}
+        model = dict(self.model or {})
+        model["card"] = card_for(sha256=self.weights.sha256, family=model.get("family"), name=model.get("name"),
+                                 file_name=self.weights.name)
+        return model

@@ -92,6 +92,7 @@ class Family:
     official_config: the config of the model an official state dict fits (architecture read from its keys/shapes).
     from_official: official state dict + built model → the model's state dict (raises ``KeyError`` on odd keys).
     official_layout: one line describing the authors' layout, for error messages.
+    model_name: config → a short architecture name for results and the server page (``fakeformer-vit-s8``).
     """
 
     name: str
@@ -101,6 +102,7 @@ class Family:
     official_config: Callable[[dict[str, Any]], Any]
     from_official: Callable[[dict[str, Any], "nn.Module"], dict[str, Any]]
     official_layout: str
+    model_name: Callable[[Any], str]
 
 
 def _build_laanet(cfg: ModelConfig) -> "nn.Module":
@@ -157,6 +159,7 @@ LAANET = Family(
     official_config=_laanet_official_config,
     from_official=_laanet_from_official,
     official_layout="LAA-Net .pth ({'epoch', 'state_dict'} with _blocks.* and deconv_* keys)",
+    model_name=lambda cfg: "laanet-" + cfg.backbone.removeprefix("tf_").replace("_", "-"),
 )
 FAKEFORMER = Family(
     name="fakeformer",
@@ -166,6 +169,7 @@ FAKEFORMER = Family(
     official_config=_fakeformer_official_config,
     from_official=_fakeformer_from_official,
     official_layout="FakeFormer/FakeSwin .pth (backbone.* and keypoint_head.* keys)",
+    model_name=lambda cfg: "fakeformer-" + cfg.arch.replace("_", "-"),
 )
 
 FAMILIES: dict[str, Family] = {"laanet": LAANET, "fakeformer": FAKEFORMER}
@@ -185,6 +189,11 @@ def family_of_config(cfg: Any) -> Family:
         if isinstance(cfg, family.config):
             return family
     raise TypeError(f"not a model config of any family: {type(cfg).__name__}")
+
+
+def model_name(cfg: Any) -> str:
+    """Short architecture name of a model config (``laanet-efficientnet-b4``, ``fakeformer-vit-s8``)."""
+    return family_of_config(cfg).model_name(cfg)
 
 
 def build_model(cfg: Any) -> "nn.Module":

@@ -26,8 +26,10 @@ async function loadHealth() {
     if (limits.default_frames) $("frames").value = limits.default_frames;
     if (limits.max_frames) $("frames").max = limits.max_frames;
     if (typeof limits.default_flip_test === "boolean") $("flip").checked = limits.default_flip_test;
+    const family = { laanet: "LAA-Net", fakeformer: "FakeFormer" }[m.family] || m.family || "?";
     $("model").textContent =
-      `model: ${m.weights || "?"} · ${m.backend || "?"} backend · ${m.input_size || "?"} px input · ` +
+      `model: ${family} (${m.model_name || "?"}) · ${m.weights || "?"} · ${m.backend || "?"} backend · ` +
+      `${m.input_size || "?"} px input · ` +
       `faces: ${m.face_backend || "?"} · threshold ${state.threshold}`;
   } catch (err) {
     $("model").textContent = "model information unavailable (is the server up?)";
