@@ -151,7 +151,7 @@ def test_run_backend_each_family(model, size, family, one_torch_thread):
 
 
 def test_run_isolated_fakeformer_int8():
-    """onnx-int8 of FakeFormer in its own process (calibrated on FakeFormer-framed faces), peak RSS its own."""
+    """onnx-int8 of FakeFormer in its own process (calibration, quantisation, timing), peak RSS its own."""
     from laanet.bench import run_isolated
 
     res = run_isolated("onnx-int8", weights=None, config="paper-sbi", batch=2, warmup=0, runs=1, model="fakeformer-tiny")

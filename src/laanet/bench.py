@@ -203,18 +203,18 @@ def _calibration_faces(model):
     """int8 calibration faces (the bundled samples + SBI fakes, 2 views) framed as ``model`` is fed."""
     from laanet.export.calibration import calibration_inputs
 
-    return calibration_inputs(_input_size(model), views=2)
+    return calibration_inputs(model.preprocess, views=2)
 
 
 def _onnx_call(backend: str, model, batch_input, tmp: str):
-    from laanet.export.onnx import OnnxLAANet, export_onnx
+    from laanet.export.onnx import OnnxModel, export_onnx
     from laanet.export.quantize import INFERENCE_OUTPUTS, quantize_onnx
 
     path = export_onnx(model, os.path.join(tmp, "model.onnx"), outputs=INFERENCE_OUTPUTS)
     if backend == "onnx-int8":
         faces = _calibration_faces(model)
         path = quantize_onnx(path, os.path.join(tmp, "int8.onnx"), faces)
-    runner = OnnxLAANet(path)
+    runner = OnnxModel(path)
     return lambda: runner(batch_input)
 
 
