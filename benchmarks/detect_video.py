@@ -75,7 +75,7 @@ def main() -> None:
                 elapsed = time.perf_counter() - t0
                 faces = sum(len(f.faces) for f in res.frames)
                 print(json.dumps({
-                    "model": name, "family": getattr(det.runner, "family", None) or res.to_dict()["provenance"].get("model", {}).get("family"),
+                    "model": name, "family": det.family, "model_name": det.model_name,
                     "backend": backend, "file": model_file.name, "seconds": round(elapsed, 2), "split_s": times.to_dict(),
                     "load_avg_1min": round(os.getloadavg()[0], 2), "frames": len(res.frames), "faces": faces,
                     "status": res.status, "input_size": det.input_size, "flip_test": not args.no_flip_test,
