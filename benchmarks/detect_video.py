@@ -9,7 +9,8 @@ random: speed does not depend on them. ``--onnx FILE`` times that ONNX file too 
 
 Besides the wall time, each line has the split of time per stage (``laanet.inference.pipeline.StageTimes``):
 decode and faces run in a producer thread while the model runs, so they overlap and add up to more than wall.
-The 1-minute load average is printed with each line: on a shared machine the figures depend on it.
+The 1-minute load average and the process CPU time (``cpu_s``, all threads) are printed with each line: on a
+shared machine the wall figures depend on the load, the CPU time much less.
 
     .venv/bin/python benchmarks/detect_video.py [--models laanet-b4,fakeformer-vit-s8] [--frames 32]
         [--backends torch,onnx] [--int8] [--onnx m.onnx] [--repeat 2]
@@ -70,13 +71,13 @@ def main() -> None:
             next(det.detect_many([clip]))  # warm-up (and ONNX export + cache for the onnx backend)
             for _ in range(args.repeat):
                 times = StageTimes()
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 res = next(det.detect_many([clip], times=times))
-                elapsed = time.perf_counter() - t0
+                elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
                 faces = sum(len(f.faces) for f in res.frames)
                 print(json.dumps({
                     "model": name, "family": det.family, "model_name": det.model_name,
-                    "backend": backend, "file": model_file.name, "seconds": round(elapsed, 2), "split_s": times.to_dict(),
+                    "backend": backend, "file": model_file.name, "seconds": round(elapsed, 2), "cpu_s": round(cpu, 2), "split_s": times.to_dict(),
                     "load_avg_1min": round(os.getloadavg()[0], 2), "frames": len(res.frames), "faces": faces,
                     "status": res.status, "input_size": det.input_size, "flip_test": not args.no_flip_test,
                     "threads": torch.get_num_threads(), "random_weights": True,
