@@ -2,7 +2,7 @@
 
 ``detect``, ``serve``, ``demo`` and ``eval`` declare their parameters with these types, and
 :func:`inference_options` turns the parsed values into a :class:`laanet.inference.options.InferenceOptions`
-(weights given by URL are downloaded to the cache first, see :mod:`laanet.hub`). Defaults are read from
+(weights given by URL or ``hf://`` are downloaded to the cache first, see :mod:`laanet.hub`). Defaults are read from
 ``InferenceOptions`` itself, so a command cannot drift from the API. Nothing here imports torch.
 """
 from __future__ import annotations
@@ -25,11 +25,13 @@ Backend = Enum("Backend", {name: name for name in BACKENDS}, type=str)  # type: 
 
 WeightsOption = Annotated[Optional[str], typer.Option(
     "--weights", "-w", metavar="PATH|URL",
-    help="Checkpoint: laanet .pt, the authors' .pth, or .onnx (with --backend onnx); a path or an https:// URL "
-         "(downloaded once to $LAANET_CACHE, default ~/.cache/laanet). Default: the bundled demo weights.")]
+    help="Checkpoint: laanet .pt, the authors' .pth, or .onnx (with --backend onnx); a path, an https:// URL "
+         "(downloaded once to $LAANET_CACHE, default ~/.cache/laanet) or hf://OWNER/REPO/FILE[@REVISION] (the Hugging "
+         "Face cache; HF_HUB_OFFLINE honoured). Default: the bundled demo weights.")]
 RequiredWeightsOption = Annotated[str, typer.Option(
     "--weights", "-w", metavar="PATH|URL",
-    help="Checkpoint: laanet .pt or the authors' .pth; a path or an https:// URL (downloaded once to the cache).")]
+    help="Checkpoint: laanet .pt or the authors' .pth; a path, an https:// URL (downloaded once to the cache) or "
+         "hf://OWNER/REPO/FILE[@REVISION] (the Hugging Face cache).")]
 Sha256Option = Annotated[Optional[str], typer.Option(
     "--sha256", help="Expected SHA-256 of the weights file; a download that does not match is deleted and refused.")]
 BackendOption = Annotated[Backend, typer.Option("--backend", help="torch (PyTorch) or onnx (ONNX Runtime, CPU).")]

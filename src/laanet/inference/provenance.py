@@ -72,5 +72,15 @@ class Provenance:
             "crop_size": self.crop_size,
             "options": {**self.options, "weights": self.weights.name},
             "created": self.created,
-            **({"model": dict(self.model)} if self.model is not None else {}),
+            **({"model": self.model_record()} if self.model is not None else {}),
         }
+
+    def model_record(self) -> dict[str, Any]:
+        """``model`` plus ``card``: the model card (``docs/model-cards/``) of these weights, or None
+        (:func:`laanet.weights.catalog.card_for`: by SHA-256, else by family, name and file name)."""
+        from laanet.weights.catalog import card_for
+
+        model = dict(self.model or {})
+        model["card"] = card_for(sha256=self.weights.sha256, family=model.get("family"), name=model.get("name"),
+                                 file_name=self.weights.name)
+        return model
