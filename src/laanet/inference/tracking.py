@@ -11,7 +11,7 @@ Two steps, both on the faces of the frames sampled from one video (32 by default
 2. **Checking** every link ByteTrack made: the two faces' descriptors (below) are compared and the track is
    cut between them when they look like two people. Overlap alone cannot be trusted: between two samples
    people swap places, and a shot cut puts another person where the last one was. (A link whose boxes overlap
-   by at least :attr:`TrackingConfig.confident_iou` and touch no other face is not checked; the default 1.0
+   by more than :attr:`TrackingConfig.confident_iou` and touch no other face is not checked; the default 1.0
    checks them all.)
 3. **Re-linking** joins the tracklets ByteTrack leaves apart when a face jumped further than its box between
    two samples, was missed in a frame, or appeared after the first frame (ByteTrack confirms a new track only
@@ -48,7 +48,7 @@ class TrackingConfig:
     Attributes:
         min_iou: ByteTrack's first association accepts a face whose IoU with the track's predicted box is at
             least this (``minimum_matching_threshold = 1 - min_iou``).
-        confident_iou: a link of a track whose two faces overlap at least this much (and no other face) is
+        confident_iou: a link of a track whose two faces overlap more than this (and no other face) is
             not checked by appearance (1.0: every link is checked).
         appearance: re-link tracklets by face descriptors (dlib ResNet); False: by box overlap only.
         max_descriptor_distance: tracklets whose mean descriptors are closer than this are one person.
@@ -174,7 +174,7 @@ def _split(
         tracklet = sorted(tracklet)
         piece = [tracklet[0]]
         for prev, cur in zip(tracklet, tracklet[1:]):
-            weak = box_iou(boxes[prev[0]][prev[1]], boxes[cur[0]][cur[1]]) < config.confident_iou
+            weak = box_iou(boxes[prev[0]][prev[1]], boxes[cur[0]][cur[1]]) <= config.confident_iou
             if weak or crowded(*prev) or crowded(*cur):
                 distance = _distance(describe(*prev), describe(*cur))
                 if distance is not None and distance >= config.max_descriptor_distance:
