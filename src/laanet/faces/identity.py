@@ -56,4 +56,7 @@ class FaceDescriber:
         )
         model = _model()
         with self._lock:
-            return np.asarray(model.compute_face_descriptor(np.ascontiguousarray(image), shape), dtype=np.float32)
+            try:
+                return np.asarray(model.compute_face_descriptor(np.ascontiguousarray(image), shape), dtype=np.float32)
+            except RuntimeError:  # dlib refuses this face (e.g. a chip outside the image): no descriptor
+                return None

@@ -143,8 +143,10 @@ class Detector:
         self._faces_lock = threading.Lock()  # FaceAnalyzer is not thread-safe
         self._model_lock = threading.Lock()  # one forward pass at a time (they would only split the cores)
         from laanet.faces.identity import FaceDescriber
+        from laanet.inference.tracking import TrackingConfig
 
         self.describer = FaceDescriber()  # links a person's faces across a video's frames (laanet.inference.tracking)
+        self.tracking = TrackingConfig()  # how (None describer: by boxes only)
 
     frames = _option_property("frames")
     flip_test = _option_property("flip_test")
@@ -304,7 +306,9 @@ class Detector:
             self._find_faces(state, frames, emit, run)
 
     def _find_faces(self, state: _Pending, frames: list, emit: Callable[[Any], None], run: _Run) -> None:
-        """Detect and crop the faces of each frame; ``emit((face result, network input))`` for each.
+        """Detect and crop the faces of each frame; ``emit((face result, network input))`` for each. Each face gets
+        its quality measures (``laanet.inference.flags``) and, once all frames are read, its person
+        (``laanet.inference.tracking``).
 
         A frame on which the face detector fails (it recovers by itself) counts as a frame without faces; a
         file on whose every frame it fails is an ``error``. A detector that cannot recover
@@ -347,7 +351,7 @@ class Detector:
             if run.on_frames is not None:
                 run.on_frames(1)
         assign_people(result.frames, detections, [image for _, _, image in frames], video=result.kind == "video",
-                      describer=self.describer)
+                      describer=self.describer, config=self.tracking)
         if too_small and not any(frame.faces for frame in result.frames):
             note = f"no face can be found: {too_small[0]}"
             result.error = f"{result.error}; {note}" if result.error else note
