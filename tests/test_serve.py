@@ -26,8 +26,8 @@ from laanet.service.server import serve_in_thread
 LIMIT_MB = 1.0
 LIMIT = int(LIMIT_MB * 2**20)
 RESULT_KEYS = {"schema_version", "path", "kind", "status", "error", "score", "label", "threshold", "frames", "timeline",
-               "provenance"}  # one result (result.schema.json)
-FACE_KEYS = {"box", "score", "logit", "detector_score", "heatmap", "heatmap_max"}
+               "provenance"} | {"flags", "person", "people"}  # one result (result.schema.json)
+FACE_KEYS = {"box", "score", "logit", "detector_score", "heatmap", "heatmap_max"} | {"person", "quality"}
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -83,7 +83,9 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 def _verdict_line(result: dict) -> str:
     verdict = result["label"] or result["status"]
     score = "-" if result["score"] is None else f"{result['score']:.3f}"
-    return f"{verdict:>8}  {score:>6}  {result['path']}" + (f"  ({result['error']})" if result["error"] else "")
+    flags = ", ".join(f["code"] for f in result.get("flags") or [])
+    return (f"{verdict:>8}  {score:>6}  {result['path']}" + (f"  ({result['error']})" if result["error"] else "")
+            + (f"  [flags: {flags}]" if flags else ""))
 
 
 def detect(
@@ -98,6 +100,8 @@ def detect(
     flip_test: FlipTestOption = DEFAULTS["flip_test"],
     face_backend: FaceBackendOption = DEFAULTS["face_backend"],
     batch_size: BatchSizeOption = DEFAULTS["batch_size"],
+    max_faces: Annotated[int, typer.Option("--max-faces", min=1, help=(
+        "More faces (people, in a video) than this flags a result too_many_faces; all are still scored."))] = DEFAULTS["max_faces"],
     fmt: Annotated[Format, typer.Option("--format", help="json: results.json; csv: also results.csv.")] = Format.json,
     save_heatmaps: Annotated[bool, typer.Option(
         "--save-heatmaps/--no-save-heatmaps", help="Write heatmap overlay PNGs.")] = True,
@@ -117,7 +121,8 @@ def detect(
     from laanet.inference.outputs import OutputError
 
     options = inference_options(weights=weights, sha256=sha256, backend=backend, device=device, threshold=threshold,
-                                frames=frames, flip_test=flip_test, face_backend=face_backend, batch_size=batch_size)
+                                frames=frames, flip_test=flip_test, face_backend=face_backend, batch_size=batch_size,
+                                max_faces=max_faces)
     missing = [str(p) for p in paths if not p.exists()]
     if missing and len(missing) == len(paths):
         raise fail(f"no such file or folder: {', '.join(missing)}")
