@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from laanet.calibration.apply import add_calibration
 from laanet.inference.provenance import SCHEMA_VERSION, Provenance, utc_now
 
 
@@ -140,6 +141,7 @@ class FileResult:
     threshold: float = 0.5
     timeline_path: str | None = None
     provenance: Provenance | None = field(default=None, repr=False)
+    calibration: Any = field(default=None, repr=False)  # laanet.calibration.AppliedCalibration, or None
 
     @property
     def logit(self) -> float | None:
@@ -195,6 +197,7 @@ class FileResult:
                 "timeline": self.timeline_path,
             }
         )
+        add_calibration(out, self)  # "calibration": probability, band, operating point ({"calibrated": false} without)
         if provenance and self.provenance is not None:
             out["provenance"] = self.provenance.to_dict()
         return out
