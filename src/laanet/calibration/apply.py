@@ -102,6 +102,8 @@ def load_for_weights(path: str | os.PathLike, *, weights_sha256: str, weights_na
     name = operating_point or cal.default_operating_point
     point = None if name == THRESHOLD_MODE else cal.point(name)
     for key in ("frames", "flip_test", "face_backend"):
+        if key == "frames" and not cal.data.videos:
+            continue  # frames per video do not matter for a calibration fitted on images
         if options and key in cal.scoring and key in options and cal.scoring[key] != options[key]:
             _log.warning("calibration %s was fitted with %s=%s, these results use %s=%s: the calibration may not hold",
                          Path(path).name, key, cal.scoring[key], key, options[key])

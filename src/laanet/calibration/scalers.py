@@ -6,9 +6,12 @@ Each map is a frozen dataclass with ``fit(logits, labels)`` (a classmethod), ``p
 
 - ``temperature``: ``P = sigmoid(z / T)``, one parameter fitted by minimising the log loss (Guo et al., "On
   Calibration of Modern Neural Networks", ICML 2017). It rescales confidence but cannot move the 0.5 point.
-- ``platt``: ``P = sigmoid(a · z + b)``, a one-feature logistic regression on the logit, unregularised
-  (scikit-learn ``LogisticRegression``; Platt, 1999, without his label smoothing). The default: it also
-  corrects the shift of the score on data unlike the training data.
+- ``platt``: ``P = sigmoid(a · z + b)``, a one-feature logistic regression on the logit (scikit-learn
+  ``LogisticRegression``, unpenalised) with Platt's targets (Platt, "Probabilistic Outputs for Support Vector
+  Machines", 1999): a fake counts as ``(N₊ + 1) / (N₊ + 2)`` fake and a real as ``1 / (N₋ + 2)`` fake, given
+  to the regression as sample weights on a fake and a real copy of each file. The targets keep ``a`` finite
+  when the calibration data are separable or tiny, and vanish as the data grow. The default: unlike the
+  temperature it also corrects a shift of the score on data unlike the training data.
 - ``isotonic``: a non-decreasing step-linear map fitted by scikit-learn ``IsotonicRegression`` on the logit,
   applied by linear interpolation between its knots and clipped outside them (as scikit-learn predicts). It
   needs more data (hundreds per class) and gives flat stretches with equal probabilities.
@@ -86,11 +89,16 @@ class PlattScaling:
         from sklearn.linear_model import LogisticRegression
 
         z, y = _check(logits, labels)
+        n_fake, n_real = int(y.sum()), int((1 - y).sum())
+        target = np.where(y == 1, (n_fake + 1) / (n_fake + 2), 1 / (n_real + 2))  # Platt's targets
+        x = np.concatenate([z, z])[:, None]
+        yy = np.concatenate([np.ones_like(y), np.zeros_like(y)])
+        weights = np.concatenate([target, 1 - target])
         major, minor = (int(v) for v in sklearn.__version__.split(".")[:2])
-        # Unregularised: C=inf from scikit-learn 1.8 (penalty= is deprecated there), penalty=None before.
+        # Unpenalised: C=inf from scikit-learn 1.8 (penalty= is deprecated there), penalty=None before.
         unpenalised = {"C": np.inf} if (major, minor) >= (1, 8) else {"penalty": None}
         model = LogisticRegression(**unpenalised, solver="lbfgs", max_iter=1000, tol=1e-10)
-        model.fit(z[:, None], y)
+        model.fit(x, yy, sample_weight=weights)
         return cls(slope=float(model.coef_[0, 0]), intercept=float(model.intercept_[0]))
 
     def probability(self, logits: np.ndarray) -> np.ndarray:
