@@ -34,7 +34,8 @@ class InferenceOptions:
         backend: ``"torch"`` (eager PyTorch) or ``"onnx"`` (ONNX Runtime on the CPU; a ``.pt`` is exported
             once and cached, a ``.onnx`` is used as is, without importing torch).
         device: ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-        threshold: P(fake) at or above which a file is labelled ``fake``.
+        threshold: P(fake) at or above which a file is labelled ``fake`` (with a ``calibration``, only when
+            ``operating_point`` is ``"threshold"``; otherwise the operating point's threshold decides).
         frames: frames sampled evenly per video (the paper tests on 32).
         flip_test: score each face crop and its mirror and average their logits (the official test does).
         face_backend: ``"mediapipe"`` or ``"dlib"`` (see docs/faces.md).
