@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from laanet.calibration.apply import apply_to_result, load_for_weights
 from laanet.device import resolve_device
 from laanet.inference.options import InferenceOptions
 from laanet.inference.pipeline import StageTimes, run_overlapped
@@ -141,6 +142,9 @@ class Detector:
         # The model's test-time preprocessing (input size, margin, normalisation, framing) and stored crop side.
         self.preprocess = self.runner.preprocess
         self.crop_size = self.preprocess.crop_size if self.preprocess.crop_size else DEFAULT_CROP_SIZE
+        self.calibration = None if options.calibration is None else load_for_weights(  # CalibrationError: other weights
+            options.calibration, weights_sha256=sha256, weights_name=path.name, operating_point=options.operating_point,
+            options=options.to_dict())
         self.faces = FaceAnalyzer(backend=options.face_backend)
         self._faces_lock = threading.Lock()  # FaceAnalyzer is not thread-safe
         self._model_lock = threading.Lock()  # one forward pass at a time (they would only split the cores)
@@ -180,6 +184,7 @@ class Detector:
             crop_size=self.crop_size,
             options=(options or self.options).to_dict(),
             model={"family": self.family, "name": self.model_name},
+            calibration=None if self.calibration is None else self.calibration.provenance(),
         )
 
     @property
@@ -393,6 +398,7 @@ class Detector:
         face_px = model_face_px(self.input_size, self.crop_size, margin_for(self.crop_size))
         state.result.flags = file_flags(state.result, requested_frames=run.options.frames,
                                         limits=FlagLimits(max_faces=run.options.max_faces), face_px=face_px)
+        apply_to_result(state.result, self.calibration)  # calibrated probability, band, operating-point threshold
         if state.result.status == "ok":
             with run.times.measure("overlays"):
                 self._render(state, run)

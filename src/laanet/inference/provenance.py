@@ -53,6 +53,7 @@ class Provenance:
     options: dict[str, Any]
     created: str = field(default_factory=utc_now)
     model: dict[str, Any] | None = None  # {"family": "laanet" | "fakeformer", "name": "..."}
+    calibration: dict[str, Any] | None = None  # laanet.calibration.AppliedCalibration.provenance(), or None
 
     def stamped(self) -> Provenance:
         """A copy with ``created`` set to now."""
@@ -70,9 +71,10 @@ class Provenance:
             "device": self.device,
             "input_size": self.input_size,
             "crop_size": self.crop_size,
-            "options": {**self.options, "weights": self.weights.name},
+            "options": {**self.options, "weights": self.weights.name, **_calibration_name(self.options)},
             "created": self.created,
             **({"model": self.model_record()} if self.model is not None else {}),
+            "calibration": self.calibration,
         }
 
     def model_record(self) -> dict[str, Any]:
@@ -84,3 +86,9 @@ class Provenance:
         model["card"] = card_for(sha256=self.weights.sha256, family=model.get("family"), name=model.get("name"),
                                  file_name=self.weights.name)
         return model
+
+
+def _calibration_name(options: dict[str, Any]) -> dict[str, Any]:
+    """The calibration option as a file name (never a folder), when it is set."""
+    path = options.get("calibration")
+    return {"calibration": os.path.basename(path)} if isinstance(path, str) else {}
