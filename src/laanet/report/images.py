@@ -1,0 +1,52 @@
+"""Pictures of a results folder embedded in the report as ``data:`` URLs (the report must stand alone).
+
+A result records its overlay PNGs by the path ``laanet detect`` wrote them to (relative to where it ran, or
+absolute). The report looks a picture up by its file name inside the results folder only (``FOLDER/heatmaps/``,
+then ``FOLDER/``): a results file handed over by someone else cannot pull other files of this machine into the
+report. Each picture is decoded (a file that is not an image is skipped), shrunk to at most ``max_side`` pixels
+and re-encoded as JPEG, so a report of a hundred inputs stays a few megabytes.
+"""
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path, PurePath
+
+MAX_SIDE = 480  # long side of the pictures in the report, pixels
+JPEG_QUALITY = 85
+SEARCH_FOLDERS = ("heatmaps", ".")
+
+
+def find_in_folder(folder: Path, recorded: str | None) -> Path | None:
+    """The file named like ``recorded`` (a path as written in a result) under ``folder``, or None.
+
+    Only the last component of ``recorded`` is used; ``..`` and empty names find nothing.
+    """
+    if not recorded or not isinstance(recorded, str):
+        return None
+    name = PurePath(recorded.replace("\\", "/")).name
+    if name in ("", ".", ".."):
+        return None
+    root = folder.resolve()
+    for sub in SEARCH_FOLDERS:
+        candidate = (root / sub / name).resolve()
+        if candidate.parent in (root, root / "heatmaps") and candidate.is_file():
+            return candidate
+    return None
+
+
+def image_data_url(path: Path, *, max_side: int = MAX_SIDE) -> tuple[str, int, int] | None:
+    """``(data URL, width, height)`` of the picture at ``path`` shrunk to ``max_side``, or None if unreadable."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.draft("RGB", (max_side, max_side))  # JPEG: decode at a reduced scale directly
+            picture = image.convert("RGB")
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+        return None
+    picture.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f"data:image/jpeg;base64,{encoded}", picture.width, picture.height

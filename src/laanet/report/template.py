@@ -1,0 +1,148 @@
+"""The report's HTML template (Jinja2, autoescaped: every value is escaped unless marked safe) and its CSS.
+
+Self-contained: no script, no external font, style sheet or picture; a Content-Security-Policy meta tag lets the
+page load nothing but its own ``data:`` pictures and inline style, so even a value that escaped escaping could
+not run or fetch anything. Print: one input per page, white background, links printed with their address.
+"""
+from __future__ import annotations
+
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+
+CSS = """
+:root { --fake: #b3261e; --real: #1e7b34; --noface: #5b5b5b; --error: #7a4b00; --uncertain: #9a6700; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", Arial, sans-serif;
+       color: #1b1b1b; background: #f6f6f4; margin: 0; }
+main { max-width: 1000px; margin: 0 auto; padding: 16px 20px 40px; }
+h1 { font-size: 22px; margin: 8px 0 4px; }
+h2 { font-size: 18px; margin: 0 0 6px; overflow-wrap: anywhere; }
+h3 { font-size: 14px; margin: 14px 0 6px; text-transform: uppercase; letter-spacing: .04em; color: #444; }
+a { color: #0b57d0; }
+code, .mono { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 12px; overflow-wrap: anywhere; }
+table { border-collapse: collapse; width: 100%; margin: 4px 0; }
+th, td { text-align: left; vertical-align: top; padding: 3px 8px; border-bottom: 1px solid #ddd; }
+th { font-weight: 600; white-space: nowrap; }
+.kv th { width: 28%; color: #444; font-weight: 500; }
+.meta { color: #444; }
+section.input { background: #fff; border: 1px solid #d7d7d2; border-radius: 6px; padding: 14px 18px; margin: 16px 0; }
+.path { color: #555; margin: 0 0 8px; }
+.verdict { display: inline-block; font-weight: 700; font-size: 16px; padding: 3px 10px; border: 2px solid;
+           border-radius: 4px; margin-right: 8px; }
+.verdict.fake { color: var(--fake); background: #fdecea; }
+.verdict.real { color: var(--real); background: #e8f5ec; }
+.verdict.noface { color: var(--noface); background: #eeeeee; border-style: dashed; }
+.verdict.error { color: var(--error); background: #fff3e0; border-style: dashed; }
+.verdict.uncertain { color: var(--uncertain); background: #fff8e1; }
+.band { display: inline-block; border: 1px solid #999; border-radius: 12px; padding: 1px 9px; font-size: 12px; }
+.note { color: #444; margin: 6px 0; }
+.warning { color: var(--error); }
+ul.flags { margin: 4px 0; padding-left: 20px; }
+ul.flags li { margin: 2px 0; }
+ul.flags code { font-weight: 700; }
+.none { color: #666; font-style: italic; }
+tr.chosen td { font-weight: 700; }
+figure { display: inline-block; margin: 4px 10px 8px 0; vertical-align: top; break-inside: avoid; }
+figure img { display: block; max-width: 100%; max-height: 340px; width: auto; height: auto; border: 1px solid #ccc; }
+figcaption { font-size: 12px; color: #333; max-width: 480px; }
+svg.timeline { max-width: 100%; height: auto; background: #fff; }
+svg.timeline text { font-family: system-ui, "DejaVu Sans", Arial, sans-serif; fill: #222; }
+.summary td.verdict-cell { font-weight: 700; }
+.summary .fake { color: var(--fake); } .summary .real { color: var(--real); }
+.summary .noface { color: var(--noface); } .summary .error { color: var(--error); }
+.summary .uncertain { color: var(--uncertain); }
+details summary { cursor: pointer; color: #333; }
+footer { color: #555; font-size: 12px; margin-top: 24px; }
+@page { size: A4; margin: 14mm 12mm; }
+@media print {
+  body { background: #fff !important; color: #000; font-size: 11pt; }
+  main { max-width: none; padding: 0; }
+  section.input { break-before: page; page-break-before: always; border: none; padding: 0; margin: 0;
+                  background: #fff !important; }
+  .verdict, .verdict.fake, .verdict.real, .verdict.noface, .verdict.error, .verdict.uncertain { background: #fff !important; }
+  a { color: #000; text-decoration: underline; }
+  a[href^="http"]::after { content: " (" attr(href) ")"; font-size: 9pt; overflow-wrap: anywhere; }
+  details { display: block; }
+  details > summary { display: none; }
+  figure, table, svg { break-inside: avoid; page-break-inside: avoid; }
+  * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+}
+"""
+
+TEMPLATE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{{ csp }}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="laanet {{ version }}">
+<title>{{ title }}</title>
+<style>{{ css | safe }}</style>
+</head>
+<body>
+<main>
+<header>
+<h1>{{ title }}</h1>
+<p class="meta">{{ entries | length }} input(s){% for key, count in counts %}, {{ count }} {{ key }}{% endfor %}.
+Results: <span class="mono">{{ source }}</span>{% if created %}, written {{ created }}{% endif %}.
+Report made {{ made }} by laanet {{ version }}.</p>
+{% if not complete %}<p class="warning" id="unfinished">Unfinished run: these results come from {{ source_name }}
+(no results.json); inputs not yet scored are missing.</p>{% endif %}
+<p class="note">Scores are the model's P(fake). A verdict is labelled fake at or above the threshold; with a
+calibration file the band and the calibrated probability are shown. "No face found" means no verdict, not "real".</p>
+<table class="summary" id="summary">
+<thead><tr><th>#</th><th>input</th><th>verdict</th><th>score</th><th>band</th><th>flags</th></tr></thead>
+<tbody>
+{% for e in entries %}<tr>
+<td>{{ loop.index }}</td><td class="mono"><a href="#{{ e.anchor }}">{{ e.name }}</a></td>
+<td class="verdict-cell {{ e.verdict.css }}">{{ e.verdict.text }}</td><td>{{ e.verdict.score or "-" }}</td>
+<td>{{ e.verdict.band }}</td><td>{% for code, _ in e.flags %}<code>{{ code }}</code>{% if not loop.last %}, {% endif %}{% else %}-{% endfor %}</td>
+</tr>
+{% endfor %}</tbody>
+</table>
+</header>
+{% for e in entries %}
+<section class="input" id="{{ e.anchor }}" data-status="{{ e.verdict.css }}">
+<h2><span class="index">{{ loop.index }}.</span> <span class="name">{{ e.name }}</span></h2>
+<p class="path mono">{{ e.kind }} · {{ e.path }}</p>
+<p><span class="verdict {{ e.verdict.css }}">{{ e.verdict.text }}</span>
+{% if e.verdict.score %}<span class="score">{{ e.verdict.score }}</span>{% endif %}
+<span class="band" title="calibration band">{{ e.verdict.band }}</span></p>
+{% if e.verdict.note %}<p class="note verdict-note">{{ e.verdict.note }}</p>{% endif %}
+{% if e.warning %}<p class="warning">Warning: {{ e.warning }}</p>{% endif %}
+
+<h3>Flags</h3>
+{% if e.flags %}<ul class="flags">{% for code, message in e.flags %}<li><code>{{ code }}</code>{% if message %}: {{ message }}{% endif %}</li>{% endfor %}</ul>
+{% else %}<p class="none">no flags{% if not e.flags_known %} (not available in these results){% endif %}</p>{% endif %}
+
+{% if e.people %}<h3>People</h3>
+<table class="people"><thead><tr><th>person</th><th>verdict</th><th>P(fake)</th><th>frames</th></tr></thead><tbody>
+{% for p in e.people %}<tr{% if p.chosen %} class="chosen"{% endif %}><td>{{ p.id }}{% if p.chosen %} (file verdict){% endif %}</td><td>{{ p.verdict }}</td><td>{{ p.score }}</td><td>{{ p.frames }}</td></tr>
+{% endfor %}</tbody></table>
+{% if e.person_note %}<p class="note">{{ e.person_note }}</p>{% endif %}{% endif %}
+
+{% if e.timeline or e.timeline_note %}<h3>Timeline</h3>
+{% if e.timeline %}<div class="plot">{{ e.timeline | safe }}</div>{% endif %}
+{% if e.timeline_note %}<p class="note">{{ e.timeline_note }}</p>{% endif %}{% endif %}
+
+<h3>Most suspicious frames</h3>
+{% for pic in e.pictures %}<figure><img src="{{ pic.src }}" width="{{ pic.width }}" height="{{ pic.height }}" alt="heatmap overlay: {{ pic.caption }}"><figcaption>{{ pic.caption }}</figcaption></figure>{% endfor %}
+{% if e.pictures_note %}<p class="none">{{ e.pictures_note }}</p>{% endif %}
+
+<h3>Provenance</h3>
+<table class="kv provenance"><tbody>
+{% for k, v in e.provenance %}<tr><th>{{ k }}</th><td class="mono">{{ v }}</td></tr>{% endfor %}
+<tr><th>model card</th><td>{% if e.card %}{% if e.card[1] %}<a href="{{ e.card[1] }}">{{ e.card[0] }}</a>{% else %}<span class="mono">{{ e.card[0] }}</span>{% endif %}{% else %}<span class="none">not available</span>{% endif %}</td></tr>
+{% for k, v in e.verdict.calibration_rows %}<tr><th>calibration: {{ k }}</th><td class="mono">{{ v }}</td></tr>{% endfor %}
+{% if not e.verdict.calibration_rows %}<tr><th>calibration</th><td>none (uncalibrated)</td></tr>{% endif %}
+</tbody></table>
+{% if e.options %}<details open><summary>Options</summary>
+<table class="kv options"><tbody>{% for k, v in e.options %}<tr><th>{{ k }}</th><td class="mono">{{ v }}</td></tr>{% endfor %}</tbody></table>
+</details>{% endif %}
+</section>
+{% endfor %}
+<footer>laanet flags face manipulations with a model trained on synthetic blends; its verdict is evidence to weigh,
+not proof. Read the model card of the weights for what it was trained on and where it fails.</footer>
+</main>
+</body>
+</html>
+"""
