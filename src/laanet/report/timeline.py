@@ -121,7 +121,7 @@ def timeline_svg(series: list[Series], threshold: float | None, *, x_label: str 
             parts.append(f'<line x1="{lx}" y1="{ly}" x2="{lx + 22}" y2="{ly}" stroke="{colour}" '
                          f'stroke-width="{width}"{dash_attr}/>')
             parts.append(_marker(marker, lx + 11, ly, colour, s.label))
-            parts.append(f'<text x="{lx + 28}" y="{ly + 4}" font-size="11">{escape(s.label[:20])}</text>')
+            parts.append(f'<text x="{lx + 28}" y="{ly + 4}" font-size="11">{escape(s.label[:22])}</text>')
     if len(series) > MAX_LEGEND:
         ly = TOP + 10 + 18 * MAX_LEGEND
         parts.append(f'<text x="{LEFT + plot_w + 14}" y="{ly + 4}" font-size="11">+{len(series) - MAX_LEGEND} more</text>')

@@ -182,7 +182,7 @@ def _timeline(entry: dict[str, Any]) -> tuple[str | None, str | None]:
                    chosen is not None and p.get("id") == chosen) for p in people]
         frame_key = "frame"
     else:
-        tracks = [("frame score (max over faces)", _frames(entry), False)]
+        tracks = [("frame score", _frames(entry), False)]
         frame_key = "index"
     timed = all(_num(pt.get("time_s")) is not None for _, points, _ in tracks for pt in points)
     key = "time_s" if timed else frame_key
