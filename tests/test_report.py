@@ -157,9 +157,10 @@ def test_report_is_self_contained(run_dir):
     csp = [a["content"] for tag, a in page.tags if tag == "meta" and a.get("http-equiv") == "Content-Security-Policy"]
     assert csp == ["default-src 'none'; img-src data:; style-src 'unsafe-inline'"]
     for tag, attrs in page.tags:
-        for key in ("src", "href"):
+        for key in ("src", "href", "srcset", "poster", "data"):
             value = attrs.get(key)
-            assert value is None or value.startswith(("data:", "#")), f"<{tag} {key}={value[:60]!r}>"
+            allowed = ("#", "https://") if tag == "a" and key == "href" else ("data:",)  # links navigate, never load
+            assert value is None or value.startswith(allowed), f"<{tag} {key}={value[:60]!r}>"
     assert not any(tag in ("link", "script", "iframe", "object") for tag, _ in page.tags)
     assert "@import" not in html and "url(" not in html
 
@@ -313,3 +314,29 @@ def test_report_cli_errors(tmp_path, make):
     result = CliRunner().invoke(app, ["report", str(target)])
     assert result.exit_code == 2
     assert result.output.startswith("error: ") and len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_model_card_is_embedded_and_linked(run_dir, tmp_path):
+    cards = tmp_path / "docs" / "model-cards"
+    cards.mkdir(parents=True)
+    (cards / "tiny.md").write_text("# Model card: tiny\n\n| | |\n|---|---|\n| licence | Apache-2.0 <script>x</script> |\n\n"
+                                   "See [training](../training.md) and [the paper](https://arxiv.org/abs/2401.13856).\n"
+                                   "![figure](https://example.org/f.png)\n")
+    (tmp_path / "secret.md").write_text("# secret\n")
+    photo = next(r for r in results_of(run_dir) if r["path"].endswith("obama_portrait.jpg"))
+    entries = []
+    for ref in ("docs/model-cards/tiny.md", "docs/model-cards/../../secret.md", "docs/model-cards/tiny.md"):
+        entry = copy.deepcopy(photo)
+        entry["provenance"] = {"model": {"family": "laanet", "name": "tiny", "card": ref}}
+        entries.append(entry)
+    html = _render(entries, run_dir, card_root=tmp_path)
+    page = parse(html)
+    assert html.count('<section class="card" id="card-1">') == 1 and 'id="card-2"' not in html  # once, however many refer
+    links = [a.get("href") for t, a in page.tags if t == "a" and "card-link" in (a.get("class") or "")]
+    assert links == ["#card-1", "#card-1"]
+    assert "docs/model-cards/../../secret.md (in the laanet repository)" in section_text(page, 1)
+    assert "secret" not in html.split('id="card-1"')[1].split("</section>")[0]
+    card = html.split('id="card-1">')[1].split("</section>")[0]
+    assert "<td>Apache-2.0 &lt;script&gt;x&lt;/script&gt;</td>" in card and "<script" not in html
+    assert "<span>training</span>" in card and '<a href="https://arxiv.org/abs/2401.13856">the paper</a>' in card
+    assert "<img" not in card

@@ -52,10 +52,15 @@ svg.timeline text { font-family: system-ui, "DejaVu Sans", Arial, sans-serif; fi
 .summary .uncertain { color: var(--uncertain); }
 details summary { cursor: pointer; color: #333; }
 footer { color: #555; font-size: 12px; margin-top: 24px; }
+img.crop { display: block; width: 72px; height: auto; margin-bottom: 2px; border: 1px solid #ccc; }
+section.card { background: #fff; border: 1px solid #d7d7d2; border-radius: 6px; padding: 14px 18px; margin: 16px 0; }
+section.card h1 { font-size: 17px; } section.card h2 { font-size: 15px; } section.card h3 { font-size: 13px; }
+section.card table { font-size: 12px; }
 @page { size: A4; margin: 14mm 12mm; }
 @media print {
   body { background: #fff !important; color: #000; font-size: 11pt; }
   main { max-width: none; padding: 0; }
+  section.card { break-before: page; page-break-before: always; border: none; padding: 0; }
   section.input { break-before: page; page-break-before: always; border: none; padding: 0; margin: 0;
                   background: #fff !important; }
   .verdict, .verdict.fake, .verdict.real, .verdict.noface, .verdict.error, .verdict.uncertain { background: #fff !important; }
@@ -116,7 +121,7 @@ calibration file the band and the calibrated probability are shown. "No face fou
 
 {% if e.people %}<h3>People</h3>
 <table class="people"><thead><tr><th>person</th><th>verdict</th><th>P(fake)</th><th>frames</th></tr></thead><tbody>
-{% for p in e.people %}<tr{% if p.chosen %} class="chosen"{% endif %}><td>{{ p.id }}{% if p.chosen %} (file verdict){% endif %}</td><td>{{ p.verdict }}</td><td>{{ p.score }}</td><td>{{ p.frames }}</td></tr>
+{% for p in e.people %}<tr{% if p.chosen %} class="chosen"{% endif %}><td>{% if p.crop %}<img class="crop" src="{{ p.crop.src }}" width="{{ p.crop.width }}" height="{{ p.crop.height }}" alt="{{ p.crop.caption }}">{% endif %}{{ p.id }}{% if p.chosen %} (file verdict){% endif %}</td><td>{{ p.verdict }}</td><td>{{ p.score }}</td><td>{{ p.frames }}</td></tr>
 {% endfor %}</tbody></table>
 {% if e.person_note %}<p class="note">{{ e.person_note }}</p>{% endif %}{% endif %}
 
@@ -131,13 +136,20 @@ calibration file the band and the calibrated probability are shown. "No face fou
 <h3>Provenance</h3>
 <table class="kv provenance"><tbody>
 {% for k, v in e.provenance %}<tr><th>{{ k }}</th><td class="mono">{{ v }}</td></tr>{% endfor %}
-<tr><th>model card</th><td>{% if e.card %}{% if e.card[1] %}<a href="{{ e.card[1] }}">{{ e.card[0] }}</a>{% else %}<span class="mono">{{ e.card[0] }}</span>{% endif %}{% else %}<span class="none">not available</span>{% endif %}</td></tr>
+<tr><th>model card</th><td>{% if e.card %}{% if e.card.href %}<a class="card-link" href="{{ e.card.href }}">{{ e.card.ref }}</a>{% if e.card.anchor %} (in this report){% endif %}{% else %}<span class="mono">{{ e.card.ref }}</span> (in the laanet repository){% endif %}{% else %}<span class="none">not available</span>{% endif %}</td></tr>
 {% for k, v in e.verdict.calibration_rows %}<tr><th>calibration: {{ k }}</th><td class="mono">{{ v }}</td></tr>{% endfor %}
 {% if not e.verdict.calibration_rows %}<tr><th>calibration</th><td>none (uncalibrated)</td></tr>{% endif %}
 </tbody></table>
 {% if e.options %}<details open><summary>Options</summary>
 <table class="kv options"><tbody>{% for k, v in e.options %}<tr><th>{{ k }}</th><td class="mono">{{ v }}</td></tr>{% endfor %}</tbody></table>
 </details>{% endif %}
+</section>
+{% endfor %}
+{% for card in cards %}
+<section class="card" id="{{ card.anchor }}">
+<p class="meta">Model card <span class="mono">{{ card.ref }}</span>, as in laanet {{ version }} (links into the
+repository are shown as text).</p>
+<div class="card-body">{{ card.html | safe }}</div>
 </section>
 {% endfor %}
 <footer>laanet flags face manipulations with a model trained on synthetic blends; its verdict is evidence to weigh,

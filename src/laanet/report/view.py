@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
+from laanet.report.cards import Card, CardBook
 from laanet.report.images import find_in_folder, image_data_url
 from laanet.report.timeline import Series, timeline_svg
 
 MAX_PICTURES = 4  # overlays shown per input: the most suspicious frames
 MAX_PEOPLE_PLOTTED = 12
+CROP_SIDE = 112  # people's representative faces, pixels
 
 
 @dataclass
@@ -47,6 +49,7 @@ class PersonRow:
     score: str
     frames: str
     chosen: bool
+    crop: Picture | None = None  # the representative face (crop with its heatmap), when saved
 
 
 @dataclass
@@ -67,7 +70,7 @@ class EntryView:
     pictures_note: str | None
     provenance: list[tuple[str, str]]
     options: list[tuple[str, str]]
-    card: tuple[str, str | None] | None  # (text, href or None)
+    card: Card | None
     frames_scored: int
 
 
@@ -112,8 +115,8 @@ def verdict_of(entry: dict[str, Any]) -> Verdict:
     rows: list[tuple[str, str]] = []
     if calibration:
         for key, value in calibration.items():
-            if key == "operating_point" and isinstance(value, dict):
-                rows += [(f"operating point: {k}", text_of(v)) for k, v in value.items()]
+            if isinstance(value, dict):
+                rows += [(f"{key.replace('_', ' ')}: {k}", text_of(v)) for k, v in value.items()]
             else:
                 rows.append((key.replace("_", " "), text_of(value)))
     if status == "error":
@@ -132,6 +135,13 @@ def verdict_of(entry: dict[str, Any]) -> Verdict:
     if calibrated:
         prob = _num(calibration.get("probability"))
         note = f"calibrated probability of fake = {prob:.3f}" if prob is not None else "calibrated"
+        op = calibration.get("operating_point") if isinstance(calibration.get("operating_point"), dict) else None
+        if op:
+            rates = [f"{name} {_num(op.get(key)) * 100:.1f} %" for name, key in (("FPR", "fpr"), ("TPR", "tpr"))
+                     if _num(op.get(key)) is not None]
+            where = f"threshold {_num(op.get('threshold')):g}" if _num(op.get("threshold")) is not None else ""
+            detail = ", ".join(x for x in [where, *rates] if x)
+            note += f"; labelled at operating point {text_of(op.get('name', 'n/a'))}" + (f" ({detail})" if detail else "")
     else:
         note = "uncalibrated: the score is the model's output, not a probability measured on your data"
     return Verdict(text, css, score_text, note, band, calibrated, rows)
@@ -155,7 +165,7 @@ def _frames(entry: dict[str, Any]) -> list[dict[str, Any]]:
     return [f for f in entry.get("frames") or [] if isinstance(f, dict)]
 
 
-def _person_rows(entry: dict[str, Any]) -> tuple[list[PersonRow] | None, str | None]:
+def _person_rows(entry: dict[str, Any], folder: Path) -> tuple[list[PersonRow] | None, str | None]:
     people = _people(entry)
     if not people:
         return None, None
@@ -163,12 +173,16 @@ def _person_rows(entry: dict[str, Any]) -> tuple[list[PersonRow] | None, str | N
     rows = []
     for p in people:
         frames = p.get("frames")
+        rep = p.get("representative") if isinstance(p.get("representative"), dict) else {}
+        found = find_in_folder(folder, rep.get("crop"))
+        data = None if found is None else image_data_url(found, max_side=CROP_SIDE)
         rows.append(PersonRow(
             id=text_of(p.get("id")),
             verdict=text_of(p.get("label")) if p.get("label") else "n/a",
             score=_p(p.get("score")),
             frames=str(len(frames)) if isinstance(frames, list) else "n/a",
             chosen=chosen is not None and p.get("id") == chosen,
+            crop=None if data is None else Picture(f"person {text_of(p.get('id'))}", *data),
         ))
     note = f"The file verdict is person {text_of(chosen)}'s (the most suspicious)." if chosen is not None else None
     return rows, note
@@ -235,7 +249,8 @@ def _pictures(entry: dict[str, Any], folder: Path, max_pictures: int) -> tuple[l
     return pictures, note
 
 
-def _provenance_rows(prov: dict[str, Any] | None, model_info: dict[str, Any] | None) -> tuple[list, list, Any]:
+def _provenance_rows(prov: dict[str, Any] | None, model_info: dict[str, Any] | None,
+                     cards: CardBook) -> tuple[list, list, Card | None]:
     rows: list[tuple[str, str]] = []
     options: list[tuple[str, str]] = []
     card = None
@@ -269,22 +284,22 @@ def _provenance_rows(prov: dict[str, Any] | None, model_info: dict[str, Any] | N
         options = [(str(k), text_of(v)) for k, v in prov["options"].items()]
     card_value = model.get("card")
     if isinstance(card_value, str) and card_value:
-        href = card_value if card_value.lower().startswith(("https://", "http://")) else None
-        card = (card_value, href)
+        card = cards.card(card_value)
     return rows, options, card
 
 
 def entry_view(entry: dict[str, Any], index: int, folder: Path, *, document_provenance: dict | None = None,
-               model_info: dict | None = None, max_pictures: int = MAX_PICTURES) -> EntryView:
+               model_info: dict | None = None, max_pictures: int = MAX_PICTURES,
+               cards: CardBook | None = None) -> EntryView:
     """The view of ``entry`` (the ``index``-th input); pictures are looked up under ``folder``."""
     path = text_of(entry.get("path", "(no path)"))
     verdict = verdict_of(entry)
     warning = text_of(entry["error"]) if entry.get("status") == "ok" and entry.get("error") else None
-    people, person_note = _person_rows(entry)
+    people, person_note = _person_rows(entry, folder)
     timeline, timeline_note = _timeline(entry)
     pictures, pictures_note = _pictures(entry, folder, max_pictures)
     prov = entry.get("provenance") if isinstance(entry.get("provenance"), dict) else document_provenance
-    rows, options, card = _provenance_rows(prov, model_info)
+    rows, options, card = _provenance_rows(prov, model_info, cards if cards is not None else CardBook())
     return EntryView(
         anchor=f"input-{index + 1}", name=display_name(path), path=path, kind=text_of(entry.get("kind", "n/a")),
         verdict=verdict, warning=warning, flags=_flags(entry), flags_known="flags" in entry, people=people, person_note=person_note,
