@@ -36,7 +36,7 @@ def find_card(ref: str, root: Path | None = None) -> Path | None:
     root = (root or repository_root()).resolve()
     folder = (root / CARDS_FOLDER).resolve()
     candidate = (root / ref).resolve()
-    if candidate.suffix != ".md" or not candidate.is_file():
+    if candidate.suffix != ".md" or candidate.parent != folder or not candidate.is_file():
         return None
     return candidate
 
@@ -46,6 +46,7 @@ def render_markdown(text: str) -> str:
     from markdown_it import MarkdownIt
 
     md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+    md.disable("image")
 
     tokens = md.parse(text)
     for token in tokens:
