@@ -21,7 +21,7 @@ Exit code: 0 when written; 2 when RESULTS holds no results or the report cannot 
 
 def report(
     results: Annotated[Path, typer.Argument(help="Output folder of laanet detect --out, or its results.json(l).")],
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Report file [default: RESULTS/report.html].")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Report file (default: RESULTS/report.html).")] = None,
     title: Annotated[str, typer.Option("--title", help="Heading of the report.")] = "laanet report",
     max_pictures: Annotated[int, typer.Option("--max-pictures", min=0, max=50,
                                               help="Overlays shown per input (the most suspicious frames).")] = 4,
