@@ -43,7 +43,7 @@ from laanet.media import MediaError
 
 __all__ = ["ACCEPTED", "DefaultWeightsMissing", "Detector", "NoInputsError", "collect_inputs", "default_weights"]
 _log = logging.getLogger(__name__)
-PER_CALL_OPTIONS = ("frames", "flip_test", "threshold", "batch_size")  # the rest fix what the detector loads
+PER_CALL_OPTIONS = ("frames", "flip_test", "threshold", "batch_size", "max_faces")  # the rest fix what the detector loads
 
 
 class DefaultWeightsMissing(FileNotFoundError):
@@ -142,6 +142,9 @@ class Detector:
         self.faces = FaceAnalyzer(backend=options.face_backend)
         self._faces_lock = threading.Lock()  # FaceAnalyzer is not thread-safe
         self._model_lock = threading.Lock()  # one forward pass at a time (they would only split the cores)
+        from laanet.faces.identity import FaceDescriber
+
+        self.describer = FaceDescriber()  # links a person's faces across a video's frames (laanet.inference.tracking)
 
     frames = _option_property("frames")
     flip_test = _option_property("flip_test")
@@ -308,12 +311,15 @@ class Detector:
         (``FaceBackendError``) and unexpected exceptions propagate: the caller must know the detector is broken.
         """
         from laanet.faces import FaceBackendError, FaceError, crop_face
-        from laanet.inference.preprocess import crop_to_input
+        from laanet.inference.flags import measure_face
+        from laanet.inference.preprocess import crop_to_input, margin_for
         from laanet.inference.render import overlay_canvas
+        from laanet.inference.tracking import assign_people
 
         result = state.result
         failed: list[str] = []
         too_small: list[str] = []  # why a frame could not hold a face (e.g. a 1×1 image), for the no_face message
+        detections: list[list] = []  # per frame, the face detections (for linking people)
         for pos, (index, time_s, image) in enumerate(frames):
             frame = FrameResult(index=index, time_s=time_s)
             result.frames.append(frame)
@@ -326,11 +332,13 @@ class Detector:
                 _log.warning("%s frame %d: face detection failed: %s", result.path, index, err)
                 failed.append(str(err))
                 faces = []
+            detections.append(faces)
             if not faces and (reason := self.faces.too_small_reason(image)):
                 too_small.append(reason)
             for k, face in enumerate(faces):
                 crop = crop_face(image, face, size=self.crop_size)
                 scored = FaceResult(box=[float(v) for v in face.box], logit=float("nan"), detector_score=float(face.score))
+                scored.quality = measure_face(image, face.box, crop.image, crop.matrix, self.input_size, margin_for(self.crop_size))
                 frame.faces.append(scored)
                 state.crops[(pos, k)] = crop.matrix
                 emit((scored, crop_to_input(crop.image, self.input_size)))
@@ -338,6 +346,8 @@ class Detector:
                 state.images[pos] = overlay_canvas(image)  # capped size: big frames are not held until rendered
             if run.on_frames is not None:
                 run.on_frames(1)
+        assign_people(result.frames, detections, [image for _, _, image in frames], video=result.kind == "video",
+                      describer=self.describer)
         if too_small and not any(frame.faces for frame in result.frames):
             note = f"no face can be found: {too_small[0]}"
             result.error = f"{result.error}; {note}" if result.error else note
@@ -357,7 +367,13 @@ class Detector:
             face.heatmap = None if heat is None else heat[i]
 
     def _finish(self, state: _Pending, run: _Run) -> FileResult:
+        from laanet.inference.flags import FlagLimits, file_flags, model_face_px
+        from laanet.inference.preprocess import margin_for
+
         state.result.finalize()
+        face_px = model_face_px(self.input_size, self.crop_size, margin_for(self.crop_size))
+        state.result.flags = file_flags(state.result, requested_frames=run.options.frames,
+                                        limits=FlagLimits(max_faces=run.options.max_faces), face_px=face_px)
         if state.result.status == "ok":
             with run.times.measure("overlays"):
                 self._render(state, run)
@@ -383,8 +399,32 @@ class Detector:
                 save_rgb(out, overlay)
                 frame.overlay_path = str(out)
                 save_face_heatmaps(frame, run.heatmap_dir, stem)
+        self._render_people(state, run, stem)
         if run.heatmap_dir is not None and result.kind == "video" and result.frames:
             out = run.heatmap_dir / timeline_name(stem)
             times = [fr.time_s or 0.0 for fr in result.frames]
             save_timeline(out, times, [fr.score for fr in result.frames], result.threshold, result.title)
             result.timeline_path = str(out)
+
+    def _render_people(self, state: _Pending, run: _Run, stem: str) -> None:
+        """Each person's representative face as a picture (crop + heatmap), kept and/or written."""
+        from laanet.inference.people import person_crop_name, person_picture
+        from laanet.inference.preprocess import margin_for
+        from laanet.inference.render import save_rgb
+
+        result = state.result
+        positions = {id(frame): pos for pos, frame in enumerate(result.frames)}
+        for person in result.people:
+            frame, k, face = person.representative
+            pos = positions[id(frame)]
+            if pos not in state.images:
+                continue
+            canvas, scale = state.images[pos]
+            picture = person_picture(canvas, scale, state.crops[(pos, k)], self.crop_size, margin_for(self.crop_size),
+                                     face, result.threshold)
+            if run.keep_overlays:
+                person.crop = picture
+            if run.heatmap_dir is not None:
+                out = run.heatmap_dir / person_crop_name(stem, person.id)
+                save_rgb(out, picture)
+                person.crop_path = str(out)

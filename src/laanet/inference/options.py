@@ -38,6 +38,8 @@ class InferenceOptions:
         flip_test: score each face crop and its mirror and average their logits (the official test does).
         face_backend: ``"mediapipe"`` or ``"dlib"`` (see docs/faces.md).
         batch_size: face crops per forward pass.
+        max_faces: more faces (people, in a video) than this flags the result ``too_many_faces``; every face is
+            still scored (docs/results.md).
     """
 
     weights: str | None = None
@@ -48,6 +50,7 @@ class InferenceOptions:
     flip_test: bool = True
     face_backend: str = "mediapipe"
     batch_size: int = 8
+    max_faces: int = 4
 
     def __post_init__(self) -> None:
         if isinstance(self.weights, os.PathLike):
@@ -65,7 +68,7 @@ class InferenceOptions:
         ):
             raise ValueError(f"threshold is a probability in [0, 1], got {self.threshold!r}")
         object.__setattr__(self, "threshold", float(self.threshold))
-        for name in ("frames", "batch_size"):
+        for name in ("frames", "batch_size", "max_faces"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer of at least 1, got {value!r}")

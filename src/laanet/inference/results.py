@@ -5,6 +5,11 @@ Aggregation (the paper's test protocol, with probabilities instead of raw logits
 - a face's score is ``sigmoid(logit)`` (with flip test: the mean of the logits of the crop and its mirror);
 - a frame's score is the max over its faces (its logit is the max face logit);
 - a video's score is ``sigmoid(mean of its frame logits)``; frames without a face do not count;
+- **people**: the faces of a video are linked into tracks, one per person (:mod:`laanet.inference.tracking`;
+  each face of an image is its own person); a person's score is ``sigmoid(mean of their face logits)``, and the
+  file's verdict is its most suspicious person's (``FileResult.person``; :mod:`laanet.inference.people`). With
+  one face per frame this is the video rule above;
+- every result carries ``flags``: reasons the verdict may be out of scope (:mod:`laanet.inference.flags`);
 - a file with no face in any frame is ``no_face``; a file that cannot be read, or whose score is not a finite
   number, is ``error`` (its score is None: JSON output never holds NaN).
 
@@ -29,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from laanet.inference.flags import FaceQuality, Flag
+from laanet.inference.people import PersonResult, most_suspicious, people_of, person_crop_name
 from laanet.inference.provenance import SCHEMA_VERSION, Provenance, utc_now
 
 
@@ -72,6 +79,8 @@ class FaceResult:
     detector_score: float
     heatmap: np.ndarray | None = field(default=None, repr=False)
     heatmap_path: str | None = None  # the .npy holding ``heatmap``, once written
+    person: int | None = None  # the person (track) this face belongs to (``FileResult.people``)
+    quality: FaceQuality | None = None  # size, sharpness and blockiness, for the flags
 
     @property
     def score(self) -> float | None:
@@ -91,7 +100,10 @@ class FaceResult:
             "detector_score": finite_or_none(self.detector_score, 4),
             "heatmap": self.heatmap_path,
             "heatmap_max": None if self.heatmap is None else finite_or_none(float(self.heatmap.max()), 4),
+            "person": self.person,
         }
+        if self.quality is not None:
+            out["quality"] = self.quality.to_dict()
         if heatmap_values and self.heatmap is not None and self.finite:
             out["heatmap_values"] = np.round(self.heatmap.astype(np.float64), 3).tolist()
         return out
@@ -140,13 +152,24 @@ class FileResult:
     threshold: float = 0.5
     timeline_path: str | None = None
     provenance: Provenance | None = field(default=None, repr=False)
+    people: list[PersonResult] = field(default_factory=list, repr=False)  # set by finalize()
+    flags: list[Flag] = field(default_factory=list)  # set by the Detector (laanet.inference.flags)
 
     @property
     def logit(self) -> float | None:
+        """The most suspicious person's mean logit; without people, the mean of the frame logits."""
         if self.status == "error":
             return None
+        if self.people:
+            return most_suspicious(self.people).logit
         logits = [fr.logit for fr in self.frames if fr.logit is not None]
         return float(np.mean(logits)) if logits else None
+
+    @property
+    def person(self) -> int | None:
+        """The id of the person the verdict comes from (the most suspicious one), or None."""
+        best = most_suspicious(self.people) if self.status != "error" else None
+        return None if best is None else best.id
 
     @property
     def score(self) -> float | None:
@@ -171,6 +194,7 @@ class FileResult:
                 self.error = "the model returned a non-finite score (NaN or inf); check the weights file"
             elif self.logit is None:
                 self.status = "no_face"
+        self.people = people_of(self.frames, self.threshold) if self.status == "ok" else []
         return self
 
     def to_dict(self, *, provenance: bool = True, heatmap_values: bool = False) -> dict[str, Any]:
@@ -193,6 +217,9 @@ class FileResult:
                 "threshold": self.threshold,
                 "frames": [fr.to_dict(heatmap_values=heatmap_values) for fr in self.frames],
                 "timeline": self.timeline_path,
+                "flags": [flag.to_dict() for flag in self.flags],
+                "person": self.person,
+                "people": [p.to_dict() for p in self.people],
             }
         )
         if provenance and self.provenance is not None:
@@ -219,6 +246,11 @@ class FileResult:
                 frame.overlay_path = str(out)
             if heatmaps:
                 save_face_heatmaps(frame, directory, stem)
+        for person in self.people:
+            if overlays and person.crop is not None:
+                out = directory / person_crop_name(stem, person.id)
+                save_rgb(out, person.crop)
+                person.crop_path = str(out)
         if self.kind == "video" and any(fr.faces for fr in self.frames):
             out = directory / timeline_name(stem)
             save_timeline(out, [fr.time_s or 0.0 for fr in self.frames], [fr.score for fr in self.frames], self.threshold, self.title)
@@ -232,9 +264,11 @@ class FileResult:
         """``name: fake, P(fake) = 0.973`` (or the status when there is no score)."""
         name = Path(self.path).name if not self.path.startswith("<") else self.path
         if self.score is None:
-            return f"{name}: {self.status}" + (f" ({self.error})" if self.error else "")
+            status = "no face found, no verdict" if self.status == "no_face" else self.status
+            return f"{name}: {status}" + (f" ({self.error})" if self.error else "")
         noun = "video P(fake)" if self.kind == "video" else "P(fake)"
-        return f"{name}: {self.label}, {noun} = {self.score:.3f}"
+        who = f" (person {self.person} of {len(self.people)})" if len(self.people) > 1 else ""
+        return f"{name}: {self.label}, {noun} = {self.score:.3f}{who}"
 
     def plot(self, *, max_faces: int = 4):
         """A matplotlib figure: the overlay of the highest-scoring frame (or the face heatmaps when no overlay
@@ -277,7 +311,11 @@ class FileResult:
     def __repr__(self) -> str:
         score = "None" if self.score is None else f"{self.score:.3f}"
         parts = [f"path={self.path!r}", f"kind={self.kind!r}", f"status={self.status!r}", f"label={self.label!r}", f"score={score}"]
-        parts += [f"frames={len(self.frames)}", f"faces={len(self.faces)}"]
+        parts += [f"frames={len(self.frames)}", f"faces={len(self.faces)}", f"people={len(self.people)}"]
+        if self.person is not None:
+            parts.append(f"person={self.person}")
+        if self.flags:
+            parts.append(f"flags={[flag.code for flag in self.flags]!r}")
         if self.error:
             parts.append(f"error={self.error!r}")
         return f"FileResult({', '.join(parts)})"
