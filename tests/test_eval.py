@@ -18,7 +18,7 @@ from laanet.inference.preprocess import crop_to_input
 from laanet.evaluation.report import paper_table
 from laanet.models.checkpoint import load_model
 
-METRIC_KEYS = {"auc", "ap", "ar", "mf1", "f1", "eer", "acc", "n", "n_real", "n_fake"}
+METRIC_KEYS = {"auc", "ap", "ar", "mf1", "f1", "eer", "acc", "n", "n_real", "n_fake", "tpr_at_fpr1", "tpr_at_fpr5", "ece", "brier"}
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +53,14 @@ def test_folder_prepare_then_eval_end_to_end(prep, tiny_weights, tmp_path):
     assert metrics["protocol"]["input_size"] == 128
     assert (out / "roc.png").stat().st_size > 1000
     assert "| Model |" in (out / "table.md").read_text()
+    # Calibration outputs: ECE/Brier of the frame scores as in predictions.csv, the table and the diagram.
+    from laanet.evaluation.metrics import brier_score, expected_calibration_error
+
+    labels, scores = [int(r["label"]) for r in rows], [float(r["score"]) for r in rows]
+    assert metrics["frame"]["ece"] == pytest.approx(expected_calibration_error(labels, scores), abs=1e-5)
+    assert metrics["frame"]["brier"] == pytest.approx(brier_score(labels, scores), abs=1e-5)
+    assert "TPR @ FPR 1 %" in (out / "calibration.md").read_text() and "ECE" in res.output
+    assert (out / "reliability.png").stat().st_size > 1000
 
 
 def test_flip_test_is_mean_of_logits_and_frames_selection(prep, tiny_weights):

@@ -25,7 +25,7 @@ from laanet.service.server import serve_in_thread
 
 LIMIT_MB = 1.0
 LIMIT = int(LIMIT_MB * 2**20)
-RESULT_KEYS = {"schema_version", "path", "kind", "status", "error", "score", "label", "threshold", "frames", "timeline",
+RESULT_KEYS = {"schema_version", "path", "kind", "status", "error", "score", "label", "threshold", "frames", "timeline", "calibration",
                "provenance"}  # one result (result.schema.json)
 FACE_KEYS = {"box", "score", "logit", "detector_score", "heatmap", "heatmap_max"}
 

@@ -103,7 +103,11 @@ def eval_command(
     typer.echo(f"video level ({video['n']} videos): AUC {pct(video['auc'])}  AP {pct(video['ap'])}  "
                f"AR {pct(video['ar'])}  mF1 {pct(video['mf1'])}  EER {pct(video['eer'])}  ACC {pct(video['acc'])}")
     typer.echo(f"frame level ({frame['n']} crops): AUC {pct(frame['auc'])}  AP {pct(frame['ap'])}  ACC {pct(frame['acc'])}")
-    typer.echo(f"written: {out}/metrics.json, predictions.csv, roc.png, table.md" + (", sweep.*" if sweep else ""))
+    for level, m in (("video", video), ("frame", frame)):
+        typer.echo(f"{level} level: TPR@FPR1% {pct(m['tpr_at_fpr1'])}  TPR@FPR5% {pct(m['tpr_at_fpr5'])}  "
+                   f"ECE {m['ece']:.4f} (15 bins)  Brier {m['brier']:.4f}")
+    typer.echo(f"written: {out}/metrics.json, predictions.csv, roc.png, table.md, calibration.md, reliability.png"
+               + (", sweep.*" if sweep else ""))
 
 
 def register(app: typer.Typer) -> None:

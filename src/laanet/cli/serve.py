@@ -8,8 +8,8 @@ import typer
 
 from laanet.cli._common import fail
 from laanet.cli._options import (
-    DEFAULTS, Backend, BackendOption, BatchSizeOption, DeviceOption, FaceBackendOption, Sha256Option,
-    ThresholdOption, WeightsOption, inference_options,
+    DEFAULTS, Backend, BackendOption, BatchSizeOption, CalibrationOption, DeviceOption, FaceBackendOption,
+    OperatingPointOption, Sha256Option, ThresholdOption, WeightsOption, inference_options,
 )
 
 HELP = (
@@ -22,6 +22,8 @@ HELP = (
     "a request takes one of --max-concurrency analysis slots only once its upload is complete, or waits in a "
     "queue of --queue-size; beyond that it gets 503 with Retry-After. /health answers 503 while the model fails "
     "its self-check.\n\n"
+    "With --calibration CAL.json every answer also gives the calibrated probability, the band and the operating "
+    "point that decided the label (see docs/calibration.md).\n\n"
     "Listens on 127.0.0.1 by default. There is no authentication: put a proxy in front before exposing it. "
     "See docs/serve.md."
 )
@@ -48,6 +50,8 @@ def serve(
         "--flip-test/--no-flip-test", help="Default of the requests' flip_test field: average each face with its mirror.")] = DEFAULTS["flip_test"],
     face_backend: FaceBackendOption = DEFAULTS["face_backend"],
     batch_size: BatchSizeOption = DEFAULTS["batch_size"],
+    calibration: CalibrationOption = None,
+    operating_point: OperatingPointOption = None,
     max_upload_mb: float = typer.Option(50.0, "--max-upload-mb", min=0.001, help="Largest accepted upload, MiB."),
     max_concurrency: int = typer.Option(4, "--max-concurrency", min=1, help="Analyses in flight at once (complete uploads only)."),
     inference_threads: int = typer.Option(1, "--inference-threads", min=1, help="Threads sharing the model (1 on a CPU; 2-4 on a GPU)."),
@@ -63,7 +67,8 @@ def serve(
     from laanet.service import ServeSettings, create_app
 
     options = inference_options(weights=weights, sha256=sha256, backend=backend, device=device, threshold=threshold,
-                                frames=frames, flip_test=flip_test, face_backend=face_backend, batch_size=batch_size)
+                                frames=frames, flip_test=flip_test, face_backend=face_backend, batch_size=batch_size,
+                                calibration=calibration, operating_point=operating_point)
     if options.weights is None:
         try:
             options = options.replace(weights=str(default_weights()))

@@ -2,7 +2,8 @@
 
 Outputs: ``predictions.csv`` (per crop), ``metrics.json`` (frame/video metrics overall, per dataset and per
 manipulation method, plus the protocol used), ``roc.png``, ``table.md`` (paper Table-1 layout, with any runs
-given to ``compare``), and with ``sweep``: ``sweep.csv``, ``sweep.json``, ``sweep.md`` and ``sweep.png``
+given to ``compare``), ``calibration.md`` (TPR at FPR 1 % / 5 %, EER, ECE over 15 equal-width bins, Brier, frame
+and video level) with ``reliability.png`` (the reliability diagrams), and with ``sweep``: ``sweep.csv``, ``sweep.json``, ``sweep.md`` and ``sweep.png``
 (AUC against perturbation level).
 """
 from __future__ import annotations
@@ -18,7 +19,9 @@ from typing import Any, Sequence
 from laanet.evaluation.evaluate import EvalOptions, LocalScorer, compute_metrics, load_items
 from laanet.evaluation.metrics import frame_and_video_metrics
 from laanet.evaluation.perturb import DF1_PERTURBATIONS, Perturbation
-from laanet.evaluation.report import paper_table, plot_roc, plot_sweep, sweep_table, write_metrics, write_predictions
+from laanet.evaluation.report import (
+    calibration_table, paper_table, plot_reliability, plot_roc, plot_sweep, sweep_table, write_metrics, write_predictions,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +93,8 @@ def run_eval(
     write_metrics(out / "metrics.json", metrics)
     plot_roc(out / "roc.png", preds, title=metrics["protocol"]["name"])
     (out / "table.md").write_text(paper_table([(metrics["protocol"]["name"], metrics)] + compared))
+    (out / "calibration.md").write_text(calibration_table(metrics))
+    plot_reliability(out / "reliability.png", preds, title=metrics["protocol"]["name"])
     v = metrics["video"]
     logger.info("video level: AUC %s AP %s (n=%d); frame level: AUC %s", v["auc"], v["ap"], v["n"], metrics["frame"]["auc"])
 

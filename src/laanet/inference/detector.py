@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from laanet.calibration.apply import apply_to_result, load_for_weights
 from laanet.device import resolve_device
 from laanet.inference.options import InferenceOptions
 from laanet.inference.pipeline import StageTimes, run_overlapped
@@ -138,6 +139,9 @@ class Detector:
         self.weights = path
         fmt = "onnx" if path.suffix == ".onnx" else str(self.runner.meta.get("format", "laanet"))
         self.weights_info = WeightsInfo(name=path.name, sha256=sha256, format=fmt)
+        self.calibration = None if options.calibration is None else load_for_weights(  # CalibrationError: other weights
+            options.calibration, weights_sha256=sha256, weights_name=path.name, operating_point=options.operating_point,
+            options=options.to_dict())
         self.crop_size = DEFAULT_CROP_SIZE  # stored face-crop side; the network input is resized from it
         self.faces = FaceAnalyzer(backend=options.face_backend)
         self._faces_lock = threading.Lock()  # FaceAnalyzer is not thread-safe
@@ -165,6 +169,7 @@ class Detector:
             input_size=self.input_size,
             crop_size=self.crop_size,
             options=(options or self.options).to_dict(),
+            calibration=None if self.calibration is None else self.calibration.provenance(),
         )
 
     @property
@@ -374,6 +379,7 @@ class Detector:
         face_px = model_face_px(self.input_size, self.crop_size, margin_for(self.crop_size))
         state.result.flags = file_flags(state.result, requested_frames=run.options.frames,
                                         limits=FlagLimits(max_faces=run.options.max_faces), face_px=face_px)
+        apply_to_result(state.result, self.calibration)  # calibrated probability, band, operating-point threshold
         if state.result.status == "ok":
             with run.times.measure("overlays"):
                 self._render(state, run)

@@ -52,6 +52,7 @@ class Provenance:
     crop_size: int  # stored face-crop side in pixels
     options: dict[str, Any]
     created: str = field(default_factory=utc_now)
+    calibration: dict[str, Any] | None = None  # laanet.calibration.AppliedCalibration.provenance(), or None
 
     def stamped(self) -> Provenance:
         """A copy with ``created`` set to now."""
@@ -69,6 +70,13 @@ class Provenance:
             "device": self.device,
             "input_size": self.input_size,
             "crop_size": self.crop_size,
-            "options": {**self.options, "weights": self.weights.name},
+            "options": {**self.options, "weights": self.weights.name, **_calibration_name(self.options)},
             "created": self.created,
+            "calibration": self.calibration,
         }
+
+
+def _calibration_name(options: dict[str, Any]) -> dict[str, Any]:
+    """The calibration option as a file name (never a folder), when it is set."""
+    path = options.get("calibration")
+    return {"calibration": os.path.basename(path)} if isinstance(path, str) else {}
