@@ -63,7 +63,7 @@ class _Page(HTMLParser):
         self.text: list[str] = []
         self._in_style = False
 
-    BLOCKS = {"th", "td", "tr", "li", "p", "h2", "h3", "figcaption", "div", "table", "summary"}
+    BLOCKS = {"th", "td", "tr", "li", "p", "h2", "h3", "figcaption", "div", "table", "dt", "dd"}
 
     def _gap(self, tag: str) -> None:
         if tag in self.BLOCKS and self.sections:
@@ -170,12 +170,24 @@ def test_video_timeline_and_most_suspicious_frames(run_dir):
     page = parse((run_dir / "report.html").read_text(encoding="utf-8"))
     k = next(i for i, r in enumerate(results) if r["kind"] == "video")
     video = section_text(page, k)
-    assert "Timeline" in video and "per-frame scores" in video
+    assert "Timeline" in video
+    people = results[k].get("people") or []  # with people tracking: one line per person, else the frame scores
+    assert ("per-frame scores" in video) == (not people)
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    svg = html.split(f'id="input-{k + 1}"')[1].split("</svg>")[0]
+    assert svg.count('<polyline class="series"') == max(1, len(people))
     assert "Most suspicious frames" in video and video.count("frame ") >= 4
-    # The captions follow the frames' scores, highest first, and say when the frame is.
-    frames = sorted(results[k]["frames"], key=lambda f: -f["score"])
-    first = video.index(f"frame {frames[0]['index']}, {frames[0]['time_s']:.2f} s")
-    assert first < video.index(f"frame {frames[-1]['index']}, {frames[-1]['time_s']:.2f} s")
+    # Captions: each person's representative frame first, then the other frames by score, highest first, with
+    # their time.
+    captions = re.findall(r"<figcaption>([^<]*)</figcaption>", html.split(f'id="input-{k + 1}"')[1].split("</section>")[0])
+    by_index = {f["index"]: f for f in results[k]["frames"]}
+    shown = [int(re.match(r"(?:person \S+, )?frame (\d+)", c).group(1)) for c in captions]
+    rest = shown[len(people):]
+    assert len(captions) == min(4, len(by_index)) and len(set(shown)) == len(shown)
+    for person, caption in zip(sorted(people, key=lambda p: -p["score"]), captions):
+        assert caption.startswith(f"person {person['id']}, frame {person['representative']['frame']}: ")
+    assert [by_index[i]["score"] for i in rest] == sorted((by_index[i]["score"] for i in rest), reverse=True)
+    assert all(f"frame {i}, {by_index[i]['time_s']:.2f} s: P(fake) {by_index[i]['score']:.3f}" in captions for i in rest)
     photo = section_of(page, results, "obama_portrait.jpg")
     assert "Timeline" not in photo  # a photo has no timeline
 
@@ -223,10 +235,11 @@ def test_people_flags_calibration_and_model_card(run_dir):
     page = parse(html)
     text = section_text(page, 0)
     assert "likely fake" in text and "calibrated probability of fake = 0.884" in text
-    assert "operating point: threshold 0.71" in text and "uncalibrated" not in text
+    assert "calibration: operating point: threshold 0.71" in text and "uncalibrated" not in text
+    assert "labelled at operating point n/a (threshold 0.71, FPR 1.0 %, TPR 62.0 %)" in text
     assert "small_face: faces are smaller than 64 px (the model needs 128)" in text
     assert "<b>3</b> faces & more" in text and "<b>3</b>" not in html  # escaped
-    assert "The file verdict is person 1's" in text and "1 (file verdict)" in text
+    assert "The file verdict is person 1's, the most suspicious of 2." in text and "1 (file verdict)" in text
     assert "model family laanet" in text and "model name laanet-sbi" in text
     links = [a.get("href") for tag, a in page.tags if tag == "a" and not (a.get("href") or "").startswith("#")]
     assert links == ["https://example.org/model-cards/laanet-sbi.md"]
@@ -254,7 +267,7 @@ def test_calibrated_false_says_uncalibrated(run_dir):
     photo = next(r for r in results_of(run_dir) if r["path"].endswith("obama_portrait.jpg"))
     entry = {**photo, "calibration": {"calibrated": False, "probability": None, "band": None, "operating_point": None}}
     text = section_text(parse(_render([entry], run_dir)), 0)
-    assert "uncalibrated" in text and "calibration: calibrated no" in text
+    assert "uncalibrated" in text and "calibration none (uncalibrated)" in text
 
 
 def test_overlays_are_looked_up_only_inside_the_results_folder(run_dir, tmp_path):
@@ -264,11 +277,15 @@ def test_overlays_are_looked_up_only_inside_the_results_folder(run_dir, tmp_path
     entry = copy.deepcopy(video)
     for frame in entry["frames"]:
         frame["overlay"] = str(outside)  # recorded absolute path of a file outside the folder
+    for person in entry.get("people") or []:
+        person["representative"].update(overlay=str(outside), crop=str(outside))
     page = parse(_render([entry], run_dir))
     assert not [a for t, a in page.tags if t == "img"]
     assert "were not found in the results folder" in section_text(page, 0)
     for frame in entry["frames"]:
         frame["overlay"] = "../" + Path(video["frames"][0]["overlay"]).name  # relative, climbing out: name only
+    for person in entry.get("people") or []:
+        person["representative"].update(overlay=None, crop=None)
     assert len([a for t, a in parse(_render([entry], run_dir)).tags if t == "img"]) == 1  # found inside, once
 
 
@@ -340,3 +357,15 @@ def test_model_card_is_embedded_and_linked(run_dir, tmp_path):
     assert "<td>Apache-2.0 &lt;script&gt;x&lt;/script&gt;</td>" in card and "<script" not in html
     assert "<span>training</span>" in card and '<a href="https://arxiv.org/abs/2401.13856">the paper</a>' in card
     assert "<img" not in card
+
+
+def test_most_suspicious_frames_come_first(run_dir):
+    video = copy.deepcopy(next(r for r in results_of(run_dir) if r["kind"] == "video"))
+    video.pop("people", None)
+    video.pop("person", None)
+    for frame, score in zip(video["frames"], (0.2, 0.9, 0.5, 0.7)):
+        frame["score"] = score
+    html = _render([video], run_dir, max_pictures=3)
+    captions = re.findall(r"<figcaption>([^<]*)</figcaption>", html)
+    assert [c.rsplit(" ", 1)[1] for c in captions] == ["0.900", "0.700", "0.500"]
+    assert captions[0].startswith(f"frame {video['frames'][1]['index']}, ")

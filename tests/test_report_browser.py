@@ -117,8 +117,10 @@ def test_report_shows_verdicts_and_hostile_names_as_text(browser, run_dir, opene
 def test_images_load_and_nothing_is_fetched(browser, run_dir, opened, screenshot_dir):
     results = _results(run_dir)
     widths = browser.execute_script("return Array.from(document.images, i => [i.complete, i.naturalWidth])")
-    expected = sum(min(4, sum(1 for f in r["frames"] if f["overlay"])) for r in results)
-    assert len(widths) == expected >= 4
+    figures = browser.execute_script("return document.querySelectorAll('figure img').length")
+    assert figures == sum(min(4, sum(1 for f in r["frames"] if f["overlay"])) for r in results) >= 4
+    crops = sum(1 for r in results for p in r.get("people") or [] if p["representative"].get("crop"))
+    assert len(widths) == figures + crops  # the overlays, and each person's face when results have people
     assert all(done and width > 0 for done, width in widths), widths
     fetched = browser.execute_script(
         "return performance.getEntriesByType('resource').map(e => e.name).filter(n => !n.startsWith('data:'))")
@@ -128,7 +130,8 @@ def test_images_load_and_nothing_is_fetched(browser, run_dir, opened, screenshot
     # The video's timeline is drawn: one line of per-frame scores, 4 markers, a threshold.
     video = next(k for k, r in enumerate(results) if r["kind"] == "video")
     svg = f"document.querySelectorAll('section.input')[{video}].querySelector('svg.timeline')"
-    assert browser.execute_script(f"return {svg}.querySelectorAll('polyline.series').length") == 1
+    people = len(results[video].get("people") or [])
+    assert browser.execute_script(f"return {svg}.querySelectorAll('polyline.series').length") == max(1, people)
     assert browser.execute_script(f"return {svg}.querySelectorAll('circle').length") >= 4
     assert browser.execute_script(f"return {svg}.getBoundingClientRect().width") > 300
     browser.execute_script(f"{svg}.scrollIntoView()")

@@ -22,7 +22,12 @@ code, .mono { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-
 table { border-collapse: collapse; width: 100%; margin: 4px 0; }
 th, td { text-align: left; vertical-align: top; padding: 3px 8px; border-bottom: 1px solid #ddd; }
 th { font-weight: 600; white-space: nowrap; }
-.kv th { width: 28%; color: #444; font-weight: 500; }
+dl.kv { display: grid; grid-template-columns: max-content minmax(0, 1fr) max-content minmax(0, 1fr);
+         gap: 3px 12px; margin: 4px 0; align-items: baseline; }
+dl.kv dt { color: #444; }
+dl.kv dd { margin: 0; overflow-wrap: anywhere; }
+dl.kv dt.wide { grid-column: 1; }
+dl.kv dd.wide { grid-column: span 3; }
 .meta { color: #444; }
 section.input { background: #fff; border: 1px solid #d7d7d2; border-radius: 6px; padding: 14px 18px; margin: 16px 0; }
 .path { color: #555; margin: 0 0 8px; }
@@ -50,9 +55,8 @@ svg.timeline text { font-family: system-ui, "DejaVu Sans", Arial, sans-serif; fi
 .summary .fake { color: var(--fake); } .summary .real { color: var(--real); }
 .summary .noface { color: var(--noface); } .summary .error { color: var(--error); }
 .summary .uncertain { color: var(--uncertain); }
-details summary { cursor: pointer; color: #333; }
 footer { color: #555; font-size: 12px; margin-top: 24px; }
-img.crop { display: block; width: 72px; height: auto; margin-bottom: 2px; border: 1px solid #ccc; }
+img.crop { display: inline-block; vertical-align: middle; width: 64px; height: auto; margin-right: 8px; border: 1px solid #ccc; }
 section.card { background: #fff; border: 1px solid #d7d7d2; border-radius: 6px; padding: 14px 18px; margin: 16px 0; }
 section.card h1 { font-size: 17px; } section.card h2 { font-size: 15px; } section.card h3 { font-size: 13px; }
 section.card table { font-size: 12px; }
@@ -66,8 +70,6 @@ section.card table { font-size: 12px; }
   .verdict, .verdict.fake, .verdict.real, .verdict.noface, .verdict.error, .verdict.uncertain { background: #fff !important; }
   a { color: #000; text-decoration: underline; }
   a[href^="http"]::after { content: " (" attr(href) ")"; font-size: 9pt; overflow-wrap: anywhere; }
-  details { display: block; }
-  details > summary { display: none; }
   figure, table, svg { break-inside: avoid; page-break-inside: avoid; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 }
@@ -134,15 +136,13 @@ calibration file the band and the calibrated probability are shown. "No face fou
 {% if e.pictures_note %}<p class="none">{{ e.pictures_note }}</p>{% endif %}
 
 <h3>Provenance</h3>
-<table class="kv provenance"><tbody>
-{% for k, v in e.provenance %}<tr><th>{{ k }}</th><td class="mono">{{ v }}</td></tr>{% endfor %}
-<tr><th>model card</th><td>{% if e.card %}{% if e.card.href %}<a class="card-link" href="{{ e.card.href }}">{{ e.card.ref }}</a>{% if e.card.anchor %} (in this report){% endif %}{% else %}<span class="mono">{{ e.card.ref }}</span> (in the laanet repository){% endif %}{% else %}<span class="none">not available</span>{% endif %}</td></tr>
-{% for k, v in e.verdict.calibration_rows %}<tr><th>calibration: {{ k }}</th><td class="mono">{{ v }}</td></tr>{% endfor %}
-{% if not e.verdict.calibration_rows %}<tr><th>calibration</th><td>none (uncalibrated)</td></tr>{% endif %}
-</tbody></table>
-{% if e.options %}<details open><summary>Options</summary>
-<table class="kv options"><tbody>{% for k, v in e.options %}<tr><th>{{ k }}</th><td class="mono">{{ v }}</td></tr>{% endfor %}</tbody></table>
-</details>{% endif %}
+<dl class="kv provenance">
+{% for k, v in e.provenance %}{% set wide = v | length > 36 %}<dt{% if wide %} class="wide"{% endif %}>{{ k }}</dt><dd class="mono{% if wide %} wide{% endif %}">{{ v }}</dd>
+{% endfor %}<dt class="wide">model card</dt><dd class="wide">{% if e.card %}{% if e.card.href %}<a class="card-link" href="{{ e.card.href }}">{{ e.card.ref }}</a>{% if e.card.anchor %} (in this report){% endif %}{% else %}<span class="mono">{{ e.card.ref }}</span> (in the laanet repository){% endif %}{% else %}<span class="none">not available</span>{% endif %}</dd>
+{% for k, v in e.verdict.calibration_rows %}{% set wide = v | length > 36 %}<dt{% if wide %} class="wide"{% endif %}>calibration{% if k %}: {{ k }}{% endif %}</dt><dd class="mono{% if wide %} wide{% endif %}">{{ v }}</dd>
+{% else %}<dt>calibration</dt><dd>not available</dd>
+{% endfor %}{% if e.options %}<dt class="wide">options</dt><dd class="mono wide options">{% for k, v in e.options %}<span class="opt">{{ k }}={{ v }}</span>{% if not loop.last %} · {% endif %}{% endfor %}</dd>{% endif %}
+</dl>
 </section>
 {% endfor %}
 {% for card in cards %}
