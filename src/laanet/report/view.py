@@ -19,6 +19,7 @@ from laanet.report.timeline import Series, timeline_svg
 MAX_PICTURES = 4  # overlays shown per input: the most suspicious frames
 MAX_PEOPLE_PLOTTED = 12
 CROP_SIDE = 112  # people's representative faces, pixels
+SHOWN_IN_VERDICT = ("calibrated", "probability", "band")  # calibration fields the verdict line already gives
 
 
 @dataclass
@@ -113,8 +114,13 @@ def verdict_of(entry: dict[str, Any]) -> Verdict:
     calibrated = bool(calibration and calibration.get("calibrated") is True)
     band = _band_text(calibration.get("band")) if calibrated else "uncalibrated"
     rows: list[tuple[str, str]] = []
-    if calibration:
+    if calibration and not calibrated:
+        note = calibration.get("note")
+        rows.append(("", "none (uncalibrated)" + (f": {note}" if isinstance(note, str) and note else "")))
+    elif calibration:
         for key, value in calibration.items():
+            if key in SHOWN_IN_VERDICT:
+                continue
             if isinstance(value, dict):
                 rows += [(f"{key.replace('_', ' ')}: {k}", text_of(v)) for k, v in value.items()]
             else:
@@ -131,7 +137,7 @@ def verdict_of(entry: dict[str, Any]) -> Verdict:
     if calibrated and isinstance(calibration.get("band"), str) and "uncertain" in calibration["band"]:
         css = "uncertain"
     noun = "video P(fake)" if entry.get("kind") == "video" else "P(fake)"
-    score_text = f"{noun} = {score:.3f}" + (f" (threshold {threshold:g})" if threshold is not None else "")
+    score_text = f"{noun} = {score:.3f}" + (f" (threshold {threshold:.4g})" if threshold is not None else "")
     if calibrated:
         prob = _num(calibration.get("probability"))
         note = f"calibrated probability of fake = {prob:.3f}" if prob is not None else "calibrated"
@@ -139,7 +145,7 @@ def verdict_of(entry: dict[str, Any]) -> Verdict:
         if op:
             rates = [f"{name} {_num(op.get(key)) * 100:.1f} %" for name, key in (("FPR", "fpr"), ("TPR", "tpr"))
                      if _num(op.get(key)) is not None]
-            where = f"threshold {_num(op.get('threshold')):g}" if _num(op.get("threshold")) is not None else ""
+            where = f"threshold {_num(op.get('threshold')):.4g}" if _num(op.get("threshold")) is not None else ""
             detail = ", ".join(x for x in [where, *rates] if x)
             note += f"; labelled at operating point {text_of(op.get('name', 'n/a'))}" + (f" ({detail})" if detail else "")
     else:
@@ -184,7 +190,8 @@ def _person_rows(entry: dict[str, Any], folder: Path) -> tuple[list[PersonRow] |
             chosen=chosen is not None and p.get("id") == chosen,
             crop=None if data is None else Picture(f"person {text_of(p.get('id'))}", *data),
         ))
-    note = f"The file verdict is person {text_of(chosen)}'s (the most suspicious)." if chosen is not None else None
+    note = (f"The file verdict is person {text_of(chosen)}'s, the most suspicious of {len(people)}."
+            if chosen is not None and len(people) > 1 else None)
     return rows, note
 
 
