@@ -369,3 +369,34 @@ def test_most_suspicious_frames_come_first(run_dir):
     captions = re.findall(r"<figcaption>([^<]*)</figcaption>", html)
     assert [c.rsplit(" ", 1)[1] for c in captions] == ["0.900", "0.700", "0.500"]
     assert captions[0].startswith(f"frame {video['frames'][1]['index']}, ")
+
+
+def test_report_of_a_calibrated_run(run_dir, tiny_weights, tmp_path):
+    """``detect --calibration --report`` end to end: the band and calibrated probability of the real results."""
+    pytest.importorskip("laanet.calibration", reason="laanet.calibration (issue 20, part 1) is not in this tree")
+    from laanet.calibration.file import DataSummary, WeightsRef
+    from laanet.calibration.fit import fit_calibration
+    from laanet.inference.provenance import file_sha256
+
+    # Real files around logit -1, fakes around +0.8: the tiny model's logit (~0.07) lands between the band edges.
+    rng = np.random.default_rng(0)
+    logits = np.concatenate([rng.normal(-1.0, 0.6, 150), rng.normal(0.8, 0.6, 150)])
+    labels = np.r_[np.zeros(150), np.ones(150)]
+    cal = fit_calibration(logits, labels, weights=WeightsRef(tiny_weights.name, file_sha256(tiny_weights)),
+                          data=DataSummary("synthetic", "folder", 150, 150), n_boot=50,
+                          scoring={"frames": 4, "flip_test": True, "face_backend": "mediapipe"})
+    cal_path = cal.save(tmp_path / "cal.json")
+    out = tmp_path / "out"
+    args = ["detect", str(sample_path("obama_portrait.jpg")), "--weights", str(tiny_weights), "--device", "cpu",
+            "--calibration", str(cal_path), "--out", str(out), "--report"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    entry = results_of(out)[0]
+    block = entry["calibration"]
+    assert block["calibrated"] is True and block["band"]
+    text = section_text(parse((out / "report.html").read_text(encoding="utf-8")), 0)
+    assert f" {block['band']} " in f" {text} " and "uncalibrated" not in text
+    assert f"calibrated probability of fake = {block['probability']:.3f}" in text
+    op = block["operating_point"]
+    assert f"labelled at operating point {op['name']} (threshold {op['threshold']:.4g}, FPR {op['fpr'] * 100:.1f} %" in text
+    assert f"calibration: sha256 {file_sha256(cal_path)}" in text  # the provenance names the calibration file
