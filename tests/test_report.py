@@ -181,11 +181,11 @@ def test_video_timeline_and_most_suspicious_frames(run_dir):
     # their time.
     captions = re.findall(r"<figcaption>([^<]*)</figcaption>", html.split(f'id="input-{k + 1}"')[1].split("</section>")[0])
     by_index = {f["index"]: f for f in results[k]["frames"]}
-    shown = [int(re.match(r"(?:person \S+, )?frame (\d+)", c).group(1)) for c in captions]
+    shown = [int(re.search(r"frame (\d+)", c).group(1)) for c in captions]
     rest = shown[len(people):]
     assert len(captions) == min(4, len(by_index)) and len(set(shown)) == len(shown)
     for person, caption in zip(sorted(people, key=lambda p: -p["score"]), captions):
-        assert caption.startswith(f"person {person['id']}, frame {person['representative']['frame']}: ")
+        assert caption.startswith(f"person {person['id']} (P(fake) {person['score']:.3f}), frame {person['representative']['frame']}")
     assert [by_index[i]["score"] for i in rest] == sorted((by_index[i]["score"] for i in rest), reverse=True)
     assert all(f"frame {i}, {by_index[i]['time_s']:.2f} s: P(fake) {by_index[i]['score']:.3f}" in captions for i in rest)
     photo = section_of(page, results, "obama_portrait.jpg")
@@ -249,7 +249,10 @@ def test_people_flags_calibration_and_model_card(run_dir):
     assert "person 1" in html and "person 0" in html
     # The first picture is person 1's representative frame (frames[2]), then the others by score.
     figures = re.findall(r"<figcaption>([^<]*)</figcaption>", html)
-    assert figures[0] == f"person 1, frame {video['frames'][2]['index']}: P(fake) 0.930"
+    rep = video["frames"][2]
+    assert figures[0] == f"person 1 (P(fake) 0.930), frame {rep['index']}, {rep['time_s']:.2f} s: face P(fake) {rep['score']:.3f}"
+    assert figures[1] == (f"person 0 (P(fake) 0.210), frame {video['frames'][0]['index']}, 0.00 s: "
+                          f"face P(fake) {video['frames'][0]['faces'][0]['score']:.3f}")
 
 
 def test_uncertain_band_and_model_card_that_is_not_a_web_link(run_dir):

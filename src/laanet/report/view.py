@@ -220,6 +220,12 @@ def _timeline(entry: dict[str, Any]) -> tuple[str | None, str | None]:
     return svg, note
 
 
+def _when(entry: dict[str, Any], frame: dict[str, Any], index: Any) -> str:
+    """``frame 12, 0.48 s`` (videos) or ``frame 0`` (photos)."""
+    time_s = _num(frame.get("time_s"))
+    return f"frame {text_of(index)}" + (f", {time_s:.2f} s" if time_s is not None and entry.get("kind") == "video" else "")
+
+
 def _pictures(entry: dict[str, Any], folder: Path, max_pictures: int) -> tuple[list[Picture], str | None]:
     frames = {f.get("index"): f for f in _frames(entry)}
     candidates: list[tuple[str, str | None]] = []  # (caption, recorded path)
@@ -227,12 +233,14 @@ def _pictures(entry: dict[str, Any], folder: Path, max_pictures: int) -> tuple[l
         rep = p.get("representative") if isinstance(p.get("representative"), dict) else {}
         frame = frames.get(rep.get("frame"), {})
         recorded = rep.get("overlay") or frame.get("overlay")
-        caption = f"person {text_of(p.get('id'))}, frame {text_of(rep.get('frame'))}: P(fake) {_p(p.get('score'))}"
+        faces = [f for f in frame.get("faces") or [] if isinstance(f, dict)]
+        face = faces[rep["face"]] if isinstance(rep.get("face"), int) and 0 <= rep["face"] < len(faces) else {}
+        caption = (f"person {text_of(p.get('id'))} (P(fake) {_p(p.get('score'))}), {_when(entry, frame, rep.get('frame'))}: "
+                   f"face P(fake) {_p(face.get('score', frame.get('score')))}")
         candidates.append((caption, recorded))
     ranked = sorted((f for f in frames.values() if f.get("overlay")), key=lambda f: -(_num(f.get("score")) or -1.0))
     for f in ranked:
-        when = f", {_num(f.get('time_s')):.2f} s" if _num(f.get("time_s")) is not None and entry.get("kind") == "video" else ""
-        candidates.append((f"frame {text_of(f.get('index'))}{when}: P(fake) {_p(f.get('score'))}", f.get("overlay")))
+        candidates.append((f"{_when(entry, f, f.get('index'))}: P(fake) {_p(f.get('score'))}", f.get("overlay")))
     pictures: list[Picture] = []
     seen: set[Path] = set()
     missing = 0
