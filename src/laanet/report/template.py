@@ -46,9 +46,9 @@ ul.flags li { margin: 2px 0; }
 ul.flags code { font-weight: 700; }
 .none { color: #666; font-style: italic; }
 tr.chosen td { font-weight: 700; }
-figure { display: inline-block; width: min-content; margin: 4px 10px 8px 0; vertical-align: top; break-inside: avoid; }
+figure { display: inline-table; margin: 4px 10px 8px 0; vertical-align: top; break-inside: avoid; }
 figure img { display: block; max-width: 100%; max-height: 340px; width: auto; height: auto; border: 1px solid #ccc; }
-figcaption { font-size: 12px; color: #333; min-width: 160px; }
+figcaption { display: table-caption; caption-side: bottom; font-size: 12px; color: #333; padding-top: 2px; }
 svg.timeline { max-width: 100%; height: auto; background: #fff; }
 svg.timeline text { font-family: system-ui, "DejaVu Sans", Arial, sans-serif; fill: #222; }
 .summary td.verdict-cell { font-weight: 700; }
