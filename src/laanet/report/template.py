@@ -71,6 +71,8 @@ section.card table { font-size: 12px; }
   a { color: #000; text-decoration: underline; }
   a[href^="http"]::after { content: " (" attr(href) ")"; font-size: 9pt; overflow-wrap: anywhere; }
   figure, table, svg { break-inside: avoid; page-break-inside: avoid; }
+  figure img { max-height: 250px; }
+  img.crop { width: 48px; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 }
 """
