@@ -178,7 +178,7 @@ def test_result_objects(detector, media_dir, tmp_path):
 
     matplotlib.use("Agg")
     res = detector.detect(media_dir / "face_clip.mp4")
-    assert re.fullmatch(r"FileResult\(path='.*face_clip\.mp4', kind='video', status='ok', label='(fake|real)', score=0\.\d{3}, frames=3, faces=\d\)", repr(res))
+    assert re.fullmatch(r"FileResult\(path='.*face_clip\.mp4', kind='video', status='ok', label='(fake|real)', score=0\.\d{3}, frames=3, faces=\d, people=1, person=1\)", repr(res))
     json_path = res.save(tmp_path / "saved")
     saved = json.loads(json_path.read_text())
     assert saved == json.loads(json.dumps(res.to_dict()))

@@ -128,11 +128,15 @@ def _drop_incomplete_last_line(path: Path) -> None:
 CSV_FIELDS = [
     "path", "kind", "status", "file_score", "label", "frame_index", "time_s", "frame_score",
     "face_index", "x1", "y1", "x2", "y2", "face_score", "heatmap", "error",
+    "person", "file_person", "flags",
 ]
 
 
 def write_csv(path: str | os.PathLike, results: Iterable[dict[str, Any]]) -> Path:
-    """One row per face per frame; a file without faces gets one row with empty face fields."""
+    """One row per face per frame; a file without faces gets one row with empty face fields.
+
+    ``person``: the face's person (track) id; ``file_person``: the person the file's verdict comes from;
+    ``flags``: the result's flag codes, ``;``-separated (a ``no_face`` file has an empty ``label``)."""
     path = Path(path)
     try:
         with open(path, "w", newline="", encoding="utf-8") as fh:
@@ -140,14 +144,16 @@ def write_csv(path: str | os.PathLike, results: Iterable[dict[str, Any]]) -> Pat
             writer.writeheader()
             for r in map(json_safe, results):
                 base = {"path": r["path"], "kind": r["kind"], "status": r["status"], "file_score": r["score"],
-                        "label": r["label"], "error": r["error"]}
+                        "label": r["label"], "error": r["error"], "file_person": r.get("person"),
+                        "flags": ";".join(f["code"] for f in r.get("flags") or [])}
                 rows = 0
                 for frame in r["frames"]:
                     for k, face in enumerate(frame["faces"]):
                         x1, y1, x2, y2 = face["box"]
                         writer.writerow({**base, "frame_index": frame["index"], "time_s": frame["time_s"],
                                          "frame_score": frame["score"], "face_index": k, "x1": x1, "y1": y1, "x2": x2,
-                                         "y2": y2, "face_score": face["score"], "heatmap": face.get("heatmap")})
+                                         "y2": y2, "face_score": face["score"], "heatmap": face.get("heatmap"),
+                                         "person": face.get("person")})
                         rows += 1
                 if not rows:
                     writer.writerow(base)

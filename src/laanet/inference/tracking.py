@@ -8,7 +8,12 @@ Two steps, both on the faces of the frames sampled from one video (32 by default
    least :attr:`TrackingConfig.min_iou` (0.05, ByteTrack's default asks for 0.2), a lost track is kept for the
    whole clip, and every face the face detector kept counts as a confident detection (the detectors' own
    scores are on different scales: MediaPipe a probability, dlib an SVM margin).
-2. **Re-linking** joins the tracklets ByteTrack leaves apart when a face jumped further than its box between
+2. **Checking** every link ByteTrack made: the two faces' descriptors (below) are compared and the track is
+   cut between them when they look like two people. Overlap alone cannot be trusted: between two samples
+   people swap places, and a shot cut puts another person where the last one was. (A link whose boxes overlap
+   by more than :attr:`TrackingConfig.confident_iou` and touch no other face is not checked; the default 1.0
+   checks them all.)
+3. **Re-linking** joins the tracklets ByteTrack leaves apart when a face jumped further than its box between
    two samples, was missed in a frame, or appeared after the first frame (ByteTrack confirms a new track only
    on its second frame): two tracklets that never share a frame are one person when their faces look alike,
    by the distance of dlib's ResNet face descriptors (:mod:`laanet.faces.identity`; below
@@ -43,6 +48,8 @@ class TrackingConfig:
     Attributes:
         min_iou: ByteTrack's first association accepts a face whose IoU with the track's predicted box is at
             least this (``minimum_matching_threshold = 1 - min_iou``).
+        confident_iou: a link of a track whose two faces overlap more than this (and no other face) is
+            not checked by appearance (1.0: every link is checked).
         appearance: re-link tracklets by face descriptors (dlib ResNet); False: by box overlap only.
         max_descriptor_distance: tracklets whose mean descriptors are closer than this are one person.
         fallback_iou: without descriptors, tracklets whose boxes nearest in time overlap this much are one person.
@@ -50,6 +57,7 @@ class TrackingConfig:
     """
 
     min_iou: float = 0.05
+    confident_iou: float = 1.0
     appearance: bool = True
     max_descriptor_distance: float = 0.6
     fallback_iou: float = 0.3
@@ -94,7 +102,9 @@ def link_faces(
     """
     config = config or TrackingConfig()
     tracklets = _bytetrack(boxes, config)
-    describe = describe if config.appearance else None
+    describe = _cached(describe) if config.appearance and describe is not None else None
+    if describe is not None:
+        tracklets = _split(tracklets, boxes, describe, config)
     tracklets = _relink(tracklets, boxes, describe, config)
     # Number people by first appearance, then by the left edge of their first face.
     order = sorted(tracklets, key=lambda tr: (tr[0][0], boxes[tr[0][0]][tr[0][1]][0]))
@@ -134,6 +144,47 @@ def _bytetrack(boxes: Sequence[Sequence[Sequence[float]]], config: TrackingConfi
     return [tr for _, tr in sorted(by_track.items())] + alone
 
 
+def _cached(describe: Describe) -> Describe:
+    cache: dict[tuple[int, int], np.ndarray | None] = {}
+
+    def cached(t: int, k: int) -> np.ndarray | None:
+        if (t, k) not in cache:
+            cache[(t, k)] = describe(t, k)
+        return cache[(t, k)]
+
+    cached.cache = cache  # type: ignore[attr-defined]
+    return cached
+
+
+def _distance(a: np.ndarray | None, b: np.ndarray | None) -> float | None:
+    return None if a is None or b is None else float(np.linalg.norm(np.asarray(a, np.float64) - np.asarray(b, np.float64)))
+
+
+def _split(
+    tracklets: list[list[tuple[int, int]]], boxes: Sequence[Sequence[Sequence[float]]], describe: Describe,
+    config: TrackingConfig,
+) -> list[list[tuple[int, int]]]:
+    """Cut tracks between two faces that ByteTrack linked on weak overlap (or in a crowd) and that look like two people."""
+
+    def crowded(t: int, k: int) -> bool:
+        return any(j != k and box_iou(boxes[t][k], other) > 0 for j, other in enumerate(boxes[t]))
+
+    out = []
+    for tracklet in tracklets:
+        tracklet = sorted(tracklet)
+        piece = [tracklet[0]]
+        for prev, cur in zip(tracklet, tracklet[1:]):
+            weak = box_iou(boxes[prev[0]][prev[1]], boxes[cur[0]][cur[1]]) <= config.confident_iou
+            if weak or crowded(*prev) or crowded(*cur):
+                distance = _distance(describe(*prev), describe(*cur))
+                if distance is not None and distance >= config.max_descriptor_distance:
+                    out.append(piece)
+                    piece = []
+            piece.append(cur)
+        out.append(piece)
+    return out
+
+
 def _relink(
     tracklets: list[list[tuple[int, int]]],
     boxes: Sequence[Sequence[Sequence[float]]],
@@ -142,29 +193,24 @@ def _relink(
 ) -> list[list[tuple[int, int]]]:
     """Join tracklets that never share a frame and show one person, closest pair first (module docstring)."""
     tracklets = [sorted(tr) for tr in tracklets]
-    cache: dict[tuple[int, int], np.ndarray | None] = {}
 
     def descriptor(tracklet: list[tuple[int, int]]) -> np.ndarray | None:
+        """Mean descriptor of the faces already described and of up to ``descriptors_per_track`` spread over it."""
         if describe is None:
             return None
         n = len(tracklet)
-        picks = sorted({round(i * (n - 1) / max(1, config.descriptors_per_track - 1)) for i in range(config.descriptors_per_track)})
-        found = []
-        for i in picks:
-            key = tracklet[i]
-            if key not in cache:
-                cache[key] = describe(*key)
-            if cache[key] is not None:
-                found.append(np.asarray(cache[key], dtype=np.float64))
+        picks = {round(i * (n - 1) / max(1, config.descriptors_per_track - 1)) for i in range(config.descriptors_per_track)}
+        known = getattr(describe, "cache", {})
+        found = [describe(*key) for i, key in enumerate(tracklet) if i in picks or key in known]
+        found = [np.asarray(d, dtype=np.float64) for d in found if d is not None]
         return np.mean(found, axis=0) if found else None
 
     def cost(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> float | None:
         """How alike two tracklets are (lower is closer), or None when they are not one person."""
         if {t for t, _ in a} & {t for t, _ in b}:
             return None
-        da, db = descriptor(a), descriptor(b)
-        if da is not None and db is not None:
-            distance = float(np.linalg.norm(da - db))
+        distance = _distance(descriptor(a), descriptor(b))
+        if distance is not None:
             return distance if distance < config.max_descriptor_distance else None
         (ta, ka), (tb, kb) = min(((fa, fb) for fa in a for fb in b), key=lambda p: abs(p[0][0] - p[1][0]))
         overlap = box_iou(boxes[ta][ka], boxes[tb][kb])
