@@ -209,18 +209,19 @@ def plot_sweep(path: str | Path, results: list[dict[str, Any]], *, metric: str =
     return Path(path)
 
 
-def _levels(preds: Predictions) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(level, labels, P(fake)) for the frame and the video level (all datasets pooled)."""
+def _levels(preds: Predictions, probability=sigmoid) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(level, labels, P(fake)) for the frame and the video level (all datasets pooled); ``probability`` maps
+    logits to P(fake) (default the sigmoid; a calibration's ``probability`` for calibrated values)."""
     _, vlab, vlog = video_level(preds.video_id, preds.label, preds.logit)
-    return [("frame", np.asarray(preds.label), sigmoid(preds.logit)), ("video", vlab, sigmoid(vlog))]
+    return [("frame", np.asarray(preds.label), probability(preds.logit)), ("video", vlab, probability(vlog))]
 
 
-def reliability_figure(preds: Predictions, title: str = "", bins: int = ECE_BINS):
+def reliability_figure(preds: Predictions, title: str = "", bins: int = ECE_BINS, probability=sigmoid):
     """Reliability diagrams of P(fake), frame and video level side by side (all datasets pooled).
 
     Each panel: the share of fakes against the mean P(fake) per equal-width bin (``bins``, 15 by default, the
     bins of the ECE), the diagonal of perfect calibration, and under it the count per bin; the title gives the
-    ECE and the Brier score.
+    ECE and the Brier score. ``probability``: logits → P(fake) (default the sigmoid, the uncalibrated score).
     """
     import matplotlib
 
@@ -230,7 +231,7 @@ def reliability_figure(preds: Predictions, title: str = "", bins: int = ECE_BINS
     from laanet.evaluation.metrics import brier_score, expected_calibration_error
 
     fig, axes = plt.subplots(2, 2, figsize=(9, 5.5), dpi=100, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    for col, (level, labels, probs) in enumerate(_levels(preds)):
+    for col, (level, labels, probs) in enumerate(_levels(preds, probability)):
         r = reliability_bins(labels, probs, bins)
         centres = (r["edges"][:-1] + r["edges"][1:]) / 2
         full = r["count"] > 0
@@ -249,11 +250,11 @@ def reliability_figure(preds: Predictions, title: str = "", bins: int = ECE_BINS
     return fig
 
 
-def plot_reliability(path: str | Path, preds: Predictions, title: str = "") -> Path:
+def plot_reliability(path: str | Path, preds: Predictions, title: str = "", probability=sigmoid) -> Path:
     """Save :func:`reliability_figure` to ``path`` (PNG)."""
     import matplotlib.pyplot as plt
 
-    fig = reliability_figure(preds, title)
+    fig = reliability_figure(preds, title, probability=probability)
     fig.savefig(path)
     plt.close(fig)
     return Path(path)
@@ -275,4 +276,14 @@ def calibration_table(metrics: dict[str, Any]) -> str:
             f"interpolated). ECE: expected calibration error of the uncalibrated P(fake) = sigmoid(logit) over "
             f"{ECE_BINS} equal-width bins of [0, 1], Σ (n_b / N) |share of fakes − mean P(fake)|; Brier: mean "
             "(P(fake) − label)². Reliability diagram: reliability.png.\n")
-    return "\n".join(lines) + "\n" + note
+    out = "\n".join(lines) + "\n" + note
+    cal = metrics.get("calibrated")
+    if cal:
+        out += (f"\n## After calibration ({cal['method']}, {cal['file']})\n\n| Level | ECE before | ECE after | Brier before | "
+                "Brier after |\n|---|---|---|---|---|\n")
+        for level in ("frame", "video"):
+            out += (f"| {level} | {metrics[level]['ece']:.4f} | {cal[level]['ece']:.4f} | {metrics[level]['brier']:.4f} | "
+                    f"{cal[level]['brier']:.4f} |\n")
+        out += ("\nCalibrated P(fake) of each video's mean logit (and, at frame level, of each crop's logit through the "
+                "same file-level map). Reliability diagram: reliability_calibrated.png.\n")
+    return out

@@ -52,16 +52,26 @@ def run_eval(
     sweep_levels: Sequence[int] = (1, 2, 3, 4, 5),
     progress: bool = True,
     scorer: Any = None,
+    calibration: str | Path | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``weights`` on the prepared folders ``data_dirs``; returns the metrics written to ``metrics.json``.
 
     ``scorer``: what scores the crops (default: a :class:`~laanet.evaluation.evaluate.LocalScorer` of
     ``weights`` on ``options.device``; ``laanet eval --ray`` passes a ``laanet.scale.ray_eval.RayScorer``).
+    ``calibration``: a ``laanet calibrate`` file for ``weights`` (else ``CalibrationError``): the ECE and Brier
+    score of its calibrated P(fake) go to ``metrics["calibrated"]``, with ``reliability_calibrated.png``.
     """
     options = options or EvalOptions()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     compared = [read_run(c) for c in compare]  # fail early on a bad --compare
+    cal = None
+    if calibration is not None:  # fail early on a calibration made for other weights
+        from laanet.calibration import Calibration
+        from laanet.inference.provenance import file_sha256
+
+        cal = Calibration.load(calibration)
+        cal.check_weights(file_sha256(weights), Path(weights).name)
     sweep_perts = [Perturbation(t, lv) for t in sweep_types for lv in sweep_levels] if sweep else []
 
     items = load_items(data_dirs, split=options.split, frames=options.frames)
@@ -89,6 +99,16 @@ def run_eval(
         "seconds": round(seconds, 3),
         "device": scorer.device,
     }
+    if cal is not None:
+        from laanet.evaluation.metrics import brier_score, expected_calibration_error, video_level
+
+        _, vlab, vlog = video_level(preds.video_id, preds.label, preds.logit)
+        metrics["calibrated"] = {"file": Path(calibration).name, "method": cal.method}
+        for level, labels, logits in (("frame", preds.label, preds.logit), ("video", vlab, vlog)):
+            probs = cal.probability(logits)
+            metrics["calibrated"][level] = {"ece": expected_calibration_error(labels, probs), "brier": brier_score(labels, probs)}
+        plot_reliability(out / "reliability_calibrated.png", preds, title=f"{Path(calibration).name} ({cal.method})",
+                         probability=cal.probability)
     write_predictions(out / "predictions.csv", preds)
     write_metrics(out / "metrics.json", metrics)
     plot_roc(out / "roc.png", preds, title=metrics["protocol"]["name"])
