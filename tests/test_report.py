@@ -403,3 +403,27 @@ def test_report_of_a_calibrated_run(run_dir, tiny_weights, tmp_path):
     op = block["operating_point"]
     assert f"labelled at operating point {op['name']} (threshold {op['threshold']:.4g}, FPR {op['fpr'] * 100:.1f} %" in text
     assert f"calibration: sha256 {file_sha256(cal_path)}" in text  # the provenance names the calibration file
+
+
+def test_report_of_a_server_answer_with_inline_overlays(run_dir, tmp_path):
+    """``laanet serve`` answers carry overlays as data: URLs: the report decodes and re-encodes them (only
+    PNG/JPEG/WebP pictures; an SVG or bytes that are not a picture are left out)."""
+    import base64
+
+    photo = copy.deepcopy(next(r for r in results_of(run_dir) if r["path"].endswith("obama_portrait.jpg")))
+    png = (run_dir / "heatmaps" / Path(photo["frames"][0]["overlay"]).name).read_bytes()
+    answer = {**photo, "schema_version": "1.0", "path": "upload <1>.jpg", "people": [], "person": None,
+              "provenance": json.loads((run_dir / "results.json").read_text())["provenance"]}
+    answer["frames"][0]["overlay"] = "data:image/png;base64," + base64.b64encode(png).decode()
+    (tmp_path / "answer.json").write_text(json.dumps(answer))
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "answer.json"), "--out", str(tmp_path / "a.html")])
+    assert result.exit_code == 0, result.output
+    page = parse((tmp_path / "a.html").read_text())
+    images = [a for t, a in page.tags if t == "img"]
+    assert len(images) == 1 and images[0]["src"].startswith("data:image/jpeg;base64,")  # re-encoded, not copied
+    assert "upload <1>.jpg" in section_text(page, 0)
+    svg = base64.b64encode(b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>').decode()
+    for bad in ("data:image/svg+xml;base64," + svg, "data:image/png;base64," + base64.b64encode(b"not a png").decode()):
+        answer["frames"][0]["overlay"] = bad
+        page = parse(_render([answer], tmp_path))
+        assert not [a for t, a in page.tags if t == "img"]

@@ -10,12 +10,16 @@ and re-encoded as JPEG: about 30 KB a picture (a 100-input run with 4 pictures e
 from __future__ import annotations
 
 import base64
+import binascii
 import io
+import re
 from pathlib import Path, PurePath
 
 MAX_SIDE = 480  # long side of the pictures in the report, pixels
 JPEG_QUALITY = 85
 SEARCH_FOLDERS = ("heatmaps", ".")
+MAX_DATA_URL_CHARS = 64 << 20  # an inline picture (a server answer's overlay) larger than this is not decoded
+_DATA_URL = re.compile(r"data:image/(?:png|jpeg|webp);base64,", re.I)
 
 
 def find_in_folder(folder: Path, recorded: str | None) -> Path | None:
@@ -36,12 +40,24 @@ def find_in_folder(folder: Path, recorded: str | None) -> Path | None:
     return None
 
 
-def image_data_url(path: Path, *, max_side: int = MAX_SIDE) -> tuple[str, int, int] | None:
-    """``(data URL, width, height)`` of the picture at ``path`` shrunk to ``max_side``, or None if unreadable."""
+def locate_picture(folder: Path, recorded: str | None) -> Path | bytes | None:
+    """What a result's picture field points to: a file found in ``folder`` (:func:`find_in_folder`), or the bytes
+    of an inline ``data:image/...;base64,`` URL (as ``laanet serve`` answers carry), or None."""
+    if isinstance(recorded, str) and _DATA_URL.match(recorded) and len(recorded) <= MAX_DATA_URL_CHARS:
+        try:
+            return base64.b64decode(recorded[recorded.index(",") + 1 :], validate=True)
+        except (binascii.Error, ValueError):
+            return None
+    return find_in_folder(folder, recorded)
+
+
+def image_data_url(source: Path | bytes, *, max_side: int = MAX_SIDE) -> tuple[str, int, int] | None:
+    """``(data URL, width, height)`` of the picture (a file, or its bytes) shrunk to ``max_side``; None if it is
+    not a readable picture. The picture is always decoded and encoded again: nothing of the input is copied."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as image:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
             image.draft("RGB", (max_side, max_side))  # JPEG: decode at a reduced scale directly
             picture = image.convert("RGB")
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):

@@ -13,7 +13,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from laanet.report.cards import Card, CardBook
-from laanet.report.images import find_in_folder, image_data_url
+from laanet.report.images import image_data_url, locate_picture
 from laanet.report.timeline import Series, timeline_svg
 
 MAX_PICTURES = 4  # overlays shown per input: the most suspicious frames
@@ -180,7 +180,7 @@ def _person_rows(entry: dict[str, Any], folder: Path) -> tuple[list[PersonRow] |
     for p in people:
         frames = p.get("frames")
         rep = p.get("representative") if isinstance(p.get("representative"), dict) else {}
-        found = find_in_folder(folder, rep.get("crop"))
+        found = locate_picture(folder, rep.get("crop"))
         data = None if found is None else image_data_url(found, max_side=CROP_SIDE)
         rows.append(PersonRow(
             id=text_of(p.get("id")),
@@ -242,12 +242,12 @@ def _pictures(entry: dict[str, Any], folder: Path, max_pictures: int) -> tuple[l
     for f in ranked:
         candidates.append((f"{_when(entry, f, f.get('index'))}: P(fake) {_p(f.get('score'))}", f.get("overlay")))
     pictures: list[Picture] = []
-    seen: set[Path] = set()
+    seen: set[Path | bytes] = set()
     missing = 0
     for caption, recorded in candidates:
         if len(pictures) >= max_pictures:
             break
-        found = find_in_folder(folder, recorded)
+        found = locate_picture(folder, recorded)
         if found is None or found in seen:
             missing += found is None and bool(recorded)
             continue
