@@ -8,7 +8,8 @@ import typer
 
 from laanet.cli._common import fail
 
-HELP = """Write a self-contained HTML report of a laanet detect output folder (or its results.json / results.jsonl).
+HELP = """Write a self-contained HTML report of a laanet detect output folder (or its results.json / results.jsonl,
+or one saved result such as a laanet serve answer).
 
 Per input: the verdict with its calibration band (or "uncalibrated"), the flags, the per-person score timeline
 of videos, the heatmap overlays at the most suspicious frames (embedded), and the provenance: weights SHA-256,
@@ -20,7 +21,7 @@ Exit code: 0 when written; 2 when RESULTS holds no results or the report cannot 
 
 
 def report(
-    results: Annotated[Path, typer.Argument(help="Output folder of laanet detect --out, or its results.json(l).")],
+    results: Annotated[Path, typer.Argument(help="Output folder of laanet detect --out, its results.json(l), or one result's JSON.")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Report file (default: RESULTS/report.html).")] = None,
     title: Annotated[str, typer.Option("--title", help="Heading of the report.")] = "laanet report",
     max_pictures: Annotated[int, typer.Option("--max-pictures", min=0, max=50,
