@@ -72,7 +72,6 @@ class EntryView:
     provenance: list[tuple[str, str]]
     options: list[tuple[str, str]]
     card: Card | None
-    frames_scored: int
 
 
 def _num(value: Any) -> float | None:
@@ -320,5 +319,4 @@ def entry_view(entry: dict[str, Any], index: int, folder: Path, *, document_prov
         verdict=verdict, warning=warning, flags=_flags(entry), flags_known="flags" in entry, people=people, person_note=person_note,
         timeline=timeline, timeline_note=timeline_note, pictures=pictures, pictures_note=pictures_note,
         provenance=rows, options=options, card=card,
-        frames_scored=sum(1 for f in _frames(entry) if _num(f.get("score")) is not None),
     )
