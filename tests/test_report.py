@@ -427,3 +427,10 @@ def test_report_of_a_server_answer_with_inline_overlays(run_dir, tmp_path):
         answer["frames"][0]["overlay"] = bad
         page = parse(_render([answer], tmp_path))
         assert not [a for t, a in page.tags if t == "img"]
+
+
+def test_control_and_bidi_characters_in_names_are_shown(run_dir):
+    photo = copy.deepcopy(next(r for r in results_of(run_dir) if r["path"].endswith("obama_portrait.jpg")))
+    photo["path"] = "/uploads/invoice\u202egpj.exe\n\u200b.jpg"  # shows as "invoice" + "exe.jpg" reversed otherwise
+    text = section_text(parse(_render([photo], run_dir)), 0)
+    assert "invoice\\u202egpj.exe\\u000a\\u200b.jpg" in text and "\u202e" not in text

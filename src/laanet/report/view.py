@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
@@ -94,6 +95,12 @@ def text_of(value: Any) -> str:
     return str(value)
 
 
+def visible(text: str) -> str:
+    """``text`` with control and format characters (newlines, bidirectional overrides such as U+202E, zero-width
+    spaces) written as ``\\u202e``: a file name cannot hide or reorder what a reader sees."""
+    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in ("Cc", "Cf") else c for c in text)
+
+
 def display_name(path: str) -> str:
     if path.startswith("<") and path.endswith(">") and "/" not in path:
         return path  # "<array>", "<bytes>"
@@ -125,7 +132,7 @@ def verdict_of(entry: dict[str, Any]) -> Verdict:
             else:
                 rows.append((key.replace("_", " "), text_of(value)))
     if status == "error":
-        return Verdict("Error: not analysed", "error", None, str(entry.get("error") or "the input could not be read"),
+        return Verdict("Error: not analysed", "error", None, visible(str(entry.get("error") or "the input could not be read")),
                        "no verdict", calibrated, rows)
     if status == "no_face" or score is None:
         note = ("No face was found in this input, so there is no verdict: this is not a \"real\" result. "
@@ -308,14 +315,14 @@ def entry_view(entry: dict[str, Any], index: int, folder: Path, *, document_prov
     """The view of ``entry`` (the ``index``-th input); pictures are looked up under ``folder``."""
     path = text_of(entry.get("path", "(no path)"))
     verdict = verdict_of(entry)
-    warning = text_of(entry["error"]) if entry.get("status") == "ok" and entry.get("error") else None
+    warning = visible(text_of(entry["error"])) if entry.get("status") == "ok" and entry.get("error") else None
     people, person_note = _person_rows(entry, folder)
     timeline, timeline_note = _timeline(entry)
     pictures, pictures_note = _pictures(entry, folder, max_pictures)
     prov = entry.get("provenance") if isinstance(entry.get("provenance"), dict) else document_provenance
     rows, options, card = _provenance_rows(prov, model_info, cards if cards is not None else CardBook())
     return EntryView(
-        anchor=f"input-{index + 1}", name=display_name(path), path=path, kind=text_of(entry.get("kind", "n/a")),
+        anchor=f"input-{index + 1}", name=visible(display_name(path)), path=visible(path), kind=text_of(entry.get("kind", "n/a")),
         verdict=verdict, warning=warning, flags=_flags(entry), flags_known="flags" in entry, people=people, person_note=person_note,
         timeline=timeline, timeline_note=timeline_note, pictures=pictures, pictures_note=pictures_note,
         provenance=rows, options=options, card=card,
