@@ -116,6 +116,7 @@ def detect(
         "--save-heatmaps/--no-save-heatmaps", help="Write heatmap overlay PNGs.")] = True,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Skip inputs already in OUT/results.jsonl (finish an interrupted run).")] = False,
+    report: Annotated[bool, typer.Option("--report", help="Also write OUT/report.html (laanet report).")] = False,
     ray: RayAddress = None,
     ray_actors: RayActors = 1,
     ray_cpus: RayCpus = 1.0,
@@ -184,6 +185,10 @@ def detect(
         typer.echo(f"{run.skipped} input(s) already done in an earlier run (--resume)", err=True)
     written = f"{run.results_json}" + (f" and {run.results_csv}" if run.results_csv else "")
     typer.echo(f"wrote {written}: {len(run.results)} input(s), {run.errors} unreadable", err=True)
+    if report:
+        from laanet.cli.report import report as write_html
+
+        write_html(out)
     if run.errors:
         raise typer.Exit(1)
 

@@ -34,9 +34,9 @@ from typing import Any
 
 import numpy as np
 
+from laanet.calibration.apply import add_calibration
 from laanet.inference.flags import FaceQuality, Flag
 from laanet.inference.people import PersonResult, most_suspicious, people_of, person_crop_name
-from laanet.calibration.apply import add_calibration
 from laanet.inference.provenance import SCHEMA_VERSION, Provenance, utc_now
 
 
