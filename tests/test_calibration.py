@@ -176,6 +176,8 @@ def test_results_carry_the_calibration_and_label_by_the_operating_point():
         d = result.to_dict(provenance=False)
         validate(d, "entry")
         assert d["label"] == label and d["threshold"] == cal.point(point).score
+        # the people were labelled at the threshold option in finalize(): the operating point relabels them too
+        assert next(p for p in d["people"] if p["id"] == d["person"])["label"] == label
         block = d["calibration"]
         assert block["calibrated"] and block["operating_point"]["name"] == point and block["label_from"] == "operating_point"
         assert block["probability"] == pytest.approx(float(cal.probability(between)[0]), abs=1e-6)

@@ -117,6 +117,8 @@ def apply_to_result(result, applied: AppliedCalibration | None) -> None:
         return
     result.calibration = applied
     result.threshold = applied.decision_threshold(result.threshold)
+    for person in getattr(result, "people", ()):  # people were labelled at the threshold option in finalize()
+        person.threshold = result.threshold
 
 
 def add_calibration(out: dict[str, Any], result) -> dict[str, Any]:
