@@ -1,6 +1,7 @@
 """`laanet train --config fakeformer-vit-s8-sbi` end to end on the CPU (ViT-S/8 shrunk to 32 px by overrides)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,8 @@ from typer.testing import CliRunner
 from laanet.cli import app
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+SAMPLES = Path(__file__).resolve().parents[1] / "src" / "laanet" / "assets" / "samples"
 
 # the official recipe, made small: 32-px input (4×4 token grid, 4×4 heatmap), float32, 2 pairs per step
 TINY = ["model.input_size=32", "model.pretrained=false", "train.dtype=float32", "train.batch_size=2", "train.epochs=2",
@@ -40,6 +43,13 @@ def test_fakeformer_train_end_to_end(train_prep: Path, tmp_path: Path) -> None:
     with torch.no_grad():
         output = model(torch.zeros(1, 3, 32, 32))
     assert output.cls.shape == (1, 1) and output.heatmap.shape == (1, 1, 4, 4) and output.consistency is None
+
+    det = tmp_path / "detect"  # the training checkpoint is a weights file for detect
+    result = CliRunner().invoke(app, ["detect", "--weights", str(out / "last.pt"), str(SAMPLES / "obama_portrait.jpg"),
+                                      "--out", str(det)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((det / "results.json").read_text())
+    assert "obama_portrait" in json.dumps(report) and "fakeformer" in json.dumps(report)
 
 
 def test_fakeformer_data_are_imagenet_normalised_token_grid_pairs(train_prep: Path) -> None:
