@@ -110,7 +110,8 @@ def test_detector_uses_the_models_framing(detector, model):
     assert face.heatmap.shape == (14, 14)
     entry = result.to_dict()
     validate(entry, "result")
-    assert entry["provenance"]["model"] == {"family": "fakeformer", "name": "fakeformer-vit-s8"}
+    assert entry["provenance"]["model"] == {"family": "fakeformer", "name": "fakeformer-vit-s8",
+                                            "card": "docs/model-cards/fakeformer-vit-s8.md"}  # the architecture's card
     assert entry["provenance"]["input_size"] == 112 and entry["provenance"]["crop_size"] == 256
     assert detector.model_info["family"] == "fakeformer"
     # the same face by hand: crop → 9-px margin → corner affine → ImageNet → model, flip-averaged logits
@@ -153,7 +154,8 @@ def test_cli_detect_export_onnx_detect(tmp_path, detector):
     res = runner.invoke(app, ["detect", photo, "--weights", str(onnx_path), "--backend", "onnx", "--out", str(tmp_path / "onnx")])
     assert res.exit_code == 0, res.output
     doc = json.loads((tmp_path / "onnx" / "results.json").read_text())
-    assert doc["provenance"]["model"] == {"family": "fakeformer", "name": "fakeformer-vit-s8"}
+    assert doc["provenance"]["model"] == {"family": "fakeformer", "name": "fakeformer-vit-s8",
+                                          "card": "docs/model-cards/fakeformer-vit-s8.md"}
     assert doc["results"][0]["score"] == pytest.approx(torch_score, abs=1e-4)
 
 
