@@ -10,7 +10,11 @@ time each took here. For the official-layout fixture, the float32/int8 logits on
 
     .venv/bin/python benchmarks/int8_accuracy.py [--weights a.pt b.pth ...] [--views 8] [--calib-views 4]
 
-Default weights: the bundled demo model, and the official-layout B4 fixture when ``--weights`` names it.
+Default weights: the bundled demo model, and the official-layout B4 fixture when ``--weights`` names it. Either
+family: crops are framed by the model's own preprocessing (``model.preprocess``: LAA-Net's resize at 384/128 px,
+FakeFormer's 9-px margin and corner-aligned warp to 112 px with ImageNet normalisation), for calibration and
+scoring alike; e.g. ``--weights ../shared/fixtures/fakeformer/checkpoint.pt`` (FakeFormer ViT-S/8 in the authors'
+layout, random weights made with the official code).
 Calibration and evaluation images are different draws of the *same six photos*: this measures numerical
 agreement on realistic inputs, not generalisation to new people.
 """
@@ -74,7 +78,7 @@ def main() -> None:
     from laanet.assets import SAMPLE_IMAGES
     from laanet.demo.heldout import build_heldout_set
     from laanet.export.calibration import bundled_images, face_inputs
-    from laanet.export.onnx import OnnxLAANet, export_onnx
+    from laanet.export.onnx import OnnxModel, export_onnx
     from laanet.export.quantize import INFERENCE_OUTPUTS, quantize_onnx
     from laanet.faces import FaceAnalyzer
     from laanet.inference.detector import default_weights
@@ -85,9 +89,9 @@ def main() -> None:
     items = build_heldout_set(analyzer, views=args.views, seed=1, photos=SAMPLE_IMAGES, kinds=("real", "sbi"))
     for weights in args.weights or [str(default_weights())]:
         model = load_model(weights)
-        size = model.cfg.input_size
-        calib = face_inputs(calib_images, size, analyzer)
-        kept = [(item, face_inputs([item.image], size, analyzer)) for item in items]
+        pre = model.preprocess
+        calib = face_inputs(calib_images, pre, analyzer)
+        kept = [(item, face_inputs([item.image], pre, analyzer)) for item in items]
         kept = [(item, x) for item, x in kept if len(x)]
         x = np.concatenate([inp for _, inp in kept])
         labels = np.array([item.label for item, _ in kept])
@@ -97,15 +101,16 @@ def main() -> None:
             t1 = time.perf_counter()
             int8 = quantize_onnx(fp32, Path(tmp) / "int8.onnx", calib)
             t2 = time.perf_counter()
-            s32, s8 = OnnxLAANet(fp32), OnnxLAANet(int8)
+            s32, s8 = OnnxModel(fp32), OnnxModel(int8)
             p32, h32 = _score(s32, x)
             t3 = time.perf_counter()
             p8, h8 = _score(s8, x)
             t4 = time.perf_counter()
             row = {
                 "weights": os.path.basename(weights),
-                "backbone": model.cfg.backbone,
-                "input_size": size,
+                "family": model.family,
+                "backbone": getattr(model.cfg, "backbone", None) or getattr(model.cfg, "arch", None),
+                "input_size": pre.input_size,
                 "calibration_faces": int(len(calib)),
                 **_summary(p32, p8, h32, h8, labels),
                 "seconds": {"export": round(t1 - t0, 1), "quantise": round(t2 - t1, 1), "score_float32": round(t3 - t2, 1),

@@ -74,8 +74,9 @@ def test_cli_bench_prints_flags_and_skips(monkeypatch):
     runner = CliRunner()
     res = runner.invoke(app, ["bench", "--backends", "torch-bf16"])
     assert res.exit_code == 0, res.output
-    first, second = res.output.strip().splitlines()
+    first, note, second = res.output.strip().splitlines()
     assert "avx2 fma f16c" in first and "bf16 NOT native" in first
+    assert note.startswith("random weights")
     assert second.strip().startswith("torch-bf16: skipped") and "--force" in second
     res = runner.invoke(app, ["bench", "--backends", "torch-bf16", "--json"])
     rows = [json.loads(line) for line in res.output.strip().splitlines()]
@@ -83,3 +84,75 @@ def test_cli_bench_prints_flags_and_skips(monkeypatch):
     assert rows[1]["backend"] == "torch-bf16" and "emulated" in rows[1]["skipped"]
     with pytest.raises(AssertionError, match="skipped backend was run"):
         res = runner.invoke(app, ["bench", "--backends", "torch-bf16", "--force"], catch_exceptions=False)
+
+
+# --- both families side by side: the summary, the CLI wiring, and real (tiny) runs of each family -----------------
+
+def _result(model: str, backend: str, faces_per_s: float, family: str = "laanet", cpu_s: float = 1.0):
+    from laanet.bench import BenchResult
+
+    return BenchResult(backend=backend, batch=8, input_size=112 if family == "fakeformer" else 384, median_s=8 / faces_per_s,
+                       min_s=8 / faces_per_s, faces_per_s=faces_per_s, cpu_s=cpu_s, peak_rss_mb=900.0, threads=2,
+                       load_before=1.0, load_after=1.0, model=model, family=family)
+
+
+def test_side_by_side_ratios():
+    from laanet.bench import side_by_side
+
+    table = side_by_side([_result("laanet-b4", "torch", 2.0, cpu_s=8.0), _result("fakeformer-vit-s8", "torch", 7.0, "fakeformer", 2.0),
+                          _result("laanet-b4", "onnx", 4.0, cpu_s=3.0), _result("fakeformer-vit-s8", "onnx", 18.0, "fakeformer", 0.5)])
+    assert table == {
+        "torch": {"laanet-b4": 2.0, "fakeformer-vit-s8": 7.0, "fakeformer-vit-s8 / laanet-b4": 3.5,
+                  "fakeformer-vit-s8 / laanet-b4 CPU": 4.0},
+        "onnx": {"laanet-b4": 4.0, "fakeformer-vit-s8": 18.0, "fakeformer-vit-s8 / laanet-b4": 4.5,
+                 "fakeformer-vit-s8 / laanet-b4 CPU": 6.0},
+    }
+
+
+def test_cli_bench_models_side_by_side(monkeypatch):
+    import laanet.bench
+
+    calls = []
+    speeds = {("laanet-b4", "torch"): 2.0, ("fakeformer-vit-s8", "torch"): 6.5,
+              ("laanet-b4", "onnx"): 4.0, ("fakeformer-vit-s8", "onnx"): 13.0}
+
+    def fake_run(backend, **kwargs):
+        calls.append((kwargs["model"], backend, kwargs["weights"]))
+        fam = "fakeformer" if kwargs["model"].startswith("fake") else "laanet"
+        return _result(kwargs["model"], backend, speeds[(kwargs["model"], backend)], fam)
+
+    monkeypatch.setattr(laanet.bench, "cpu_info", lambda: parse_cpuinfo(AVX2_ONLY))
+    monkeypatch.setattr(laanet.bench, "run_isolated", fake_run)
+    runner = CliRunner()
+    res = runner.invoke(app, ["bench", "--models", "laanet-b4,fakeformer-vit-s8", "--backends", "torch,onnx"])
+    assert res.exit_code == 0, res.output
+    assert calls == [("laanet-b4", "torch", None), ("laanet-b4", "onnx", None),
+                     ("fakeformer-vit-s8", "torch", None), ("fakeformer-vit-s8", "onnx", None)]
+    lines = res.output.strip().splitlines()
+    assert "random weights" in lines[1]
+    assert lines[-2].split() == ["torch", "2.00", "6.50", "3.25×", "1.00×"]  # same CPU s per batch in fake_run
+    assert lines[-1].split() == ["onnx", "4.00", "13.00", "3.25×", "1.00×"]
+    res = runner.invoke(app, ["bench", "--models", "laanet-b4,fakeformer-vit-s8", "--backends", "torch,onnx", "--json"])
+    summary = json.loads(res.output.strip().splitlines()[-1])["faces_per_s"]
+    assert summary["onnx"]["fakeformer-vit-s8 / laanet-b4"] == 3.25
+    bad = runner.invoke(app, ["bench", "--models", "laanet-b4,vit-huge"])
+    assert bad.exit_code == 2 and "unknown model(s) vit-huge" in bad.output
+
+
+@pytest.mark.parametrize("model, size, family", [("laanet-tiny", 128, "laanet"), ("fakeformer-tiny", 32, "fakeformer")])
+def test_run_backend_each_family(model, size, family, one_torch_thread):
+    """A real (tiny) timing of each family on torch and onnx, in this process: right model, input, family."""
+    from laanet.bench import run_backend
+
+    for backend in ("torch", "onnx"):
+        res = run_backend(backend, weights=None, config="paper-sbi", batch=2, warmup=0, runs=1, model=model)
+        assert (res.model, res.family, res.input_size, res.batch, res.backend) == (model, family, size, 2, backend)
+        assert res.faces_per_s > 0 and res.random_weights
+
+
+def test_run_isolated_fakeformer_int8():
+    """onnx-int8 of FakeFormer in its own process (calibration, quantisation, timing), peak RSS its own."""
+    from laanet.bench import run_isolated
+
+    res = run_isolated("onnx-int8", weights=None, config="paper-sbi", batch=2, warmup=0, runs=1, model="fakeformer-tiny")
+    assert res.family == "fakeformer" and res.input_size == 32 and res.peak_rss_mb > 50 and res.prepare_s > 0

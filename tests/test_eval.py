@@ -18,7 +18,7 @@ from laanet.inference.preprocess import crop_to_input
 from laanet.evaluation.report import paper_table
 from laanet.models.checkpoint import load_model
 
-METRIC_KEYS = {"auc", "ap", "ar", "mf1", "f1", "eer", "acc", "n", "n_real", "n_fake"}
+METRIC_KEYS = {"auc", "ap", "ar", "mf1", "f1", "eer", "acc", "n", "n_real", "n_fake", "tpr_at_fpr1", "tpr_at_fpr5", "ece", "brier"}
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +53,14 @@ def test_folder_prepare_then_eval_end_to_end(prep, tiny_weights, tmp_path):
     assert metrics["protocol"]["input_size"] == 128
     assert (out / "roc.png").stat().st_size > 1000
     assert "| Model |" in (out / "table.md").read_text()
+    # Calibration outputs: ECE/Brier of the frame scores as in predictions.csv, the table and the diagram.
+    from laanet.evaluation.metrics import brier_score, expected_calibration_error
+
+    labels, scores = [int(r["label"]) for r in rows], [float(r["score"]) for r in rows]
+    assert metrics["frame"]["ece"] == pytest.approx(expected_calibration_error(labels, scores), abs=1e-5)
+    assert metrics["frame"]["brier"] == pytest.approx(brier_score(labels, scores), abs=1e-5)
+    assert "TPR @ FPR 1 %" in (out / "calibration.md").read_text() and "ECE" in res.output
+    assert (out / "reliability.png").stat().st_size > 1000
 
 
 def test_flip_test_is_mean_of_logits_and_frames_selection(prep, tiny_weights):
@@ -151,3 +159,36 @@ def test_cli_eval_errors(prep, tiny_weights, tmp_path):
     shutil.copytree(prep, tmp_path / "copy")  # the same videos twice (like FF++ c0 and c23) must not merge
     res = runner.invoke(app, ["eval", "-w", str(tiny_weights), "-d", str(prep), "-d", str(tmp_path / "copy"), "-o", str(tmp_path / "E")])
     assert res.exit_code == 1 and "evaluate them separately" in res.output
+
+
+def test_calibrate_on_a_prepared_folder_then_eval_with_it(prep, tiny_weights, tmp_path):
+    """``laanet calibrate`` on an index scores videos as eval does; ``eval --calibration`` reports ECE after it."""
+    from laanet.calibration import Calibration
+
+    cal_path = tmp_path / "cal.json"
+    res = CliRunner().invoke(app, ["calibrate", "--weights", str(tiny_weights), "--data", str(prep), "--out", str(cal_path),
+                                   "--device", "cpu", "--bootstrap", "20"])
+    assert res.exit_code == 0, res.output
+    cal = Calibration.load(cal_path)
+    assert cal.data.kind == "index" and (cal.data.n_real, cal.data.n_fake) == (2, 2)
+    out = tmp_path / "E"
+    res = CliRunner().invoke(app, ["eval", "--weights", str(tiny_weights), "--data", str(prep), "--out", str(out),
+                                   "--calibration", str(cal_path), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    # calibrate scored the same videos as eval, the same way: the same logits, so the same calibrated ECE/Brier
+    assert metrics["calibrated"]["video"]["ece"] == pytest.approx(cal.fit_metrics["after"]["ece"], abs=1e-9)
+    assert metrics["calibrated"]["video"]["brier"] == pytest.approx(cal.fit_metrics["after"]["brier"], abs=1e-9)
+    assert metrics["video"]["ece"] == pytest.approx(cal.fit_metrics["before"]["ece"], abs=1e-9)
+    assert metrics["calibrated"]["method"] == "platt" and "After calibration" in (out / "calibration.md").read_text()
+    assert (out / "reliability_calibrated.png").stat().st_size > 1000
+
+    torch.manual_seed(5)
+    from laanet.config import load_config
+    from laanet.models.checkpoint import save_model
+    from laanet.models.laanet import LAANet
+
+    other = save_model(LAANet(load_config("cpu-tiny").model), tmp_path / "other.pt")
+    res = CliRunner().invoke(app, ["eval", "--weights", str(other), "--data", str(prep), "--out", str(tmp_path / "F"),
+                                   "--calibration", str(cal_path), "--no-progress"])
+    assert res.exit_code == 2 and "other weights" in res.output

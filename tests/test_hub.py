@@ -132,3 +132,137 @@ def test_cli_takes_a_weights_url(server, tmp_path, media_dir):
     res = CliRunner().invoke(app, ["info", f"{server}/weights/x.pt"])  # downloaded, then refused as not a checkpoint
     assert res.exit_code == 2 and "Expected a laanet checkpoint" in res.output
     assert Path(cached_path(f"{server}/weights/x.pt")).read_bytes() == PAYLOAD
+
+
+# --- hf://OWNER/REPO/FILE[@REVISION]: a Hugging Face cache laid out by hand in tmp, HF_HUB_OFFLINE=1, no network ---
+
+COMMIT_MAIN = "a" * 39 + "1"
+COMMIT_V1 = "b" * 39 + "2"
+MAIN_BYTES = b"main:" + bytes(range(255, -1, -1)) * 16  # asymmetric content, different per revision
+V1_BYTES = b"v1:" + bytes(range(256)) * 16
+
+
+def _fill_hub_cache(root: Path, repo: str, files: dict[str, dict[str, bytes]], refs: dict[str, str]) -> Path:
+    """The standard hub cache layout: models--OWNER--REPO/{refs/<ref>, blobs/<sha256>, snapshots/<commit>/FILE}."""
+    repo_dir = root / ("models--" + repo.replace("/", "--"))
+    for commit, entries in files.items():
+        for name, data in entries.items():
+            blob = repo_dir / "blobs" / hashlib.sha256(data).hexdigest()
+            blob.parent.mkdir(parents=True, exist_ok=True)
+            blob.write_bytes(data)
+            link = repo_dir / "snapshots" / commit / name
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(Path(*[".."] * (len(Path(name).parts) + 1), "blobs", blob.name))
+    for ref, commit in refs.items():
+        (repo_dir / "refs" / ref).parent.mkdir(parents=True, exist_ok=True)
+        (repo_dir / "refs" / ref).write_text(commit)
+    return repo_dir
+
+
+@pytest.fixture
+def hf_cache(tmp_path, monkeypatch):
+    """An offline Hugging Face cache in tmp with 10Ring/FakeFormer at main (COMMIT_MAIN) and the tag v1."""
+    from huggingface_hub import constants
+
+    root = tmp_path / "hf" / "hub"
+    _fill_hub_cache(root, "10Ring/FakeFormer",
+                    {COMMIT_MAIN: {"w.pt": MAIN_BYTES, "sub/x.pt": V1_BYTES}, COMMIT_V1: {"w.pt": V1_BYTES}},
+                    {"main": COMMIT_MAIN, "v1": COMMIT_V1})
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # read at import: a running process sees it there
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(root))
+    return root
+
+
+def test_hf_from_the_cache_offline(hf_cache):
+    path = resolve_weights("hf://10Ring/FakeFormer/w.pt")
+    assert path.read_bytes() == MAIN_BYTES
+    assert path.is_relative_to(hf_cache / "models--10Ring--FakeFormer" / "snapshots" / COMMIT_MAIN)
+    assert resolve_weights("hf://10Ring/FakeFormer/sub/x.pt").read_bytes() == V1_BYTES  # a file in a folder
+    good = hashlib.sha256(MAIN_BYTES).hexdigest()
+    assert resolve_weights("hf://10Ring/FakeFormer/w.pt", sha256=good.upper()) == path
+    with pytest.raises(WeightsFetchError, match=f"SHA-256 is {good}, expected 1111"):
+        resolve_weights("hf://10Ring/FakeFormer/w.pt", sha256="1" * 64)
+    assert path.read_bytes() == MAIN_BYTES  # the shared cache is left alone
+
+
+def test_hf_revision(hf_cache):
+    assert resolve_weights("hf://10Ring/FakeFormer/w.pt@v1").read_bytes() == V1_BYTES  # a tag (refs/v1)
+    assert resolve_weights("hf://10Ring/FakeFormer@v1/w.pt").read_bytes() == V1_BYTES  # huggingface_hub's form
+    assert resolve_weights(f"hf://10Ring/FakeFormer/w.pt@{COMMIT_MAIN}").read_bytes() == MAIN_BYTES  # a commit
+    assert resolve_weights("hf://10Ring/FakeFormer/w.pt@main").read_bytes() == MAIN_BYTES
+    with pytest.raises(WeightsFetchError, match="not in the Hugging Face cache"):
+        resolve_weights("hf://10Ring/FakeFormer/sub/x.pt@v1")  # in main only
+
+
+def test_hf_offline_not_cached_is_one_clear_line(hf_cache):
+    with pytest.raises(WeightsFetchError) as info:
+        resolve_weights("hf://10Ring/FakeFormer/ViTSmall112_model_best.pth@v2")
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert msg.startswith("hf://10Ring/FakeFormer/ViTSmall112_model_best.pth@v2: not in the Hugging Face cache")
+    assert str(hf_cache) in msg and "HF_HUB_OFFLINE" in msg
+    assert "`hf download 10Ring/FakeFormer ViTSmall112_model_best.pth --revision v2`" in msg
+    with pytest.raises(WeightsFetchError, match="not in the Hugging Face cache"):
+        resolve_weights("hf://someone/else/w.pt")  # a repository the cache never saw
+
+
+@pytest.mark.parametrize("spec, why", [
+    ("hf://10Ring/FakeFormer", "no file named"),
+    ("hf://10Ring/FakeFormer@v1", "no file named"),
+    ("hf://10Ring", "namespace/name"),
+    ("hf://10Ring/FakeFormer/w.pt@", "empty file name or revision"),
+    ("hf://10Ring/FakeFormer@v1/w.pt@v2", "two revisions"),
+])
+def test_hf_malformed(spec, why):
+    with pytest.raises(WeightsFetchError, match=why) as info:
+        resolve_weights(spec)
+    assert "expected hf://OWNER/REPO/FILE[@REVISION]" in str(info.value)
+
+
+def test_cli_takes_hf_weights_offline(hf_cache, tmp_path, media_dir):
+    import json
+
+    import torch
+    from typer.testing import CliRunner
+
+    from laanet.cli import app
+    from laanet.config import load_config
+    from laanet.models.checkpoint import save_model
+    from laanet.models.laanet import LAANet
+
+    torch.manual_seed(0)
+    data = save_model(LAANet(load_config("cpu-tiny").model), tmp_path / "tiny.pt").read_bytes()
+    _fill_hub_cache(hf_cache, "team/detectors", {COMMIT_V1: {"tiny.pt": data}}, {"v1": COMMIT_V1})
+    digest = hashlib.sha256(data).hexdigest()
+    res = CliRunner().invoke(app, ["detect", str(media_dir / "multi_face.jpg"), "--out", str(tmp_path / "ok"),
+                                   "--weights", "hf://team/detectors/tiny.pt@v1", "--sha256", digest])
+    assert res.exit_code == 0, res.output
+    payload = json.loads((tmp_path / "ok" / "results.json").read_text())
+    assert payload["results"][0]["status"] == "ok"
+    assert payload["model"]["weights"] == "tiny.pt" and payload["model"]["weights_sha256"] == digest
+    res = CliRunner().invoke(app, ["info", "hf://team/detectors/tiny.pt@v1"])
+    assert res.exit_code == 0 and json.loads(res.output)["format"] == "laanet"
+    res = CliRunner().invoke(app, ["detect", str(media_dir / "multi_face.jpg"), "--out", str(tmp_path / "no"),
+                                   "--weights", "hf://team/detectors/tiny.pt"])  # main was never cached
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert "not in the Hugging Face cache" in res.output and "hf download team/detectors tiny.pt" in res.output
+
+
+def test_hf_honours_hf_home_in_a_new_process(tmp_path):
+    """HF_HOME and HF_HUB_OFFLINE set in the environment of a fresh interpreter (as a user sets them)."""
+    import os
+    import subprocess
+    import sys
+
+    _fill_hub_cache(tmp_path / "home" / "hub", "10Ring/FakeFormer", {COMMIT_MAIN: {"w.pt": MAIN_BYTES}},
+                    {"main": COMMIT_MAIN})
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
+    env.update(HF_HOME=str(tmp_path / "home"), HF_HUB_OFFLINE="1")
+    code = "from laanet.hub import resolve_weights; import sys; print(resolve_weights(sys.argv[1]))"
+    out = subprocess.run([sys.executable, "-c", code, "hf://10Ring/FakeFormer/w.pt"], env=env, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert Path(out).read_bytes() == MAIN_BYTES and Path(out).is_relative_to(tmp_path / "home" / "hub")
+    bad = subprocess.run([sys.executable, "-c", code, "hf://10Ring/FakeFormer/w.pt@v9"], env=env, capture_output=True,
+                         text=True)
+    assert bad.returncode != 0 and str(tmp_path / "home" / "hub") in bad.stderr

@@ -26,7 +26,7 @@ from laanet.service.server import serve_in_thread
 LIMIT_MB = 1.0
 LIMIT = int(LIMIT_MB * 2**20)
 RESULT_KEYS = {"schema_version", "path", "kind", "status", "error", "score", "label", "threshold", "frames", "timeline",
-               "provenance"} | {"flags", "person", "people"}  # one result (result.schema.json)
+               "calibration", "provenance"} | {"flags", "person", "people"}  # one result (result.schema.json)
 FACE_KEYS = {"box", "score", "logit", "detector_score", "heatmap", "heatmap_max"} | {"person", "quality"}
 
 
@@ -449,7 +449,8 @@ def test_cli_serves_until_interrupted(tiny_weights, tmp_path):
         port = s.getsockname()[1]
     proc = subprocess.Popen(
         [sys.executable, "-m", "laanet", "serve", "--weights", str(tiny_weights), "--port", str(port),
-         "--frames", "2", "--max-concurrency", "2", "--queue-size", "3", "--upload-timeout", "30"],
+         "--frames", "2", "--max-concurrency", "2", "--queue-size", "3", "--upload-timeout", "30",
+         "--jobs-dir", str(tmp_path / "jobs")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
     )
     try:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
 
 from laanet.assets import sample_path
 from laanet.inference.options import InferenceOptions
-from laanet.service import ServeSettings, create_app
+from laanet.service import ServeSettings, create_app, load_detector
 from laanet.service.server import serve_in_thread
 
 CHROMIUM = "/usr/bin/chromium"
@@ -75,8 +76,40 @@ def server_url(tmp_path_factory):
     weights = tmp_path_factory.mktemp("browser_weights") / "tiny.pt"
     torch.manual_seed(0)
     save_model(LAANet(load_config("cpu-tiny").model), weights)
-    with serve_in_thread(create_app(ServeSettings(InferenceOptions(weights=weights, frames=4, device="cpu")))) as url:
+    settings = ServeSettings(InferenceOptions(weights=weights, frames=4, device="cpu"),
+                             jobs_dir=tmp_path_factory.mktemp("browser_jobs"))
+    with serve_in_thread(create_app(settings, loader=lambda s: _GatedVideos(load_detector(s)))) as url:
         yield url
+
+
+VIDEO_GATE = threading.Event()  # cleared by a test: video analyses wait after their first frame
+VIDEO_GATE.set()
+
+
+class _GatedVideos:
+    """The real detector; a video's analysis waits at :data:`VIDEO_GATE` after its first frame (so a test
+    can see the page's progress display of a running job)."""
+
+    def __init__(self, detector) -> None:
+        self._detector = detector
+
+    def __getattr__(self, name):
+        return getattr(self._detector, name)
+
+    def detect(self, source, *, on_frames=None, **options):
+        if isinstance(source, Path) and on_frames is not None:
+            seen = []
+
+            def progress(n: int) -> None:
+                on_frames(n)
+                seen.append(n)
+                if len(seen) == 1:
+                    assert VIDEO_GATE.wait(WAIT_S), "the test never opened the gate"
+
+            options["on_frames"] = progress
+        elif on_frames is not None:
+            options["on_frames"] = on_frames
+        return self._detector.detect(source, **options)
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +162,47 @@ def test_page_shows_video_timeline(browser, server_url, screenshot_dir):
     assert browser.find_element(By.ID, "frame-title").text.startswith("Heatmap overlay: frame 0 ")
     assert "4 frames sampled" in browser.find_element(By.ID, "meta").text
     browser.save_screenshot(str(screenshot_dir / "video.png"))
+
+
+def test_page_follows_a_video_job_and_shows_flags(browser, server_url, screenshot_dir):
+    """A video goes through POST /v1/jobs: the page shows the job's progress (held at frame 1 of 4 here), a
+    cancel button, then the result; a result's ``flags`` are listed, escaped."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(server_url)
+    WebDriverWait(browser, WAIT_S).until(lambda d: d.find_element(By.ID, "model").text.startswith("model:"))
+    VIDEO_GATE.clear()
+    try:
+        browser.find_element(By.ID, "file").send_keys(str(sample_path("clip_obama.mp4")))
+        WebDriverWait(browser, WAIT_S).until(
+            lambda d: d.find_element(By.ID, "status").text == "Analysing clip_obama.mp4: frame 1 of 4")
+        bar = browser.find_element(By.ID, "progress")
+        assert bar.get_attribute("value") == "1" and bar.get_attribute("max") == "4"
+        assert browser.find_element(By.ID, "cancel").is_displayed()
+        job_id = browser.execute_script("return JSON.parse(localStorage.getItem('laanet-job')).id")
+        assert len(job_id) == 22 and job_id in browser.find_element(By.ID, "job").text
+        browser.save_screenshot(str(screenshot_dir / "video_job_progress.png"))
+    finally:
+        VIDEO_GATE.set()
+    WebDriverWait(browser, WAIT_S).until(lambda d: d.find_element(By.ID, "result").is_displayed())
+    assert browser.find_element(By.ID, "status").text == "Done: clip_obama.mp4"
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#timeline circle.pt")) == 4
+    assert not browser.find_element(By.ID, "cancel").is_displayed() and not bar.is_displayed()
+    assert browser.execute_script("return localStorage.getItem('laanet-job')") is None
+    assert not browser.find_element(By.ID, "flags-box").is_displayed()  # this result has no flags
+
+    # Flags (added to results by the flags helper) are listed when a result has them, as text.
+    browser.execute_script(
+        "render(Object.assign({}, state.result, {flags: ["
+        "  {code: 'small_face', message: 'faces of 40 px; the model needs 64'},"
+        "  {code: 'blur', message: '<img src=x onerror=window.pwned=1>'}]}));")
+    items = browser.find_elements(By.CSS_SELECTOR, "#flags li.flag")
+    assert [li.get_attribute("data-code") for li in items] == ["small_face", "blur"]
+    assert items[0].text == "small_face: faces of 40 px; the model needs 64"
+    assert items[1].text == "blur: <img src=x onerror=window.pwned=1>"  # shown, not run
+    assert browser.execute_script("return window.pwned === undefined")
+    browser.save_screenshot(str(screenshot_dir / "video_job_flags.png"))
 
 
 def test_page_shows_server_errors(browser, server_url, tmp_path):

@@ -235,11 +235,15 @@ def test_boundary_map_and_framing() -> None:
     assert b.dtype == np.uint8 and b.max() == 255
     peak = m[0, b[0] == 255]
     assert 0.5 in peak and np.abs(peak - 0.5).max() <= 0.03  # uint8 ties around M = 0.5
-    # framing maps pixel centres to pixel centres and keeps the aspect (letterbox)
-    np.testing.assert_allclose(frame_affine(256, 256, 256), [[1, 0, 0], [0, 1, 0]], atol=1e-12)
-    mat = frame_affine(200, 100, 50)
+    # framing keeps the aspect (letterbox), centre onto centre; official: corner pixel onto corner pixel
+    for aligned in (False, True):
+        np.testing.assert_allclose(frame_affine(256, 256, 256, pixel_aligned=aligned), [[1, 0, 0], [0, 1, 0]], atol=1e-12)
+    mat = frame_affine(200, 100, 50, pixel_aligned=True)
     assert mat[0, 0] == mat[1, 1] == 0.25
     np.testing.assert_allclose(mat @ [99.5, 49.5, 1], [24.5, 24.5])
+    mat = frame_affine(200, 100, 50)
+    assert mat[0, 0] == mat[1, 1] == 49 / 199
+    np.testing.assert_allclose(mat @ [[0, 199], [0, 99], [1, 1]], [[0, 49], [24.5 - 49.5 * 49 / 199, 24.5 + 49.5 * 49 / 199]])
 
 
 # ------------------------------------------------------------------------------------------------ BI

@@ -60,8 +60,33 @@ def test_frozen_backbone_gets_no_ascent_no_update_no_decay_but_bn_stats_move():
         ("auc", {"acc": 0.1, "loss_total": 9.0, "auc": 0.95}, {"acc": 0.8, "loss": 1.0, "auc": 0.9}, True),
         ("auc", {"acc": 0.9, "loss_total": 0.1, "auc": 0.85}, {"acc": 0.8, "loss": 1.0, "auc": 0.9}, False),
         ("auc", {"acc": 0.9, "loss_total": 0.1, "auc": math.nan}, None, False),
+        ("acc", {"acc": 0.9, "loss_total": 9.0, "auc": 0.1}, {"acc": 0.8, "loss": 1.0, "auc": 0.9}, True),
+        ("acc", {"acc": 0.8, "loss_total": 0.1, "auc": 0.99}, {"acc": 0.8, "loss": 1.0, "auc": 0.9}, False),
+        ("acc", {"acc": math.nan, "loss_total": 0.1, "auc": 0.99}, None, False),
     ],
 )
 def test_best_checkpoint_rule(best_by, metrics, best, expected):
-    """Official: accuracy up AND loss down, both at once; laanet option: AUC up."""
+    """Official LAA-Net: accuracy up AND loss down, both at once; official FakeFormer: accuracy up; laanet option: AUC up."""
     assert is_improvement(metrics, best, best_by) is expected
+
+
+def test_optimizer_kinds_adam_is_l2_adamw_is_decoupled():
+    """FakeFormer's "AdamW" config builds torch.optim.Adam (L2 in the gradient, no SAM); "adamw" is the laanet option."""
+    torch.manual_seed(0)
+    model = _Tiny().double()
+    adam = build_optimizer(model, lr=1e-3, weight_decay=1e-1, sam_rho=0.05, kind="adam")
+    assert type(adam) is torch.optim.Adam and adam.defaults["weight_decay"] == 1e-1 and len(adam.param_groups) == 1
+    assert type(build_optimizer(model, lr=1e-3, weight_decay=1e-1, sam_rho=0.05, kind="adamw")) is torch.optim.AdamW
+    with pytest.raises(ValueError, match="train.optimizer"):
+        build_optimizer(model, lr=1e-3, weight_decay=0, sam_rho=0, kind="sgd")
+    # with a zero loss gradient, Adam+L2 moves a weight by ~lr (first step ≈ lr·sign), AdamW by lr·wd·w only
+    w = {}
+    for kind in ("adam", "adamw"):
+        m = _Tiny().double()
+        m.head.weight.data.fill_(0.5)
+        opt = build_optimizer(m, lr=1e-3, weight_decay=1e-1, sam_rho=0, kind=kind)
+        (m.head.weight.sum() * 0).backward()
+        opt.step()
+        w[kind] = float(m.head.weight.detach()[0, 0])
+    assert w["adam"] == pytest.approx(0.5 - 1e-3, rel=1e-6)
+    assert w["adamw"] == pytest.approx(0.5 * (1 - 1e-3 * 1e-1), rel=1e-9)

@@ -1,4 +1,5 @@
-"""laanet: LAA-Net (Localized Artifact Attention Network, CVPR 2024) deepfake detection toolkit.
+"""laanet: face-deepfake detection toolkit with two model families, LAA-Net (Localized Artifact Attention Network,
+CVPR 2024) and FakeFormer (its authors' vulnerability-driven transformer, arXiv 2410.21964).
 
 Heavy imports (torch, timm) happen lazily so that ``laanet --help`` stays fast.
 """
@@ -7,7 +8,8 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 __all__ = [
-    "LAANet", "LAANetOutput", "ModelConfig", "load_model", "save_model",
+    "LAANet", "LAANetOutput", "ModelConfig", "FakeFormer", "FakeFormerConfig", "ModelOutput", "Preprocess", "FAMILIES",
+    "load_model", "save_model",
     "Detector", "InferenceOptions", "FileResult", "ResultList", "__version__",
 ]
 
@@ -17,10 +19,18 @@ def __getattr__(name: str):
         from laanet.models import laanet as _m
 
         return getattr(_m, name)
-    if name == "ModelConfig":
-        from laanet.config import ModelConfig
+    if name in ("ModelConfig", "FakeFormerConfig"):
+        from laanet import config as _cfg
 
-        return ModelConfig
+        return getattr(_cfg, name)
+    if name == "FakeFormer":
+        from laanet.models.fakeformer import FakeFormer
+
+        return FakeFormer
+    if name in ("ModelOutput", "Preprocess", "FAMILIES"):
+        from laanet.models import family as _f
+
+        return getattr(_f, name)
     if name in ("load_model", "save_model"):
         from laanet.models import checkpoint as _c
 

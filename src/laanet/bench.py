@@ -1,6 +1,8 @@
-"""Throughput of the full LAA-Net on random input, per inference backend, and what the CPU supports.
+"""Throughput of the full model on random input, per model and inference backend, and what the CPU supports.
 
-Each backend runs in its own subprocess so that its peak RSS (``ru_maxrss``) is its own. Backends:
+Models: a checkpoint (``weights``), a preset (``config``, random weights), or one of :data:`BENCH_MODELS` by name
+(random weights: speed does not depend on the weights), e.g. LAA-Net-B4 and FakeFormer ViT-S/8 side by side.
+Each (model, backend) runs in its own subprocess so that its peak RSS (``ru_maxrss``) is its own. Backends:
 
 - ``torch``: eager float32, NCHW (the reference);
 - ``torch-cl``: eager float32, channels_last memory format (what ``laanet detect --backend torch`` runs);
@@ -9,8 +11,8 @@ Each backend runs in its own subprocess so that its peak RSS (``ru_maxrss``) is 
 - ``onnx-int8``: ONNX Runtime CPU, static int8 (:mod:`laanet.export.quantize`; calibrated on the bundled
   sample faces and their SBI fakes before timing; the calibration time is reported as ``prepare_s``).
 
-Every backend runs the inference graph: classification and heatmap heads; the self-consistency head, a
-training signal that inference never reads, is left out (as in ``laanet detect``).
+Every backend runs the inference graph: classification and heatmap heads; LAA-Net's self-consistency head, a
+training signal that inference never reads, is left out (as in ``laanet detect``; FakeFormer has none).
 
 Timing: ``warmup`` untimed calls, then the median of ``runs`` timed calls on one batch. Besides wall time,
 ``cpu_s`` is the process CPU time per batch (all threads): on a busy, shared machine wall time depends on the
@@ -33,6 +35,16 @@ import time
 from dataclasses import dataclass, field
 
 BACKENDS = ("torch", "torch-cl", "torch-bf16", "onnx", "onnx-int8")
+
+# Models by name, random weights (speed does not depend on them): what each one is. The *-tiny ones are for
+# smoke tests (a few milliseconds per face), not for figures.
+BENCH_MODELS: dict[str, str] = {
+    "laanet-b4": "LAA-Net EfficientNet-B4 E-FPN at 384 px (preset paper-sbi)",
+    "fakeformer-vit-s8": "FakeFormer ViT-S/8 at 112 px (official vit_sbi_small)",
+    "fakeswin-s": "FakeSwin-S at 224 px (official swin_sbi_small)",
+    "laanet-tiny": "LAA-Net cpu-tiny preset at 128 px (smoke tests)",
+    "fakeformer-tiny": "FakeFormer ViT-S/8 at 32 px, 4×4 patches (smoke tests)",
+}
 
 # /proc/cpuinfo flags that decide which arithmetic runs natively (x86; "bf16"/"i8mm"/"asimddp" on Arm).
 RELEVANT_FLAGS = (
@@ -140,44 +152,84 @@ class BenchResult:
     load_after: float
     prepare_s: float = 0.0  # onnx / onnx-int8: export (+ calibration and quantisation) time, not in median_s
     device: str = "cpu"
+    model: str = ""  # BENCH_MODELS name, weights file name or preset
+    family: str = "laanet"
+    random_weights: bool = True
 
 
-def _build_model(weights: str | None, config: str):
+def _model_config(name: str):
+    """The architecture config of a :data:`BENCH_MODELS` entry (no pretrained download)."""
+    from laanet.config import load_config
+
+    if name in ("laanet-b4", "laanet-tiny"):
+        cfg = load_config("paper-sbi" if name == "laanet-b4" else "cpu-tiny").model
+        cfg.pretrained = False
+        return cfg
+    from laanet.config import FakeFormerConfig
+
+    if name == "fakeformer-vit-s8":
+        return FakeFormerConfig(arch="vit_s8", pretrained=False)
+    if name == "fakeswin-s":
+        return FakeFormerConfig(arch="swin_s", input_size=224, pretrained=False)
+    if name == "fakeformer-tiny":
+        return FakeFormerConfig(arch="vit_s8", input_size=32, pretrained=False)
+    raise ValueError(f"unknown model {name!r}; choose from {', '.join(BENCH_MODELS)}")
+
+
+def _build_model(weights: str | None, config: str, model: str | None = None):
     from laanet.config import load_config
     from laanet.models.checkpoint import load_model
-    from laanet.models.laanet import LAANet
+    from laanet.models.family import build_model
 
     if weights:
-        model = load_model(weights)
+        net = load_model(weights)
+    elif model:
+        net = build_model(_model_config(model)).eval()
     else:
         cfg = load_config(config).model
         cfg.pretrained = False
-        model = LAANet(cfg).eval()
-    model.consistency_head = None  # inference never reads it (module docstring)
-    return model
+        net = build_model(cfg).eval()
+    if getattr(net, "consistency_head", None) is not None:
+        net.consistency_head = None  # inference never reads it (module docstring)
+    return net
+
+
+def _input_size(model) -> int:
+    pre = getattr(model, "preprocess", None)
+    return int(pre.input_size if pre is not None else model.cfg.input_size)
+
+
+def _calibration_faces(model):
+    """int8 calibration faces (the bundled samples + SBI fakes, 2 views) framed as ``model`` is fed."""
+    from laanet.export.calibration import calibration_inputs
+
+    return calibration_inputs(model.preprocess, views=2)
 
 
 def _onnx_call(backend: str, model, batch_input, tmp: str):
-    from laanet.export.onnx import OnnxLAANet, export_onnx
+    from laanet.export.onnx import OnnxModel, export_onnx
     from laanet.export.quantize import INFERENCE_OUTPUTS, quantize_onnx
 
     path = export_onnx(model, os.path.join(tmp, "model.onnx"), outputs=INFERENCE_OUTPUTS)
     if backend == "onnx-int8":
-        from laanet.export.calibration import calibration_inputs
-
-        faces = calibration_inputs(model.cfg.input_size, views=2)
+        faces = _calibration_faces(model)
         path = quantize_onnx(path, os.path.join(tmp, "int8.onnx"), faces)
-    runner = OnnxLAANet(path)
+    runner = OnnxModel(path)
     return lambda: runner(batch_input)
 
 
-def run_backend(backend: str, *, weights: str | None, config: str, batch: int, warmup: int, runs: int) -> BenchResult:
-    """Time one backend in this process."""
+def run_backend(
+    backend: str, *, weights: str | None, config: str, batch: int, warmup: int, runs: int, model: str | None = None
+) -> BenchResult:
+    """Time one backend in this process (``model``: a :data:`BENCH_MODELS` name, used when ``weights`` is None)."""
     import torch
 
     load_before = os.getloadavg()[0]
-    model = _build_model(weights, config)
-    size = model.cfg.input_size
+    net = _build_model(weights, config, model)
+    family = str(getattr(net, "family", "laanet"))
+    label = os.path.basename(weights) if weights else (model or config)
+    model = net
+    size = _input_size(model)
     x = torch.rand(batch, 3, size, size) * 2 - 1
     tmp = tempfile.TemporaryDirectory()
     t0 = time.perf_counter()
@@ -218,7 +270,35 @@ def run_backend(backend: str, *, weights: str | None, config: str, batch: int, w
         load_before=round(load_before, 2),
         load_after=round(os.getloadavg()[0], 2),
         prepare_s=round(prepare_s, 1),
+        model=label,
+        family=family,
+        random_weights=not weights,
     )
+
+
+def side_by_side(results: list[BenchResult]) -> dict[str, dict[str, float]]:
+    """``{backend: {model: faces/s, ..., "<model> / <first>": ratio, "<model> / <first> CPU": ratio}}``.
+
+    Every model is compared with the first one named (e.g. FakeFormer / LAA-Net) on the same backend: by wall
+    faces/s, and by CPU time per face (``cpu_s / batch``), which depends much less on other processes of a
+    shared machine.
+    """
+    models = list(dict.fromkeys(r.model for r in results))
+    by_key = {(r.backend, r.model): r for r in results}
+    table: dict[str, dict[str, float]] = {}
+    for r in results:
+        table.setdefault(r.backend, {})[r.model] = r.faces_per_s
+    for backend, row in table.items():
+        base = by_key.get((backend, models[0]))
+        for m in models[1:]:
+            other = by_key.get((backend, m))
+            if base is None or other is None:
+                continue
+            if base.faces_per_s:
+                row[f"{m} / {models[0]}"] = round(other.faces_per_s / base.faces_per_s, 2)
+            if base.cpu_s > 0 and other.cpu_s > 0:
+                row[f"{m} / {models[0]} CPU"] = round((base.cpu_s / base.batch) / (other.cpu_s / other.batch), 2)
+    return table
 
 
 def run_isolated(backend: str, **kwargs) -> BenchResult:

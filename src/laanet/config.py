@@ -1,7 +1,8 @@
 """Typed configuration: dataclasses, YAML presets shipped in the package, and ``key=value`` overrides.
 
 A run is described by one :class:`RunConfig` (``model``, ``data``, ``train``). Presets live in
-``laanet/presets/*.yaml``; ``load_config("paper-sbi", ["train.lr=2e-4", "model.fpn=none"])`` resolves one.
+``laanet/presets/*.yaml`` (a preset may start from another with a top-level ``base: NAME``);
+``load_config("paper-sbi", ["train.lr=2e-4", "model.fpn=none"])`` resolves one.
 Every override is parsed with :func:`ast.literal_eval` (falling back to the raw string) and checked against
 the field's type; an unknown key fails and names the nearest valid keys.
 """
@@ -28,6 +29,7 @@ class ModelConfig:
     """Architecture of one LAA-Net. Defaults are the paper configuration (official
     ``configs/efn4_fpn_sbi_adv.yaml``)."""
 
+    family: Literal["laanet"] = "laanet"  # model family (laanet.models.family.FAMILIES)
     backbone: str = "tf_efficientnet_b4"  # any timm model that supports features_only
     # Indices into the backbone's feature_info for the C3, C4, C5-1 taps (stride 8, 16, 32). The C5 tap is an
     # extra 1x1 conv + BN + act on top of the last one (EfficientNet's head conv, as in the official B4).
@@ -53,6 +55,33 @@ class ModelConfig:
     pretrained_path: str | None = None  # local file with backbone weights (timm state dict)
 
 
+FakeFormerArch = Literal["vit_s8", "vit_b16", "vit_l16", "swin_t", "swin_s", "swin_b"]
+
+
+@dataclass
+class FakeFormerConfig:
+    """Architecture of one FakeFormer (arXiv 2410.21964; official code github.com/10Ring/LAA-Former). Defaults are
+    the headline model, official ``configs/spatial/vit_sbi_small.yaml``: ViT-S/8 at 112 px, 14×14 heatmap.
+
+    ``arch``: vit_s8 (timm ``vit_small_patch8_224``, DINO init), vit_b16 / vit_l16 (``vit_sbi_base/large.yaml``, 224 px),
+    swin_t / swin_s / swin_b (FakeSwin, ``swin_sbi_*.yaml``, 224 px, timm ``swin_*_patch4_window7_224``).
+    """
+
+    family: Literal["fakeformer"] = "fakeformer"
+    arch: FakeFormerArch = "vit_s8"
+    input_size: int = 112  # square network input; 224 for vit_b16/vit_l16 and the Swins
+    # Zero padding of the ViT patch-embedding conv: 2 in the official code for every patch size (the first patch
+    # row/column sees 2 zero rows, the image's last 2 rows/columns are never seen); 0 = timm's/the original ViT.
+    patch_padding: int = 2
+    drop_path_rate: float = 0.2  # stochastic depth, linspace(0, rate) over the blocks (0.3 vit_b16, 0 vit_l16)
+    heatmap_head: bool = True  # the 14×14 vulnerable-patch head ("hm"); False: cls only (binary ViT baseline)
+    # FakeSwin only: channels of the one 4×4 stride-2 deconv before the heatmap head (384 SBI configs, 768 BI).
+    # None: 384 for the Swins; the ViTs have no deconv.
+    deconv_channels: int | None = None
+    pretrained: bool = False  # DINO (ViT) / ImageNet-22k (Swin) backbone weights from timm by name (needs internet)
+    pretrained_path: str | None = None  # local backbone weights in the DINO / original Swin layout
+
+
 @dataclass
 class DataConfig:
     """What the training data loader produces (official ``datasets/face_forensic_sbi.py`` and
@@ -75,7 +104,22 @@ class DataConfig:
     workers: int = 2
     quantize: Literal["truncate", "round"] = "truncate"  # uint8 cast of blend and boundary map (official: truncate)
     sbi_frame_before_geometry: bool = True  # official SBI framing; False: frame after the crop/scale augmentation
-    pixel_aligned_framing: bool = False  # True: targets exactly on the image; official: half a target pixel off
+    # False: the official corner-to-corner framing affine, scale (out−1)/(W−1), zero offset (the 96-px targets sit
+    # up to ±1.5 input px off the 384-px image at its edges, none at the centre); True: scale out/W with pixel areas
+    # onto pixel areas, targets exactly on the image (laanet option).
+    pixel_aligned_framing: bool = False
+    # The geometry's RandomScale resamples boundary map and mask with nearest neighbour (official); True: bilinear
+    # (laanet option; lower boundary peaks, fewer vulnerable points in scaled samples).
+    scale_mask_linear: bool = False
+    # The erasing box is 2-33 % of a fixed 257² square (for 256-px crops), placed anywhere in it and clipped to the
+    # image (official); True: 2-33 % of the image and always inside it (albumentations Erasing, laanet option).
+    erase_relative_to_image: bool = False
+    # SBI's landmark flip x → W − x (official, one pixel off the mirrored face); True: x → W − 1 − x (laanet option).
+    exact_landmark_flip: bool = False
+    # FakeFormer only: True = the patch map is a point sample of the boundary on the token grid (official
+    # TARGET_OVERLAP: True, the ViT-S/Swin-S/T configs); False = the official non-overlap path of the ViT-B/L configs,
+    # block means on an (input/G)² grid drawn into the G×G heatmap (a bug, kept to reproduce those configs).
+    target_overlap: bool = True
 
 
 @dataclass
@@ -84,14 +128,20 @@ class TrainConfig:
 
     epochs: int = 100
     batch_size: int = 8  # real/fake pairs per step (SBI): 16 images
-    lr: float = 5e-5  # base lr; warm-up to lr*booster at epochs//4, then linear decay to 0
+    lr: float = 5e-5  # base lr; warm-up to lr*booster at epochs//start_decay, then linear decay to 0
     booster: float = 4.0
+    start_decay: int = 4  # the peak (end of warm-up, start of decay) is at epoch epochs // start_decay
+    # "sam": SAM(rho = sam_rho) over Adam (LAA-Net; sam_rho 0 = plain Adam); "adam": torch.optim.Adam with L2 weight
+    # decay (FakeFormer: its "AdamW" config builds Adam); "adamw": decoupled weight decay (laanet option).
+    optimizer: Literal["sam", "adam", "adamw"] = "sam"
     weight_decay: float = 1e-4
     sam_rho: float = 0.05  # 0 disables SAM (plain Adam)
     freeze_backbone_epochs: int = 6
     hm_weight: float = 100.0  # 10 for BI
     cls_weight: float = 1.0
     cst_weight: float = 100.0
+    heatmap_loss: Literal["focal", "mse"] = "focal"  # mse: 0.5·mean((logit − target)²) (some FakeFormer configs)
+    focal_eps: float = 0.35  # focal positive weight (1 − ε) + 0.2ε: LAA-Net 0.35 (0.72), FakeFormer 0.1 (0.92)
     grad_clip: float | None = None
     amp: Literal["none", "bf16", "fp16"] = "none"  # autocast on CUDA only; float32 otherwise
     # Parameters, inputs and losses: float64 as the official code trains (the paper setting), or float32
@@ -101,14 +151,18 @@ class TrainConfig:
     max_steps: int | None = None
     save_every: int | None = None
     log_every: int = 10
-    # best.pt: "acc_loss" = when validation accuracy rises AND validation loss falls, both at once (official);
-    # "auc" = highest validation AUC (laanet option).
-    best_by: Literal["acc_loss", "auc"] = "acc_loss"
+    # best.pt: "acc_loss" = when validation accuracy rises AND validation loss falls, both at once (official
+    # LAA-Net); "acc" = when validation accuracy rises (official FakeFormer); "auc" = highest validation AUC (laanet option).
+    best_by: Literal["acc_loss", "acc", "auc"] = "acc_loss"
+
+
+MODEL_CONFIGS: dict[str, type] = {"laanet": ModelConfig, "fakeformer": FakeFormerConfig}  # by family name
 
 
 @dataclass
 class RunConfig:
-    model: ModelConfig = field(default_factory=ModelConfig)
+    # ``model.family`` picks the dataclass (laanet: ModelConfig, fakeformer: FakeFormerConfig).
+    model: ModelConfig | FakeFormerConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
@@ -128,7 +182,26 @@ def preset_names() -> list[str]:
     return sorted(p.name[: -len(".yaml")] for p in resources.files("laanet.presets").iterdir() if p.name.endswith(".yaml"))
 
 
-def _read_yaml(name_or_path: str | Path) -> dict[str, Any]:
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``base``, section by section (nested mappings merged, other values replaced)."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _read_yaml(name_or_path: str | Path, _seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A preset or YAML file as a dict; a top-level ``base: PRESET`` is read first and the file applied on top of it."""
+    data = _read_one_yaml(name_or_path)
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str) or base in _seen or len(_seen) > 8:
+        raise ValueError(f"config {name_or_path}: bad base {base!r} (a preset name or YAML file, no cycles)")
+    return _merge(_read_yaml(base, (*_seen, str(name_or_path))), data)
+
+
+def _read_one_yaml(name_or_path: str | Path) -> dict[str, Any]:
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") and path.is_file():
         text = path.read_text()
@@ -203,12 +276,25 @@ def _apply(obj: Any, values: dict[str, Any], prefix: str) -> None:
             hint = f"; did you mean {', '.join(prefix + n for n in near)}?" if near else f"; valid: {', '.join(names)}"
             raise ValueError(f"unknown config key {full!r}{hint}")
         current = getattr(obj, key)
+        if dataclasses.is_dataclass(current) and isinstance(value, dict) and "family" in value and hasattr(current, "family"):
+            current = _switch_family(obj, key, current, value["family"], full)
         if dataclasses.is_dataclass(current):
             if not isinstance(value, dict):
                 raise ValueError(f"{full}: expected a mapping")
             _apply(current, value, f"{full}.")
         else:
             setattr(obj, key, _coerce(value, hints[key], full))
+
+
+def _switch_family(obj: Any, key: str, current: Any, family: Any, full: str) -> Any:
+    """A model section naming another family gets that family's default config (then its keys are applied)."""
+    if family == current.family:
+        return current
+    if family not in MODEL_CONFIGS:
+        raise ValueError(f"{full}.family: {family!r} is not one of {list(MODEL_CONFIGS)}")
+    new = MODEL_CONFIGS[family]()
+    setattr(obj, key, new)
+    return new
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -240,7 +326,11 @@ def load_config(name_or_path: str | Path = "paper-sbi", overrides: list[str] | t
     return cfg
 
 
-def model_config_from_dict(data: dict[str, Any]) -> ModelConfig:
-    cfg = ModelConfig()
+def model_config_from_dict(data: dict[str, Any]) -> ModelConfig | FakeFormerConfig:
+    """A model section (``{"family": ..., ...}``; no family = laanet) → that family's config dataclass."""
+    family = data.get("family", "laanet")
+    if family not in MODEL_CONFIGS:
+        raise ValueError(f"model.family: {family!r} is not one of {list(MODEL_CONFIGS)}")
+    cfg = MODEL_CONFIGS[family]()
     _apply(cfg, data, "model.")
     return cfg

@@ -45,7 +45,7 @@ def _register_all() -> None:
     # One module per command group; each import is cheap (torch is imported inside the commands).
     import importlib
 
-    for name in ("demo", "detect", "eval", "model_tools", "prepare", "serve", "synth", "train"):
+    for name in ("calibrate", "demo", "detect", "eval", "model_tools", "models", "prepare", "report", "serve", "synth", "train"):
         try:
             module = importlib.import_module(f"laanet.cli.{name}")
         except ModuleNotFoundError as err:

@@ -2,7 +2,7 @@
 
 ``detect``, ``serve``, ``demo`` and ``eval`` declare their parameters with these types, and
 :func:`inference_options` turns the parsed values into a :class:`laanet.inference.options.InferenceOptions`
-(weights given by URL are downloaded to the cache first, see :mod:`laanet.hub`). Defaults are read from
+(weights given by URL or ``hf://`` are downloaded to the cache first, see :mod:`laanet.hub`). Defaults are read from
 ``InferenceOptions`` itself, so a command cannot drift from the API. Nothing here imports torch.
 """
 from __future__ import annotations
@@ -25,11 +25,13 @@ Backend = Enum("Backend", {name: name for name in BACKENDS}, type=str)  # type: 
 
 WeightsOption = Annotated[Optional[str], typer.Option(
     "--weights", "-w", metavar="PATH|URL",
-    help="Checkpoint: laanet .pt, the authors' .pth, or .onnx (with --backend onnx); a path or an https:// URL "
-         "(downloaded once to $LAANET_CACHE, default ~/.cache/laanet). Default: the bundled demo weights.")]
+    help="Checkpoint: laanet .pt, the authors' .pth, or .onnx (with --backend onnx); a path, an https:// URL "
+         "(downloaded once to $LAANET_CACHE, default ~/.cache/laanet) or hf://OWNER/REPO/FILE[@REVISION] (the Hugging "
+         "Face cache; HF_HUB_OFFLINE honoured). Default: the bundled demo weights.")]
 RequiredWeightsOption = Annotated[str, typer.Option(
     "--weights", "-w", metavar="PATH|URL",
-    help="Checkpoint: laanet .pt or the authors' .pth; a path or an https:// URL (downloaded once to the cache).")]
+    help="Checkpoint: laanet .pt or the authors' .pth; a path, an https:// URL (downloaded once to the cache) or "
+         "hf://OWNER/REPO/FILE[@REVISION] (the Hugging Face cache).")]
 Sha256Option = Annotated[Optional[str], typer.Option(
     "--sha256", help="Expected SHA-256 of the weights file; a download that does not match is deleted and refused.")]
 BackendOption = Annotated[Backend, typer.Option("--backend", help="torch (PyTorch) or onnx (ONNX Runtime, CPU).")]
@@ -41,6 +43,14 @@ FlipTestOption = Annotated[bool, typer.Option(
     "--flip-test/--no-flip-test", help="Average the logits of each face crop and its mirror (the official test does).")]
 FaceBackendOption = Annotated[str, typer.Option("--face-backend", help="Face detector: mediapipe or dlib.")]
 BatchSizeOption = Annotated[int, typer.Option("--batch-size", min=1, help="Face crops per forward pass.")]
+CalibrationOption = Annotated[Optional[str], typer.Option(
+    "--calibration", metavar="CAL.json",
+    help="A calibration file from laanet calibrate (made for these weights, else refused): results then give the "
+         "calibrated probability, the band and the operating point, and label by that point. See docs/calibration.md.")]
+OperatingPointOption = Annotated[Optional[str], typer.Option(
+    "--operating-point", metavar="fpr1|fpr5|eer|threshold",
+    help="With --calibration: the point whose threshold decides the label (default: the file's default, fpr5); "
+         "'threshold' keeps --threshold.")]
 
 
 def resolve_weights_option(weights: str | None, sha256: str | None) -> Path | None:
@@ -64,7 +74,27 @@ def inference_options(*, weights: str | None, sha256: str | None = None, **value
     """``InferenceOptions`` from parsed flags (enums to their values); bad values exit with code 2."""
     path = resolve_weights_option(weights, sha256)
     values = {k: v.value if isinstance(v, Enum) else v for k, v in values.items()}
+    if values.get("calibration") is not None:
+        check_calibration_option(values["calibration"], path, values.get("operating_point"))
     try:
         return InferenceOptions(weights=None if path is None else str(path), **values)
     except ValueError as err:
+        raise fail(str(err), code=2) from None
+
+
+def check_calibration_option(calibration: str, weights: Path | None, operating_point: str | None) -> None:
+    """Exit with code 2 and one line unless ``--calibration`` is a calibration file made for ``weights``
+    (None: the bundled demo weights) that has ``--operating-point``. Checked before any model is loaded."""
+    from laanet.calibration import Calibration, CalibrationError
+    from laanet.inference.detector import DefaultWeightsMissing, default_weights
+    from laanet.inference.provenance import file_sha256
+
+    try:
+        cal = Calibration.load(calibration)
+        path = weights if weights is not None else default_weights()
+        if path.is_file():  # a missing weights file is reported when the detector is built
+            cal.check_weights(file_sha256(path), path.name)
+        if operating_point not in (None, "threshold"):
+            cal.point(operating_point)
+    except (CalibrationError, DefaultWeightsMissing) as err:
         raise fail(str(err), code=2) from None

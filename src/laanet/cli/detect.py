@@ -15,8 +15,8 @@ import typer
 from laanet.cli._common import fail
 from laanet.cli._ray import RayActors, RayAddress, RayCpus, RayGpus
 from laanet.cli._options import (
-    DEFAULTS, Backend, BackendOption, BatchSizeOption, DeviceOption, FaceBackendOption, FlipTestOption, FramesOption,
-    Sha256Option, ThresholdOption, WeightsOption, inference_options,
+    DEFAULTS, Backend, BackendOption, BatchSizeOption, CalibrationOption, DeviceOption, FaceBackendOption, FlipTestOption,
+    FramesOption, OperatingPointOption, Sha256Option, ThresholdOption, WeightsOption, inference_options,
 )
 
 HELP = """Score images, videos and folders (recursive) for face deepfakes.
@@ -25,6 +25,11 @@ Each face is cropped (1.5x box, aligned by the eyes, 256 px) and scored by LAA-N
 sigmoid(logit), with --flip-test the mean logit of the crop and its mirror. A frame's score is the max over
 its faces; a video's score is sigmoid(mean of its frame logits), as in the paper; frames without a face do
 not count, and a file with no face anywhere is "no_face". A file is labelled fake when its score >= --threshold.
+
+Scores are not calibrated probabilities. With --calibration CAL.json (from laanet calibrate, for the same weights)
+each result also gives the calibrated probability and a band (likely fake / uncertain / likely real), and the
+label is decided by the calibration's operating point (--operating-point, default fpr5: the threshold that
+flagged at most 5 % of the calibration's real files); --operating-point threshold keeps --threshold.
 
 Writes OUT/results.jsonl as it goes (one line per input, so a run that stops part-way keeps its results), then
 OUT/results.json (and OUT/results.csv with --format csv), heatmap overlays under OUT/heatmaps/ and, for videos,
@@ -83,8 +88,10 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 def _verdict_line(result: dict) -> str:
     verdict = result["label"] or result["status"]
     score = "-" if result["score"] is None else f"{result['score']:.3f}"
+    cal = result.get("calibration") or {}
+    band = f"  [{cal['band']}, calibrated P {cal['probability']:.3f}]" if cal.get("band") else ""
     flags = ", ".join(f["code"] for f in result.get("flags") or [])
-    return (f"{verdict:>8}  {score:>6}  {result['path']}" + (f"  ({result['error']})" if result["error"] else "")
+    return (f"{verdict:>8}  {score:>6}  {result['path']}{band}" + (f"  ({result['error']})" if result["error"] else "")
             + (f"  [flags: {flags}]" if flags else ""))
 
 
@@ -102,11 +109,14 @@ def detect(
     batch_size: BatchSizeOption = DEFAULTS["batch_size"],
     max_faces: Annotated[int, typer.Option("--max-faces", min=1, help=(
         "More faces (people, in a video) than this flags a result too_many_faces; all are still scored."))] = DEFAULTS["max_faces"],
+    calibration: CalibrationOption = None,
+    operating_point: OperatingPointOption = None,
     fmt: Annotated[Format, typer.Option("--format", help="json: results.json; csv: also results.csv.")] = Format.json,
     save_heatmaps: Annotated[bool, typer.Option(
         "--save-heatmaps/--no-save-heatmaps", help="Write heatmap overlay PNGs.")] = True,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Skip inputs already in OUT/results.jsonl (finish an interrupted run).")] = False,
+    report: Annotated[bool, typer.Option("--report", help="Also write OUT/report.html (laanet report).")] = False,
     ray: RayAddress = None,
     ray_actors: RayActors = 1,
     ray_cpus: RayCpus = 1.0,
@@ -122,7 +132,7 @@ def detect(
 
     options = inference_options(weights=weights, sha256=sha256, backend=backend, device=device, threshold=threshold,
                                 frames=frames, flip_test=flip_test, face_backend=face_backend, batch_size=batch_size,
-                                max_faces=max_faces)
+                                max_faces=max_faces, calibration=calibration, operating_point=operating_point)
     missing = [str(p) for p in paths if not p.exists()]
     if missing and len(missing) == len(paths):
         raise fail(f"no such file or folder: {', '.join(missing)}")
@@ -175,6 +185,10 @@ def detect(
         typer.echo(f"{run.skipped} input(s) already done in an earlier run (--resume)", err=True)
     written = f"{run.results_json}" + (f" and {run.results_csv}" if run.results_csv else "")
     typer.echo(f"wrote {written}: {len(run.results)} input(s), {run.errors} unreadable", err=True)
+    if report:
+        from laanet.cli.report import report as write_html
+
+        write_html(out)
     if run.errors:
         raise typer.Exit(1)
 

@@ -44,6 +44,7 @@ def eval_command(
     seed: int = typer.Option(0, "--seed", help="Seed of the random perturbations (block, noise)."),
     margin: Optional[int] = typer.Option(None, "--margin", min=0, help="Pixels cut from each side of the stored crop before resizing (default: as laanet detect, 5 at 256)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    calibration: Optional[Path] = typer.Option(None, "--calibration", help="A laanet calibrate file for these weights: also the ECE and Brier score after calibration."),
     ray: RayAddress = None,
     ray_actors: RayActors = 1,
     ray_cpus: RayCpus = 1.0,
@@ -68,6 +69,7 @@ def eval_command(
         raise _fail("--sweep-types and --sweep-levels need --sweep", code=2)
 
     from laanet.device import DeviceError, check_device_name
+    from laanet.calibration import CalibrationError
     from laanet.evaluation.run import run_eval
     from laanet.media import MediaError
     from laanet.models.checkpoint import CheckpointError
@@ -88,8 +90,8 @@ def eval_command(
 
             scorer = RayScorer(weights_path, out, RayOptions(ray, ray_actors, ray_cpus, ray_gpus), device)
         metrics = run_eval(weights_path, data, out, options, name=name, compare=compare or (), sweep=sweep,
-                           sweep_types=types, sweep_levels=levels, progress=progress, scorer=scorer)
-    except (CheckpointError, DeviceError) as err:
+                           sweep_types=types, sweep_levels=levels, progress=progress, scorer=scorer, calibration=calibration)
+    except (CheckpointError, DeviceError, CalibrationError) as err:
         raise _fail(str(err), code=2) from None
     except (FileNotFoundError, ValueError, MediaError) as err:
         raise _fail(str(err)) from None
@@ -103,7 +105,13 @@ def eval_command(
     typer.echo(f"video level ({video['n']} videos): AUC {pct(video['auc'])}  AP {pct(video['ap'])}  "
                f"AR {pct(video['ar'])}  mF1 {pct(video['mf1'])}  EER {pct(video['eer'])}  ACC {pct(video['acc'])}")
     typer.echo(f"frame level ({frame['n']} crops): AUC {pct(frame['auc'])}  AP {pct(frame['ap'])}  ACC {pct(frame['acc'])}")
-    typer.echo(f"written: {out}/metrics.json, predictions.csv, roc.png, table.md" + (", sweep.*" if sweep else ""))
+    for level, m in (("video", video), ("frame", frame)):
+        typer.echo(f"{level} level: TPR@FPR1% {pct(m['tpr_at_fpr1'])}  TPR@FPR5% {pct(m['tpr_at_fpr5'])}  "
+                   f"ECE {m['ece']:.4f} (15 bins)  Brier {m['brier']:.4f}"
+                   + (f"; calibrated: ECE {metrics['calibrated'][level]['ece']:.4f}  Brier "
+                      f"{metrics['calibrated'][level]['brier']:.4f}" if "calibrated" in metrics else ""))
+    typer.echo(f"written: {out}/metrics.json, predictions.csv, roc.png, table.md, calibration.md, reliability.png"
+               + (", sweep.*" if sweep else ""))
 
 
 def register(app: typer.Typer) -> None:

@@ -7,8 +7,9 @@ docs/reproduce.md):
 - ``frames`` crops per video, evenly spaced among the stored ones (32 by default, the paper's protocol; None:
   every stored crop; the official code draws 32 *with replacement*);
 - preprocessing: the stored 256-px crop (optionally perturbed, ``laanet.evaluation.perturb``) → the same
-  ``laanet.inference.preprocess.crop_to_input`` as ``laanet detect`` (a 5-px margin off every side, as the
-  official SBI test loader, then a bilinear resize to the model's ``cfg.input_size``, RGB, (x/255 − 0.5)/0.5);
+  ``laanet.inference.preprocess.crop_to_input`` as ``laanet detect``, with the model's own ``preprocess``
+  (LAA-Net: a 5-px margin off every side, as the official SBI test loader, a bilinear resize to 384, RGB,
+  (x/255 − 0.5)/0.5; FakeFormer: 9 px, the corner-aligned affine to 112, ImageNet mean/std);
 - frame score = the cls logit; with ``flip_test`` (the default, as the official test and ``laanet detect``) the
   mean of the logits of the crop and its mirror image;
 - video score = sigmoid(mean frame logit), per unique ``video_id`` (``laanet.evaluation.metrics``).
@@ -44,7 +45,7 @@ class EvalOptions:
     workers: int = 0  # DataLoader workers
     device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N, see laanet.device.resolve_device
     seed: int = 0  # seeds the random perturbations (block, noise)
-    margin: int | None = None  # px cut from each side of the crop before resizing; None = laanet detect's (5 at 256)
+    margin: int | None = None  # px cut from each side of the crop before framing; None = the model's (5 / 9 at 256)
 
 
 @dataclass(frozen=True)
@@ -111,9 +112,9 @@ def _perturb_seed(record: IndexRecord, seed: int) -> int:
 class _CropDataset:
     """torch-style map dataset: index → (3×S×S float32 tensor, index)."""
 
-    def __init__(self, items: list[EvalItem], size: int, perturbations: tuple[Perturbation, ...], seed: int,
+    def __init__(self, items: list[EvalItem], preprocess: Any, perturbations: tuple[Perturbation, ...], seed: int,
                  margin: int | None) -> None:
-        self.items, self.size, self.perturbations, self.seed, self.margin = items, size, perturbations, seed, margin
+        self.items, self.preprocess, self.perturbations, self.seed, self.margin = items, preprocess, perturbations, seed, margin
 
     def __len__(self) -> int:
         return len(self.items)
@@ -131,18 +132,19 @@ class _CropDataset:
         crop = np.ascontiguousarray(bgr[..., ::-1])
         if self.perturbations:
             crop = apply_perturbations(crop, self.perturbations, seed=_perturb_seed(item.record, self.seed))
-        return torch.from_numpy(np.ascontiguousarray(crop_to_input(crop, self.size, margin=self.margin))), i
+        return torch.from_numpy(np.ascontiguousarray(crop_to_input(crop, self.preprocess, margin=self.margin))), i
 
 
 def predict(model: Any, items: list[EvalItem], options: EvalOptions, *, progress: bool = True) -> Predictions:
-    """Run ``model`` (an ``LAANet`` in eval mode) over ``items``; returns per-crop logits."""
+    """Run ``model`` (any family, eval mode) over ``items``, preprocessed as ``model.preprocess`` says; returns
+    per-crop logits."""
     import torch
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
 
     device = next(model.parameters()).device
     dtype = next(model.parameters()).dtype
-    dataset = _CropDataset(items, int(model.cfg.input_size), tuple(options.perturbations), options.seed, options.margin)
+    dataset = _CropDataset(items, model.preprocess, tuple(options.perturbations), options.seed, options.margin)
     loader = DataLoader(dataset, batch_size=options.batch_size, shuffle=False, num_workers=options.workers,
                         pin_memory=device.type == "cuda")
     logits = np.empty(len(items), dtype=np.float64)
@@ -182,7 +184,9 @@ class LocalScorer:
 
         self.device = resolve_device(device)
         self.model = load_model(weights, device=self.device)
-        self.input_size = int(self.model.cfg.input_size)
+        self.input_size = int(self.model.preprocess.input_size)
+        self.family = self.model.family
+        self.preprocess = self.model.preprocess
 
     def predict(self, items: list[EvalItem], options: EvalOptions, *, progress: bool = True) -> Predictions:
         return predict(self.model, items, options, progress=progress)

@@ -11,11 +11,16 @@ Scores are fake-probabilities ``sigmoid(logit)``; label 1 = fake. Per set:
 - ``f1``: the standard F1 of the fake class at 0.5, under its own name.
 - ``eer``: equal error rate, FPR = FNR, linearly interpolated between the two ROC points around the crossing.
 - ``acc``: accuracy at 0.5; ``n``, ``n_real``, ``n_fake``: counts.
+- ``tpr_at_fpr1`` / ``tpr_at_fpr5``: the TPR at the lowest threshold whose empirical FPR (share of reals scoring
+  at or above it) is at most 1 % / 5 % (a point of the ROC curve, not interpolated; :func:`threshold_at_fpr`).
+- ``ece``: expected calibration error of P(fake) over 15 equal-width bins of [0, 1],
+  ``Σ_b (n_b / N) · |mean label_b − mean P(fake)_b|`` (the binary, positive-class form: a reliability diagram of
+  P(fake); not the "top-label confidence" form); ``brier``: mean squared error of P(fake) against the label.
 
 Video level: the mean of the frame **logits** per video, then the sigmoid (the official test.py ranks by mean
 logit). Videos are keyed by the index's unique ``video_id``, never by folder name (the official
 code and DeepfakeBench merge same-named videos of different methods).
-A set with one class only has ``auc``, ``ap``, ``eer`` and ``mf1`` = ``None``.
+A set with one class only has ``auc``, ``ap``, ``eer``, ``mf1`` and the ``tpr_at_fpr*`` = ``None``.
 """
 from __future__ import annotations
 
@@ -27,9 +32,19 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
+ECE_BINS = 15  # equal-width bins of [0, 1] for the ECE and the reliability diagram
+TARGET_FPRS = (0.01, 0.05)  # the false-positive rates at which eval reports the TPR
+
 __all__ = [
+    "ECE_BINS",
+    "TARGET_FPRS",
     "average_precision",
     "binary_metrics",
+    "brier_score",
+    "expected_calibration_error",
+    "reliability_bins",
+    "threshold_at_fpr",
+    "tpr_at_fpr",
     "equal_error_rate",
     "frame_and_video_metrics",
     "roc_auc",
@@ -105,6 +120,66 @@ def equal_error_rate(labels: Sequence[int] | np.ndarray, scores: Sequence[float]
     return float(fpr[i - 1] + t * (fpr[i] - fpr[i - 1]))
 
 
+def threshold_at_fpr(
+    labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray, fpr: float
+) -> tuple[float, float, float]:
+    """(threshold, its FPR, its TPR): the lowest threshold ``t`` whose empirical FPR, the share of reals with
+    score ≥ ``t``, is at most ``fpr`` (so the highest TPR that keeps the FPR within the target).
+
+    ``t`` is one of the scores (a point of scikit-learn's ROC curve, not interpolated); when even the
+    highest-scoring sample is real and ``fpr`` allows no real at all, it is the next float above that score.
+    Needs both classes.
+    """
+    if not 0.0 <= fpr <= 1.0:
+        raise ValueError(f"fpr is a rate in [0, 1], got {fpr!r}")
+    rates, tprs, thresholds = roc_curve(labels, scores)
+    i = int(np.flatnonzero(rates <= fpr + 1e-12)[-1])
+    t = float(thresholds[i])
+    if not np.isfinite(t):  # scikit-learn's first point (nothing flagged) has threshold inf
+        t = float(np.nextafter(np.max(np.asarray(scores, dtype=np.float64)), np.inf))
+    return t, float(rates[i]), float(tprs[i])
+
+
+def tpr_at_fpr(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray, fpr: float) -> float:
+    """The TPR of :func:`threshold_at_fpr`: the most fakes caught with at most ``fpr`` of the reals flagged."""
+    return threshold_at_fpr(labels, scores, fpr)[2]
+
+
+def reliability_bins(
+    labels: Sequence[int] | np.ndarray, probs: Sequence[float] | np.ndarray, bins: int = ECE_BINS
+) -> dict[str, np.ndarray]:
+    """Per equal-width bin of [0, 1] (the last one closed): ``count``, ``mean_prob`` (mean P(fake)) and
+    ``frac_fake`` (share of fakes); empty bins have NaN means. Also ``edges`` (bins + 1)."""
+    y, p = _check(labels, probs)
+    if (p < 0).any() or (p > 1).any():
+        raise ValueError("probabilities must lie in [0, 1]")
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1], right=False), 0, bins - 1)
+    count = np.bincount(which, minlength=bins).astype(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_prob = np.bincount(which, weights=p, minlength=bins) / count
+        frac_fake = np.bincount(which, weights=y.astype(np.float64), minlength=bins) / count
+    return {"edges": edges, "count": count, "mean_prob": mean_prob, "frac_fake": frac_fake}
+
+
+def expected_calibration_error(
+    labels: Sequence[int] | np.ndarray, probs: Sequence[float] | np.ndarray, bins: int = ECE_BINS
+) -> float:
+    """``Σ_b (n_b / N) · |share of fakes in b − mean P(fake) in b|`` over ``bins`` equal-width bins of [0, 1]."""
+    r = reliability_bins(labels, probs, bins)
+    full = r["count"] > 0
+    gap = np.abs(r["frac_fake"][full] - r["mean_prob"][full])
+    return float((r["count"][full] * gap).sum() / r["count"].sum())
+
+
+def brier_score(labels: Sequence[int] | np.ndarray, probs: Sequence[float] | np.ndarray) -> float:
+    """Mean of (P(fake) − label)² (scikit-learn ``brier_score_loss``)."""
+    from sklearn import metrics
+
+    y, p = _check(labels, probs)
+    return float(metrics.brier_score_loss(y, p, pos_label=1))
+
+
 def binary_metrics(labels: Sequence[int] | np.ndarray, probs: Sequence[float] | np.ndarray, *, threshold: float = 0.5) -> dict[str, float | int | None]:
     """All metrics of the module docstring for fake-probabilities ``probs`` (scikit-learn underneath)."""
     from sklearn import metrics
@@ -122,6 +197,9 @@ def binary_metrics(labels: Sequence[int] | np.ndarray, probs: Sequence[float] | 
         "f1": float(metrics.f1_score(y, pred, pos_label=1, zero_division=0)),
         "eer": None,
         "acc": float(metrics.accuracy_score(y, pred)),
+        **{f"tpr_at_fpr{100 * f:g}": None for f in TARGET_FPRS},
+        "ece": expected_calibration_error(y, p),
+        "brier": brier_score(y, p),
         "n": int(y.size),
         "n_real": n_real,
         "n_fake": n_fake,
@@ -132,6 +210,8 @@ def binary_metrics(labels: Sequence[int] | np.ndarray, probs: Sequence[float] | 
         out["eer"] = equal_error_rate(y, p)
         ap = out["ap"]
         out["mf1"] = 2 * ap * ar / (ap + ar) if ap + ar > 0 else 0.0
+        for f in TARGET_FPRS:
+            out[f"tpr_at_fpr{100 * f:g}"] = tpr_at_fpr(y, p, f)
     else:
         logger.warning("only one class (%d real, %d fake): AUC, AP, EER and mF1 are undefined", n_real, n_fake)
     return out

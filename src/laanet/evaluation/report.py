@@ -11,12 +11,15 @@ from typing import Any, Sequence
 import numpy as np
 
 from laanet.evaluation.evaluate import Predictions
-from laanet.evaluation.metrics import roc_auc, roc_curve, sigmoid, video_level
+from laanet.evaluation.metrics import ECE_BINS, TARGET_FPRS, reliability_bins, roc_auc, roc_curve, sigmoid, video_level
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "PAPER_TABLE1",
+    "calibration_table",
+    "plot_reliability",
+    "reliability_figure",
     "paper_table",
     "plot_roc",
     "roc_figure",
@@ -204,3 +207,83 @@ def plot_sweep(path: str | Path, results: list[dict[str, Any]], *, metric: str =
     fig.savefig(path)
     plt.close(fig)
     return Path(path)
+
+
+def _levels(preds: Predictions, probability=sigmoid) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(level, labels, P(fake)) for the frame and the video level (all datasets pooled); ``probability`` maps
+    logits to P(fake) (default the sigmoid; a calibration's ``probability`` for calibrated values)."""
+    _, vlab, vlog = video_level(preds.video_id, preds.label, preds.logit)
+    return [("frame", np.asarray(preds.label), probability(preds.logit)), ("video", vlab, probability(vlog))]
+
+
+def reliability_figure(preds: Predictions, title: str = "", bins: int = ECE_BINS, probability=sigmoid):
+    """Reliability diagrams of P(fake), frame and video level side by side (all datasets pooled).
+
+    Each panel: the share of fakes against the mean P(fake) per equal-width bin (``bins``, 15 by default, the
+    bins of the ECE), the diagonal of perfect calibration, and under it the count per bin; the title gives the
+    ECE and the Brier score. ``probability``: logits → P(fake) (default the sigmoid, the uncalibrated score).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from laanet.evaluation.metrics import brier_score, expected_calibration_error
+
+    fig, axes = plt.subplots(2, 2, figsize=(9, 5.5), dpi=100, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    for col, (level, labels, probs) in enumerate(_levels(preds, probability)):
+        r = reliability_bins(labels, probs, bins)
+        centres = (r["edges"][:-1] + r["edges"][1:]) / 2
+        full = r["count"] > 0
+        ax, hist = axes[0, col], axes[1, col]
+        ax.plot([0, 1], [0, 1], color="0.7", linewidth=0.8, label="perfect calibration")
+        ax.bar(centres[full], r["frac_fake"][full], width=1 / bins, alpha=0.35, edgecolor="C0", label="share of fakes")
+        ax.plot(r["mean_prob"][full], r["frac_fake"][full], marker="o", color="C0", label="per bin (at its mean P)")
+        ece, brier = expected_calibration_error(labels, probs, bins), brier_score(labels, probs)
+        ax.set(xlim=(0, 1), ylim=(0, 1.02), ylabel="share of fakes",
+               title=f"{level} level (n={labels.size}): ECE {ece:.3f}, Brier {brier:.3f}")
+        ax.legend(loc="upper left", fontsize=8)
+        hist.bar(centres, r["count"], width=1 / bins, color="0.5")
+        hist.set(xlabel=f"P(fake) ({bins} equal-width bins)", ylabel="count")
+    fig.suptitle(title or "Reliability", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_reliability(path: str | Path, preds: Predictions, title: str = "", probability=sigmoid) -> Path:
+    """Save :func:`reliability_figure` to ``path`` (PNG)."""
+    import matplotlib.pyplot as plt
+
+    fig = reliability_figure(preds, title, probability=probability)
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
+
+
+def calibration_table(metrics: dict[str, Any]) -> str:
+    """Markdown: TPR at each target FPR, EER, ECE and Brier, frame and video level, overall then per dataset."""
+    fprs = [f"tpr_at_fpr{100 * f:g}" for f in TARGET_FPRS]
+    head = ["Set", "Level", "n (real / fake)"] + [f"TPR @ FPR {100 * f:g} %" for f in TARGET_FPRS] + ["EER", "ECE", "Brier"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    scopes = [("all", metrics)] + list((metrics.get("datasets") or {}).items())
+    for name, entry in scopes:
+        for level in ("frame", "video"):
+            m = entry[level]
+            cells = [name, level, f"{m['n']} ({m['n_real']} / {m['n_fake']})"] + [_pct(m.get(k)) for k in fprs]
+            cells += [_pct(m.get("eer")), f"{m['ece']:.4f}", f"{m['brier']:.4f}"]
+            lines.append("| " + " | ".join(cells) + " |")
+    note = (f"\nTPR and EER in %. TPR @ FPR x %: the highest TPR among the ROC points whose FPR is at most x % (not "
+            f"interpolated). ECE: expected calibration error of the uncalibrated P(fake) = sigmoid(logit) over "
+            f"{ECE_BINS} equal-width bins of [0, 1], Σ (n_b / N) |share of fakes − mean P(fake)|; Brier: mean "
+            "(P(fake) − label)². Reliability diagram: reliability.png.\n")
+    out = "\n".join(lines) + "\n" + note
+    cal = metrics.get("calibrated")
+    if cal:
+        out += (f"\n## After calibration ({cal['method']}, {cal['file']})\n\n| Level | ECE before | ECE after | Brier before | "
+                "Brier after |\n|---|---|---|---|---|\n")
+        for level in ("frame", "video"):
+            out += (f"| {level} | {metrics[level]['ece']:.4f} | {cal[level]['ece']:.4f} | {metrics[level]['brier']:.4f} | "
+                    f"{cal[level]['brier']:.4f} |\n")
+        out += ("\nCalibrated P(fake) of each video's mean logit (and, at frame level, of each crop's logit through the "
+                "same file-level map). Reliability diagram: reliability_calibrated.png.\n")
+    return out

@@ -1,7 +1,9 @@
 """Face crops for int8 calibration: network inputs made exactly as ``laanet detect`` makes them.
 
-Static int8 quantisation fixes one value range per activation from a few representative inputs. For LAA-Net
-those must be face crops (the detector's crop policy, 256 px → input size) of real faces *and* of fakes, since
+Static int8 quantisation fixes one value range per activation from a few representative inputs. They must be
+face crops framed as the model's own ``preprocess`` says (the detector's crop policy, 256 px, then the family's
+margin, framing and normalisation: LAA-Net 5 px, resize to 384, [-1, 1]; FakeFormer 9 px, corner-aligned affine
+to 112, ImageNet mean/std), of real faces *and* of fakes, since
 fakes drive the heatmap and classification activations that reals leave near their floor. By default they
 come from the bundled sample photos: ``views`` mildly warped copies of each (view 0 is the photo itself) and a
 self-blended (SBI) fake of every view, made with :mod:`laanet.synthesis` at the photo's own resolution; your
@@ -16,34 +18,39 @@ from pathlib import Path
 
 import numpy as np
 
+from laanet.models.family import Preprocess
+
 _log = logging.getLogger(__name__)
 
 class CalibrationError(ValueError):
     """No usable calibration face (no file, no face found)."""
 
 
-def face_inputs(images: Iterable[np.ndarray], input_size: int, analyzer=None) -> np.ndarray:
+def face_inputs(images: Iterable[np.ndarray], preprocess: Preprocess | int, analyzer=None) -> np.ndarray:
     """The largest face of each image as a network input; images without a face are skipped.
 
     Args:
         images: H×W×3 uint8 RGB arrays.
-        input_size: network input side S.
+        preprocess: the model's :class:`~laanet.models.family.Preprocess` (a bare int: LAA-Net's at that size).
         analyzer: a :class:`laanet.faces.FaceAnalyzer` (default: a new one with the default backend).
 
     Returns:
-        N×3×S×S float32 in [-1, 1] (N ≤ number of images).
+        N×3×S×S float32 network inputs (N ≤ number of images).
     """
     from laanet.faces import FaceAnalyzer, crop_face
     from laanet.faces.crop import DEFAULT_CROP_SIZE  # the detector's stored crop size (256)
     from laanet.inference.preprocess import crop_to_input
 
+    pre = preprocess if isinstance(preprocess, Preprocess) else Preprocess(input_size=int(preprocess))
+    crop_size = pre.crop_size or DEFAULT_CROP_SIZE
     analyzer = analyzer or FaceAnalyzer()
     out = []
     for image in images:
         faces = analyzer.detect(image)
         if faces:
-            out.append(crop_to_input(crop_face(image, faces[0], size=DEFAULT_CROP_SIZE).image, input_size))
-    return np.stack(out) if out else np.zeros((0, 3, input_size, input_size), np.float32)
+            out.append(crop_to_input(crop_face(image, faces[0], size=crop_size).image, pre))
+    size = pre.input_size
+    return np.stack(out) if out else np.zeros((0, 3, size, size), np.float32)
 
 
 def bundled_images(views: int = 4, seed: int = 0) -> list[np.ndarray]:
@@ -79,23 +86,24 @@ def images_from_paths(paths: Sequence[str | os.PathLike], *, frames_per_video: i
 
 
 def calibration_inputs(
-    input_size: int,
+    preprocess: Preprocess | int,
     paths: Sequence[str | os.PathLike] | None = None,
     *,
     views: int = 4,
     seed: int = 0,
     frames_per_video: int = 4,
 ) -> np.ndarray:
-    """Network inputs to calibrate on: faces from ``paths``, or (None) the bundled reals and their SBI fakes.
+    """Network inputs to calibrate on: faces from ``paths``, or (None) the bundled reals and their SBI fakes,
+    framed by ``preprocess`` (the model's; a bare int: LAA-Net's at that size).
 
     Returns:
-        N×3×S×S float32 in [-1, 1].
+        N×3×S×S float32 network inputs.
 
     Raises:
         CalibrationError: no face in any of the images.
     """
     images = bundled_images(views, seed) if not paths else images_from_paths(paths, frames_per_video=frames_per_video)
-    inputs = face_inputs(images, input_size)
+    inputs = face_inputs(images, preprocess)
     if len(inputs) == 0:
         where = "the bundled samples" if not paths else ", ".join(str(Path(p)) for p in paths)
         raise CalibrationError(f"no face found for calibration in {where}")

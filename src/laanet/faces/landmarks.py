@@ -99,15 +99,17 @@ def roll_degrees(landmarks: np.ndarray) -> float:
     return float(np.degrees(np.arctan2(right[1] - left[1], right[0] - left[0])))
 
 
-def flip_landmarks(landmarks: np.ndarray, width: int) -> np.ndarray:
+def flip_landmarks(landmarks: np.ndarray, width: int, *, pixel_centres: bool = True) -> np.ndarray:
     """Landmarks of the horizontally flipped image (``image[:, ::-1]``), re-indexed so the order still holds.
 
-    Works for 68 or 81 points. ``width`` is the image width in pixels (pixel-centre convention: x → W-1-x).
+    Works for 68 or 81 points. ``width`` is the image width in pixels. ``pixel_centres=True``: x → W − 1 − x,
+    the exact mirror of pixel-centre coordinates; False: x → W − x, as the official SBI code flips
+    (``datasets/sbi/utils.py``), one pixel right of the mirrored face.
     """
     points = np.asarray(landmarks, dtype=np.float32)
     table = {68: IBUG68_MIRROR, 81: IBUG81_MIRROR}.get(len(points))
     if table is None:
         raise ValueError(f"expected 68 or 81 landmarks, got {len(points)}")
     flipped = points[list(table)].copy()
-    flipped[:, 0] = width - 1 - flipped[:, 0]
+    flipped[:, 0] = (width - 1 if pixel_centres else width) - flipped[:, 0]
     return flipped

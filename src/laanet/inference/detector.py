@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from laanet.calibration.apply import apply_to_result, load_for_weights
 from laanet.device import resolve_device
 from laanet.inference.options import InferenceOptions
 from laanet.inference.pipeline import StageTimes, run_overlapped
@@ -138,7 +139,12 @@ class Detector:
         self.weights = path
         fmt = "onnx" if path.suffix == ".onnx" else str(self.runner.meta.get("format", "laanet"))
         self.weights_info = WeightsInfo(name=path.name, sha256=sha256, format=fmt)
-        self.crop_size = DEFAULT_CROP_SIZE  # stored face-crop side; the network input is resized from it
+        # The model's test-time preprocessing (input size, margin, normalisation, framing) and stored crop side.
+        self.preprocess = self.runner.preprocess
+        self.crop_size = self.preprocess.crop_size if self.preprocess.crop_size else DEFAULT_CROP_SIZE
+        self.calibration = None if options.calibration is None else load_for_weights(  # CalibrationError: other weights
+            options.calibration, weights_sha256=sha256, weights_name=path.name, operating_point=options.operating_point,
+            options=options.to_dict())
         self.faces = FaceAnalyzer(backend=options.face_backend)
         self._faces_lock = threading.Lock()  # FaceAnalyzer is not thread-safe
         self._model_lock = threading.Lock()  # one forward pass at a time (they would only split the cores)
@@ -155,8 +161,18 @@ class Detector:
 
     @property
     def input_size(self) -> int:
-        """Network input side in pixels (heatmaps are a quarter of it)."""
+        """Network input side in pixels (the model's ``preprocess.input_size``)."""
         return self.runner.input_size
+
+    @property
+    def family(self) -> str:
+        """The model family (``laanet`` or ``fakeformer``)."""
+        return self.runner.family
+
+    @property
+    def model_name(self) -> str:
+        """A short name of the architecture (e.g. ``laanet-efficientnet_b4``, ``fakeformer-vit_s8``)."""
+        return self.runner.model_name
 
     def provenance(self, options: InferenceOptions | None = None) -> Provenance:
         """Where results of this detector come from (with ``options``, default this detector's), stamped now."""
@@ -167,6 +183,8 @@ class Detector:
             input_size=self.input_size,
             crop_size=self.crop_size,
             options=(options or self.options).to_dict(),
+            model={"family": self.family, "name": self.model_name},
+            calibration=None if self.calibration is None else self.calibration.provenance(),
         )
 
     @property
@@ -179,6 +197,8 @@ class Detector:
             "backend": self.runner.name,
             "device": self.device,
             "input_size": self.input_size,
+            "family": self.family,
+            "model_name": self.model_name,
             "flip_test": self.flip_test,
             "threshold": self.threshold,
             "frames_per_video": self.frames,
@@ -345,7 +365,7 @@ class Detector:
                 scored.quality = measure_face(image, face.box, crop.image, crop.matrix, self.input_size, margin_for(self.crop_size))
                 frame.faces.append(scored)
                 state.crops[(pos, k)] = crop.matrix
-                emit((scored, crop_to_input(crop.image, self.input_size)))
+                emit((scored, crop_to_input(crop.image, self.preprocess)))
             if faces and run.render:
                 state.images[pos] = overlay_canvas(image)  # capped size: big frames are not held until rendered
             if run.on_frames is not None:
@@ -378,6 +398,7 @@ class Detector:
         face_px = model_face_px(self.input_size, self.crop_size, margin_for(self.crop_size))
         state.result.flags = file_flags(state.result, requested_frames=run.options.frames,
                                         limits=FlagLimits(max_faces=run.options.max_faces), face_px=face_px)
+        apply_to_result(state.result, self.calibration)  # calibrated probability, band, operating-point threshold
         if state.result.status == "ok":
             with run.times.measure("overlays"):
                 self._render(state, run)
@@ -393,7 +414,8 @@ class Detector:
         for pos, (canvas, scale) in state.images.items():
             frame = result.frames[pos]
             faces = [
-                OverlayFace(f.box, f.score, f.heatmap, state.crops[(pos, k)], self.crop_size) for k, f in enumerate(frame.faces)
+                OverlayFace(f.box, f.score, f.heatmap, state.crops[(pos, k)], self.crop_size, self.preprocess)
+                for k, f in enumerate(frame.faces)
             ]
             overlay = render_overlay(canvas, faces, result.threshold, frame_scale=scale)
             if run.keep_overlays:

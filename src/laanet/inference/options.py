@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,13 +34,20 @@ class InferenceOptions:
         backend: ``"torch"`` (eager PyTorch) or ``"onnx"`` (ONNX Runtime on the CPU; a ``.pt`` is exported
             once and cached, a ``.onnx`` is used as is, without importing torch).
         device: ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-        threshold: P(fake) at or above which a file is labelled ``fake``.
+        threshold: P(fake) at or above which a file is labelled ``fake`` (with a ``calibration``, only when
+            ``operating_point`` is ``"threshold"``; otherwise the operating point's threshold decides).
         frames: frames sampled evenly per video (the paper tests on 32).
         flip_test: score each face crop and its mirror and average their logits (the official test does).
         face_backend: ``"mediapipe"`` or ``"dlib"`` (see docs/faces.md).
         batch_size: face crops per forward pass.
         max_faces: more faces (people, in a video) than this flags the result ``too_many_faces``; every face is
             still scored (docs/results.md).
+        calibration: a calibration file from ``laanet calibrate`` (made for these weights, else refused), or
+            None. Results then carry the calibrated probability and band, and ``label`` follows the
+            operating point (docs/calibration.md).
+        operating_point: with a calibration, the point whose threshold decides ``label``: ``fpr1``, ``fpr5``,
+            ``eer`` (any point the file has), or ``threshold`` to keep using ``threshold``; None = the file's
+            default (``fpr5``).
     """
 
     weights: str | None = None
@@ -51,6 +59,8 @@ class InferenceOptions:
     face_backend: str = "mediapipe"
     batch_size: int = 8
     max_faces: int = 4
+    calibration: str | None = None
+    operating_point: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.weights, os.PathLike):
@@ -74,10 +84,22 @@ class InferenceOptions:
                 raise ValueError(f"{name} must be an integer of at least 1, got {value!r}")
         if not isinstance(self.flip_test, bool):
             raise ValueError(f"flip_test must be True or False, got {self.flip_test!r}")
+        self._check_calibration()
         from laanet.faces.analyzer import BACKENDS as FACE_BACKENDS
 
         if self.face_backend not in FACE_BACKENDS:
             raise ValueError(f"face_backend must be one of {', '.join(FACE_BACKENDS)}, got {self.face_backend!r}")
+
+    def _check_calibration(self) -> None:
+        if isinstance(self.calibration, os.PathLike):
+            object.__setattr__(self, "calibration", os.fspath(self.calibration))
+        if self.calibration is not None and (not isinstance(self.calibration, str) or not self.calibration):
+            raise ValueError(f"calibration must be a path to a laanet calibrate file or None, got {self.calibration!r}")
+        point = self.operating_point
+        if point is not None and (not isinstance(point, str) or not re.fullmatch(r"eer|threshold|fpr[0-9]+(\.[0-9]+)?", point)):
+            raise ValueError(f"operating_point must be fprN (e.g. fpr1, fpr5), eer or threshold, got {point!r}")
+        if point not in (None, "threshold") and self.calibration is None:
+            raise ValueError(f"operating_point {point!r} needs a calibration file (--calibration)")
 
     def replace(self, **changes: Any) -> InferenceOptions:
         """A copy with ``changes`` applied (validated again); unknown names raise ``TypeError``."""

@@ -48,10 +48,12 @@ class Provenance:
     weights: WeightsInfo
     backend: str
     device: str  # resolved: "cpu", "cuda", "cuda:N"
-    input_size: int  # network input side in pixels; heatmaps are input_size / 4
+    input_size: int  # network input side in pixels
     crop_size: int  # stored face-crop side in pixels
     options: dict[str, Any]
     created: str = field(default_factory=utc_now)
+    model: dict[str, Any] | None = None  # {"family": "laanet" | "fakeformer", "name": "..."}
+    calibration: dict[str, Any] | None = None  # laanet.calibration.AppliedCalibration.provenance(), or None
 
     def stamped(self) -> Provenance:
         """A copy with ``created`` set to now."""
@@ -69,6 +71,24 @@ class Provenance:
             "device": self.device,
             "input_size": self.input_size,
             "crop_size": self.crop_size,
-            "options": {**self.options, "weights": self.weights.name},
+            "options": {**self.options, "weights": self.weights.name, **_calibration_name(self.options)},
             "created": self.created,
+            **({"model": self.model_record()} if self.model is not None else {}),
+            "calibration": self.calibration,
         }
+
+    def model_record(self) -> dict[str, Any]:
+        """``model`` plus ``card``: the model card (``docs/model-cards/``) of these weights, or None
+        (:func:`laanet.weights.catalog.card_for`: by SHA-256, else by family, name and file name)."""
+        from laanet.weights.catalog import card_for
+
+        model = dict(self.model or {})
+        model["card"] = card_for(sha256=self.weights.sha256, family=model.get("family"), name=model.get("name"),
+                                 file_name=self.weights.name)
+        return model
+
+
+def _calibration_name(options: dict[str, Any]) -> dict[str, Any]:
+    """The calibration option as a file name (never a folder), when it is set."""
+    path = options.get("calibration")
+    return {"calibration": os.path.basename(path)} if isinstance(path, str) else {}

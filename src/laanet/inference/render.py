@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from laanet.media.image import downscale
+from laanet.models.family import Preprocess
 
 MAX_OVERLAY_SIDE = 1920  # overlays are drawn on the frame shrunk to this long side
 MIN_CONTRAST = 0.02  # heatmaps flatter than this (peak - floor, in probability) are not drawn
@@ -50,6 +51,8 @@ class OverlayFace:
         heatmap: h×w probabilities over the network input, or None (model without a heatmap head).
         crop_matrix: 2×3 affine, original-frame pixel → face-crop pixel (``FaceCrop.matrix``).
         crop_size: side of that crop in pixels.
+        preprocess: the model's :class:`~laanet.models.family.Preprocess` (test margin and framing, to place the
+            heatmap on the crop); None = LAA-Net's.
     """
 
     box: Sequence[float]
@@ -57,6 +60,7 @@ class OverlayFace:
     heatmap: np.ndarray | None = field(default=None, repr=False)
     crop_matrix: np.ndarray | None = field(default=None, repr=False)
     crop_size: int = 256
+    preprocess: Preprocess | None = None
 
 
 def overlay_canvas(frame: np.ndarray, max_side: int = MAX_OVERLAY_SIDE) -> tuple[np.ndarray, float]:
@@ -121,9 +125,9 @@ def _paste_heat(faces: Sequence[OverlayFace], scale: float, shape: tuple[int, in
         if face.heatmap is None or face.crop_matrix is None:
             continue
         matrix = compose_affine(np.asarray(face.crop_matrix, np.float64), canvas_to_original)  # canvas → crop
-        heat = np.maximum(heat, paste_heatmap(np.clip(face.heatmap, 0, 1), matrix, face.crop_size, shape))
+        heat = np.maximum(heat, paste_heatmap(np.clip(face.heatmap, 0, 1), matrix, face.crop_size, shape, face.preprocess))
         ones = np.ones_like(face.heatmap, dtype=np.float32)
-        inside |= paste_heatmap(ones, matrix, face.crop_size, shape) > 0.5
+        inside |= paste_heatmap(ones, matrix, face.crop_size, shape, face.preprocess) > 0.5
     return heat, inside
 
 

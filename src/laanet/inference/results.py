@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from laanet.calibration.apply import add_calibration
 from laanet.inference.flags import FaceQuality, Flag
 from laanet.inference.people import PersonResult, most_suspicious, people_of, person_crop_name
 from laanet.inference.provenance import SCHEMA_VERSION, Provenance, utc_now
@@ -154,6 +155,7 @@ class FileResult:
     provenance: Provenance | None = field(default=None, repr=False)
     people: list[PersonResult] = field(default_factory=list, repr=False)  # set by finalize()
     flags: list[Flag] = field(default_factory=list)  # set by the Detector (laanet.inference.flags)
+    calibration: Any = field(default=None, repr=False)  # laanet.calibration.AppliedCalibration, or None
 
     @property
     def logit(self) -> float | None:
@@ -222,6 +224,7 @@ class FileResult:
                 "people": [p.to_dict() for p in self.people],
             }
         )
+        add_calibration(out, self)  # "calibration": probability, band, operating point ({"calibrated": false} without)
         if provenance and self.provenance is not None:
             out["provenance"] = self.provenance.to_dict()
         return out

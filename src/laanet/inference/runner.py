@@ -1,8 +1,17 @@
 """Model runners: one call turns a batch of network inputs into cls logits and heatmaps, per backend.
 
-``predict(x)`` takes B×3×S×S float32 in [-1, 1] and returns ``(logits (B,), heatmaps (B, S/4, S/4))`` as numpy,
-the heatmaps as probabilities (sigmoid of the logits). With ``flip_test`` the input and its horizontal mirror
-go through the network in one batch and their logits are averaged (cls and heatmap, as the official test).
+``predict(x)`` takes B×3×S×S float32 inputs (made with the runner's ``preprocess``) and returns
+``(logits (B,), heatmaps (B, G, G))`` as numpy, the heatmaps as probabilities (sigmoid of the logits),
+G = the model's heatmap grid (96 for LAA-Net-B4 at 384 px, 14 for FakeFormer ViT-S/8 at 112 px).
+
+Every runner states the model it runs: ``family``, ``model_name``, ``preprocess``
+(:class:`~laanet.models.family.Preprocess`), ``input_size``; from the model (torch) or from the ONNX metadata.
+
+Flip test (both families): the input and its horizontal mirror go through the network in one batch and their
+logits are averaged, as the official tests do. The mirrored heatmap is flipped back before averaging, so the map
+stays aligned with the face: LAA-Net's official test does the same; FakeFormer's official test
+(``scripts/test.py``) averages the mirrored map *without* flipping it back; laanet un-flips it for both (the
+score, from ``cls``, is the same either way).
 
 Importing this module imports neither torch nor onnxruntime: :class:`TorchRunner` imports torch when built,
 and :class:`OnnxRunner` on a ``.onnx`` file never does (a ``.pt`` is exported once, with torch, and cached).
@@ -18,6 +27,7 @@ import numpy as np
 
 from laanet.inference.provenance import file_sha256
 from laanet.models.errors import CheckpointError
+from laanet.models.family import Preprocess, get_family
 
 _log = logging.getLogger(__name__)
 
@@ -48,7 +58,7 @@ class TorchRunner:
     """Eager PyTorch (float32; channels_last on CPU, which is ~1.5× faster there).
 
     Args:
-        model: an :class:`~laanet.models.laanet.LAANet` (moved to ``device``, eval mode).
+        model: a model of any family (``laanet.models.family``), moved to ``device``, eval mode.
         device: a resolved device name (``laanet.device.resolve_device``).
     """
 
@@ -63,7 +73,10 @@ class TorchRunner:
         self.model = model.to(self.device).eval()
         if self.device.type == "cpu":
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.input_size = model.cfg.input_size
+        self.preprocess: Preprocess = model.preprocess
+        self.input_size = self.preprocess.input_size
+        self.family: str = model.family
+        self.model_name: str = get_family(model.family).model_name(model.cfg)
         self.meta: dict[str, Any] = dict(getattr(model, "meta", {}))
 
     def predict(self, x: np.ndarray, *, flip_test: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
@@ -99,7 +112,10 @@ class OnnxRunner:
         if not direct:
             path = cached_export(path, sha256 or file_sha256(path), model)
         self.session = OnnxSession(path)
-        self.input_size = self.session.input_size
+        self.preprocess = self.session.preprocess
+        self.input_size = self.preprocess.input_size
+        self.family = self.session.family
+        self.model_name = self.session.model_name
         self.meta: dict[str, Any] = {**self.session.meta, "config": self.session.config, "onnx": str(path)}
         if direct:
             self._check_finite(path)

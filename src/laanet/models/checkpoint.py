@@ -1,12 +1,18 @@
-"""Load and save LAA-Net weights: laanet's own checkpoints and the authors' official ones.
+"""Load and save the weights of every model family: laanet's own checkpoints and the authors' official ones.
 
 laanet checkpoint (a plain dict, loads with ``torch.load(weights_only=True)``)::
 
-    {"format_version": 1, "model": state_dict, "config": {"model": {...}, ...}, "meta": {...}, ...}
+    {"format_version": 2, "family": "laanet" | "fakeformer", "model": state_dict,
+     "config": {"model": {...}, ...}, "meta": {...}, ...}
 
-Training checkpoints (``OUT/last.pt``, ``OUT/best.pt``) use the same ``model``/``config`` keys plus optimizer
-state, so every laanet checkpoint loads here. The official layout is ``{"epoch", "state_dict"}`` with 803 keys,
-any float dtype, optional ``module.`` prefix (``nn.DataParallel``); it is detected automatically.
+Format 1 files (no ``family``) are LAA-Net. Training checkpoints (``OUT/last.pt``, ``OUT/best.pt``) use the same
+``model``/``config`` keys plus optimizer state, so every laanet checkpoint loads here. Official layouts, detected
+from the keys (any float dtype, optional ``module.`` prefix of ``nn.DataParallel``, extra entries such as
+``optimizer`` ignored):
+
+- LAA-Net: ``{"epoch", "state_dict"}`` with 803 keys (``_blocks.*``, ``deconv_*``, ``hm``/``cls``/``cstency``);
+- FakeFormer / FakeSwin: ``backbone.*`` + ``keypoint_head.*`` in ``{"epoch", "state_dict"[, "optimizer"]}``,
+  ``{"model"}`` or a bare state dict; ViT vs Swin from the keys, the size (S/B/L, T/S/B) from the shapes.
 """
 from __future__ import annotations
 
@@ -20,18 +26,20 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from laanet.config import ModelConfig, model_config_from_dict
 from laanet.models.errors import CheckpointError
-from laanet.models.laanet import LAANet
-from laanet.models.official import is_official_state_dict, official_to_laanet
+from laanet.models.family import FAMILIES, Family, family_of_config, get_family
 
 _log = logging.getLogger(__name__)
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: adds "family"; 1 (no family) = laanet
 __all__ = ["CheckpointError", "check_finite", "convert_official", "load_model", "read_checkpoint", "save_model"]
 EXPECTED_CHECKPOINTS = (
-    "a laanet checkpoint (written by laanet train or laanet convert) or one of the authors' LAA-Net .pth "
-    "checkpoints ({'epoch', 'state_dict'}); an exported model (.onnx) needs --backend onnx"
+    "a laanet checkpoint (written by laanet train or laanet convert, either family), one of the authors' LAA-Net "
+    ".pth checkpoints ({'epoch', 'state_dict'} with _blocks.*/deconv_* keys) or FakeFormer/FakeSwin checkpoints "
+    "(backbone.* + keypoint_head.* keys, in {'epoch', 'state_dict'}, {'model'} or a bare state dict); an exported "
+    "model (.onnx) needs --backend onnx"
 )
 
 
@@ -65,24 +73,53 @@ def paper_model_config() -> ModelConfig:
     return ModelConfig(pretrained=False)
 
 
-def _model_state(ckpt: dict[str, Any], path: Path) -> tuple[dict[str, torch.Tensor], ModelConfig, bool]:
-    """(state dict, model config, is_official) from a loaded checkpoint dict."""
-    if "model" in ckpt and isinstance(ckpt["model"], dict):
+def _is_laanet_checkpoint(ckpt: dict[str, Any]) -> bool:
+    return isinstance(ckpt.get("model"), dict) and ("config" in ckpt or "format_version" in ckpt or "family" in ckpt)
+
+
+def _candidate_state(ckpt: dict[str, Any]) -> dict[str, Any] | None:
+    """The state dict of an official-layout file: ``state_dict``, ``model`` or the dict itself (``module.`` stripped)."""
+    for key in ("state_dict", "model"):
+        if isinstance(ckpt.get(key), dict):
+            state = ckpt[key]
+            break
+    else:
+        state = ckpt
+    if not state or not all(isinstance(k, str) for k in state):
+        return None
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def _model_state(ckpt: dict[str, Any], path: Path) -> tuple[dict[str, torch.Tensor], Family, Any, bool]:
+    """(state dict, family, model config, is_official) from a loaded checkpoint dict."""
+    if _is_laanet_checkpoint(ckpt):
         config = ckpt.get("config") or {}
-        model_cfg = model_config_from_dict(config.get("model", config) if isinstance(config, dict) else {})
+        section = config.get("model", config) if isinstance(config, dict) else {}
+        section = dict(section or {})
+        family = get_family(str(ckpt.get("family") or section.get("family") or "laanet"))
+        section["family"] = family.name
+        try:
+            model_cfg = model_config_from_dict(section)
+        except ValueError as err:
+            raise CheckpointError(f"{path}: its model config does not fit this laanet version: {err}") from None
         model_cfg.pretrained = False  # the checkpoint already holds the backbone weights
         model_cfg.pretrained_path = None
-        return ckpt["model"], model_cfg, False
-    state = ckpt.get("state_dict", ckpt)
-    if isinstance(state, dict) and is_official_state_dict(state):
-        return state, paper_model_config(), True
+        return ckpt["model"], family, model_cfg, False
+    state = _candidate_state(ckpt)
+    if state is not None:
+        for family in FAMILIES.values():
+            if family.is_official(state):
+                try:
+                    return state, family, family.official_config(state), True
+                except (KeyError, IndexError, AttributeError) as err:
+                    raise CheckpointError(f"{path}: {family.name} official layout with an unexpected shape: {err}") from None
     raise CheckpointError(
-        f"{path}: unknown checkpoint layout (top-level keys: {', '.join(map(str, list(ckpt)[:8]))}); "
-        "expected a laanet checkpoint ('model', 'config') or an official one ('epoch', 'state_dict')"
+        f"{path}: unknown checkpoint layout (top-level keys: {', '.join(map(str, list(ckpt)[:8]))}); expected "
+        f"{EXPECTED_CHECKPOINTS}"
     )
 
 
-def load_state_strict(model: LAANet, state: dict[str, torch.Tensor], source: str) -> None:
+def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
     """Copy ``state`` into ``model`` (cast to the model's dtypes); any missing, unexpected or mis-shaped key fails."""
     own = model.state_dict()
     missing = [k for k in own if k not in state]
@@ -119,40 +156,49 @@ def load_model(
     *,
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
-) -> LAANet:
-    """Build an :class:`LAANet` from a laanet or official checkpoint, in eval mode.
+) -> nn.Module:
+    """Build the model of any family (:data:`laanet.models.family.FAMILIES`) from a laanet or official
+    checkpoint, in eval mode.
 
-    ``model.meta`` holds what was loaded (path, format, config, training metadata).
+    ``model.meta`` holds what was loaded (path, format, family, config, training metadata).
     """
     path = Path(weights)
     ckpt = read_checkpoint(path)
-    state, model_cfg, official = _model_state(ckpt, path)
-    model = LAANet(model_cfg)
+    state, family, model_cfg, official = _model_state(ckpt, path)
+    model = family.build(model_cfg)
     if official:
         try:
-            state = official_to_laanet(state, model)
+            state = family.from_official(state, model)
         except KeyError as err:
             raise CheckpointError(f"{path}: {err.args[0]}") from err
     load_state_strict(model, state, str(path))
     model.meta = {
         "path": str(path),
         "format": "official" if official else "laanet",
+        "family": family.name,
         "config": asdict(model_cfg),
         **({"epoch": ckpt.get("epoch")} if official else dict(ckpt.get("meta") or {})),
     }
     return model.to(device=device, dtype=dtype).eval()
 
 
-def save_model(model: LAANet, path: str | os.PathLike, *, config: dict[str, Any] | None = None, **meta: Any) -> Path:
+def model_config_dict(model: nn.Module) -> dict[str, Any]:
+    """``model.cfg`` as plain builtins (tuples as lists), with its ``family``."""
+    from laanet.config import _to_plain
+
+    return _to_plain(asdict(model.cfg))
+
+
+def save_model(model: nn.Module, path: str | os.PathLike, *, config: dict[str, Any] | None = None, **meta: Any) -> Path:
     """Write a laanet checkpoint atomically (temp file + rename). ``meta`` must be builtins/tensors."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    model_cfg = asdict(model.cfg)
-    model_cfg["feature_indices"] = list(model_cfg["feature_indices"])
+    family = family_of_config(model.cfg).name
     payload = {
         "format_version": FORMAT_VERSION,
+        "family": family,
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "config": config if config is not None else {"model": model_cfg},
+        "config": config if config is not None else {"model": model_config_dict(model)},
         "meta": meta,
     }
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -170,7 +216,7 @@ def save_model(model: LAANet, path: str | os.PathLike, *, config: dict[str, Any]
 
 
 def convert_official(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
-    """Write a laanet checkpoint (float32) from an official ``{'epoch', 'state_dict'}`` file."""
+    """Write a laanet checkpoint (float32) from an official LAA-Net or FakeFormer file."""
     model = load_model(src)
     if model.meta["format"] != "official":
         raise CheckpointError(f"{src}: already a laanet checkpoint")

@@ -7,33 +7,31 @@ has exactly 27,128,786 parameters.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import torch
 from torch import nn
 
 from laanet.config import ModelConfig
 from laanet.models.backbone import Backbone
 from laanet.models.decoder import Decoder
+from laanet.models.family import ModelOutput, Preprocess
 from laanet.models.heads import ClassificationHead, ConsistencyHead, HeatmapHead
 from laanet.models.resnet_decoder import PoseResNetDecoder
 
 
-class LAANetOutput(NamedTuple):
-    """Raw network outputs, all logits / unnormalised.
-
-    cls: B×1 real(0)/fake(1) logit.
-    heatmap: B×1×H/4×W/4 vulnerable-point heatmap logits (None if the head is off).
-    consistency: B×D×H/4×W/4 per-pixel embedding, D = 256 (None if the head is off).
-    """
-
-    cls: torch.Tensor
-    heatmap: torch.Tensor | None
-    consistency: torch.Tensor | None
+# The output type of every family (laanet.models.family.ModelOutput); for LAA-Net: cls B×1, heatmap
+# B×1×H/4×W/4 vulnerable-point logits, consistency B×256×H/4×W/4 (each None if its head is off).
+LAANetOutput = ModelOutput
+TEST_MARGIN = 5  # pixels of the 256-px crop cut per side at test time (official datasets/face_forensic_sbi.py)
 
 
 class LAANet(nn.Module):
-    """LAA-Net for one square input size (``cfg.input_size``); see :class:`laanet.config.ModelConfig`."""
+    """LAA-Net for one square input size (``cfg.input_size``); see :class:`laanet.config.ModelConfig`.
+
+    Attributes of the family seam: ``family`` ("laanet"), ``preprocess`` (mean = std = 0.5, 5-px test margin,
+    ``cv2.resize``), ``heatmap_size`` (input_size / 4), ``heads``.
+    """
+
+    family = "laanet"
 
     def __init__(self, cfg: ModelConfig | None = None) -> None:
         super().__init__()
@@ -57,7 +55,15 @@ class LAANet(nn.Module):
         self.cls_head = ClassificationHead(chs, cfg.head_conv)
         self.heatmap_head = HeatmapHead(chs, cfg.head_conv) if cfg.heatmap_head else None
         self.consistency_head = ConsistencyHead(chs, cfg.head_conv, cfg.consistency_dim) if cfg.consistency_head else None
+        self.heatmap_size = cfg.input_size // 4
+        self.preprocess = Preprocess(input_size=cfg.input_size, crop_size=256, margin=TEST_MARGIN, framing="resize")
         self.init_weights()
+
+    @property
+    def heads(self) -> tuple[str, ...]:
+        """The outputs this model produces: "cls" and those of "heatmap", "consistency" whose head is on."""
+        on = {"heatmap": self.heatmap_head, "consistency": self.consistency_head}
+        return ("cls", *(name for name, head in on.items() if head is not None))
 
     @torch.no_grad()
     def init_weights(self) -> None:
@@ -81,11 +87,11 @@ class LAANet(nn.Module):
         """Parameters frozen during the first training epochs (backbone incl. the C5 head conv)."""
         return list(self.backbone.parameters())
 
-    def forward(self, x: torch.Tensor) -> LAANetOutput:
-        """x: B×3×H×W in [-1, 1] (RGB, (pixel/255 - 0.5) / 0.5) → :class:`LAANetOutput`."""
+    def forward(self, x: torch.Tensor) -> ModelOutput:
+        """x: B×3×H×W in [-1, 1] (RGB, (pixel/255 - 0.5) / 0.5) → :class:`ModelOutput`."""
         feats = [self.tap_dropout(f) for f in self.backbone(x)]  # C5, C5-1, C4, C3
         f = self.decoder(feats)  # B, 112, H/4, W/4 (B4)
-        return LAANetOutput(
+        return ModelOutput(
             cls=self.cls_head(f),  # B, 1
             heatmap=self.heatmap_head(f) if self.heatmap_head is not None else None,  # B, 1, H/4, W/4
             consistency=self.consistency_head(f) if self.consistency_head is not None else None,  # B, 256, H/4, W/4

@@ -8,8 +8,9 @@
 Layout: :mod:`~laanet.service.app` builds the app (lifespan, error handlers, static files),
 :mod:`~laanet.service.routes` holds the endpoints, :mod:`~laanet.service.deps` the dependencies
 (``get_detector`` is the one tests override), :mod:`~laanet.service.uploads` streams a multipart upload to a
-temporary folder with the size limit checked as bytes arrive, and :mod:`~laanet.service.inference` runs
-detection on the inference threads. See ``docs/serve.md``.
+temporary folder with the size limit checked as bytes arrive, :mod:`~laanet.service.inference` runs
+detection on the inference threads, and :mod:`~laanet.service.jobs` (with :mod:`~laanet.service.job_store`,
+SQLite + files) runs the asynchronous jobs of ``POST /v1/jobs``, which survive restarts. See ``docs/serve.md``.
 """
 from __future__ import annotations
 

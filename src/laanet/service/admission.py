@@ -55,11 +55,12 @@ class Admission:
         seconds = self.retry_after_s()
         return ServiceBusy(f"busy: {why}; retry in about {seconds} s", headers={"Retry-After": str(seconds)})
 
-    def begin_upload(self) -> None:
-        """Take an upload place, or raise 503 (before the body is read) when the uploads or the queue are full."""
+    def begin_upload(self, *, check_queue: bool = True) -> None:
+        """Take an upload place, or raise 503 (before the body is read) when the uploads or (with
+        ``check_queue``; a job has its own queue) the analysis queue are full."""
         if self.uploading >= self.max_uploads:
             raise self.busy(f"{self.max_uploads} uploads already in progress")
-        if self.running >= self.slots and self.queued >= self.queue_size:
+        if check_queue and self.running >= self.slots and self.queued >= self.queue_size:
             raise self.busy(f"{self.running} analyses running and {self.queued} waiting")
         self.uploading += 1
 

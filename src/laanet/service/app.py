@@ -1,7 +1,9 @@
 """Build the FastAPI app: the model loads once in the lifespan; every error answers ``{"error", "detail"}``."""
 from __future__ import annotations
 
+import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -18,6 +20,7 @@ from laanet.service.admission import Admission
 from laanet.service.errors import ModelLoadError, ServiceError
 from laanet.service.health import HealthMonitor, SelfCheckFailed
 from laanet.service.inference import InferenceWorker
+from laanet.service.jobs import JobRunner
 from laanet.service.openapi import install_openapi
 from laanet.service.routes import STATIC_DIR, router
 from laanet.service.settings import ServeSettings
@@ -45,7 +48,8 @@ def create_app(
 
     A model that fails to load, or fails its self-check on a bundled photo (see
     :mod:`laanet.service.health`), makes start-up fail with :class:`ModelLoadError`; its message is also left
-    in ``app.state.startup_error`` for the caller (``laanet serve`` prints it and exits 1).
+    in ``app.state.startup_error`` for the caller (``laanet serve`` prints it and exits 2). So does a jobs
+    folder that cannot be opened or is used by another server (``app.state.startup_stage == "jobs"``).
     """
     settings = settings or ServeSettings()
 
@@ -55,6 +59,9 @@ def create_app(
 
         worker = InferenceWorker(settings.inference_threads)
         monitor = HealthMonitor(app.state, worker, loader, settings)
+        admission = Admission(settings.max_concurrency, settings.queue_size, settings.max_uploads, settings.inference_threads)
+        jobs = JobRunner(settings, app.state, worker, admission, monitor)
+        opened = False
         try:
             started = time.perf_counter()
             try:
@@ -64,14 +71,21 @@ def create_app(
                 app.state.startup_error = str(err)
                 _log.error("cannot load the model: %s", err)
                 raise ModelLoadError(str(err)) from None
-            app.state.worker, app.state.monitor = worker, monitor
-            app.state.admission = Admission(
-                settings.max_concurrency, settings.queue_size, settings.max_uploads, settings.inference_threads
-            )
+            try:
+                await asyncio.to_thread(jobs.open)
+                opened = True
+            except (OSError, RuntimeError, sqlite3.Error) as err:  # in use by another server, unwritable, ...
+                app.state.startup_error, app.state.startup_stage = str(err), "jobs"
+                _log.error("cannot open the jobs folder: %s", err)
+                raise ModelLoadError(str(err)) from None
+            app.state.worker, app.state.monitor, app.state.admission, app.state.jobs = worker, monitor, admission, jobs
+            jobs.start()
             weights = getattr(app.state.detector, "weights", "?")
             _log.info("model loaded and checked in %.1f s: %s", time.perf_counter() - started, weights)
             yield
         finally:
+            if opened:
+                await jobs.close()
             await monitor.close()
             worker.shutdown()
 
@@ -85,6 +99,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.startup_error = None
+    app.state.startup_stage = "model"  # what failed at start-up: "model" or "jobs" (the jobs folder)
     app.include_router(router)
     install_openapi(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

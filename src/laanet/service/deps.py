@@ -6,6 +6,7 @@ from fastapi import Request
 from laanet.service.admission import Admission
 from laanet.service.health import HealthMonitor
 from laanet.service.inference import InferenceWorker
+from laanet.service.jobs import JobRunner
 from laanet.service.settings import ServeSettings
 
 
@@ -32,3 +33,8 @@ def get_admission(request: Request) -> Admission:
 def get_monitor(request: Request) -> HealthMonitor:
     """The model's self-check and failure record."""
     return request.app.state.monitor
+
+
+def get_jobs(request: Request) -> JobRunner:
+    """The asynchronous jobs (queue, workers, store)."""
+    return request.app.state.jobs

@@ -61,6 +61,12 @@ class InvalidField(ServiceError):
     status, code = 422, "invalid_field"
 
 
+class JobNotFound(ServiceError):
+    """No job with that id (never made, deleted, purged by the retention, or a guess)."""
+
+    status, code = 404, "not_found"
+
+
 class InternalError(ServiceError):
     """An unexpected failure while handling a request (logged with its traceback)."""
 

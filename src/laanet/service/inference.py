@@ -66,7 +66,14 @@ class DetectOptions:
     max_pixels: int | None = None  # None: LAANET_MAX_PIXELS, else laanet.media's default
 
 
-def analyse_upload(detector, upload: Upload, options: DetectOptions) -> dict:
+def analyse_upload(
+    detector,
+    upload: Upload,
+    options: DetectOptions,
+    *,
+    on_frames: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> dict:
     """Blocking: detect on an uploaded file and build the response (one ``results.json`` entry).
 
     ``path`` is the client's (cleaned) file name, never the server's temporary path; each frame's ``overlay``
@@ -74,6 +81,10 @@ def analyse_upload(detector, upload: Upload, options: DetectOptions) -> dict:
     gets ``overlay_scale``: overlay pixels per source pixel, to map face boxes onto it. A face's ``heatmap``
     (the file holding its raw map) is None: the server stores nothing; with ``heatmaps=True`` the raw map
     itself is in ``heatmap_values``, as in ``FileResult.to_dict(heatmap_values=True)``.
+
+    Progress (jobs): ``on_total(n)`` is called once the file is probed, with the frames it will analyse (1 for an
+    image; a video's ``frames``, or fewer when it has fewer), and ``on_frames(1)`` as each frame's faces are
+    found (the detector's progress callback); an exception raised by either stops the analysis there.
 
     Raises:
         ImageTooLarge: the image or video declares more than ``options.max_pixels`` pixels (413).
@@ -87,10 +98,11 @@ def analyse_upload(detector, upload: Upload, options: DetectOptions) -> dict:
     try:
         if upload.extension in IMAGE_EXTENSIONS:
             source = read_image(upload.path, max_pixels=options.max_pixels)
-            source_width = source.shape[1]
+            source_width, total = source.shape[1], 1
         else:
-            source_width = probe_video(upload.path, max_pixels=options.max_pixels).width
-            source = upload.path
+            info = probe_video(upload.path, max_pixels=options.max_pixels)
+            source_width, source = info.width, upload.path
+            total = min(options.frames, info.frame_count) if info.frame_count > 0 else options.frames
     except MediaTooLargeError as err:  # a decompression bomb: refused from its header, nothing decoded
         raise ImageTooLarge(_scrub(str(err), upload)) from None
     except UnsupportedMediaError as err:
@@ -98,9 +110,12 @@ def analyse_upload(detector, upload: Upload, options: DetectOptions) -> dict:
     except MediaError as err:
         raise UndecodableUpload(_scrub(str(err), upload)) from None
 
+    if on_total is not None:
+        on_total(max(1, total))
+    progress = {} if on_frames is None else {"on_frames": on_frames}
     result = detector.detect(
         source, frames=options.frames, flip_test=options.flip_test, threshold=options.threshold,
-        keep_overlays=options.overlays,
+        keep_overlays=options.overlays, **progress,
     )
     if any(not math.isfinite(face.logit) for frame in result.frames for face in frame.faces):
         raise ModelOutputError(f"{upload.filename}: the model gave a non-finite score")

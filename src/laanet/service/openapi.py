@@ -15,6 +15,7 @@ from fastapi.openapi.utils import get_openapi
 
 COMPONENTS = "#/components/schemas/"
 ERROR_CODES: dict[int, str] = {
+    404: "no such job: never made, deleted, past the retention limit, or a guessed id",
     400: "malformed request: not multipart, a bad boundary or body, no or several files, oversized fields",
     408: "the body did not arrive within upload_timeout_s",
     413: "the upload is larger than max_upload_mb, or the image declares more than max_pixels pixels",
@@ -81,7 +82,57 @@ HEALTH_SCHEMA: dict[str, Any] = {
             "properties": {"at": {"type": "string", "format": "date-time"}, "detail": {"type": "string"}},
         },
         "reloads": {"type": "integer", "minimum": 0},
+        "jobs": {
+            "type": "object",
+            "description": "asynchronous jobs: queued and running now, the queue bound and the workers",
+            "properties": {"queued": {"type": "integer", "minimum": 0}, "running": {"type": "integer", "minimum": 0},
+                           "max_jobs": {"type": "integer", "minimum": 1}, "workers": {"type": "integer", "minimum": 1}},
+        },
     },
+}
+_TIME = {"type": ["string", "null"], "format": "date-time"}
+JOB_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "An asynchronous job (POST /v1/jobs, GET /v1/jobs/{id}). `result` is set once `status` is done.",
+    "required": ["id", "status", "file", "created_at", "started_at", "finished_at", "progress", "position",
+                 "attempts", "cancel_requested", "error", "note", "result"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{22}$", "description": "unguessable (128 random bits)"},
+        "status": {"enum": ["queued", "running", "done", "failed", "cancelled"]},
+        "file": {
+            "type": "object", "required": ["name", "size", "kind"],
+            "properties": {"name": {"type": "string", "description": "the client's file name, cleaned"},
+                           "size": {"type": "integer", "minimum": 0}, "kind": {"enum": ["image", "video"]}},
+        },
+        "created_at": {"type": "string", "format": "date-time"},
+        "started_at": _TIME,
+        "finished_at": _TIME,
+        "progress": {
+            "type": "object", "required": ["done", "total", "unit"],
+            "description": "frames whose faces were found so far, of the frames to analyse (total null until the "
+                           "file was probed)",
+            "properties": {"done": {"type": "integer", "minimum": 0}, "total": {"type": ["integer", "null"], "minimum": 0},
+                           "unit": {"const": "frames"}},
+        },
+        "position": {"type": ["integer", "null"], "minimum": 0, "description": "queued jobs ahead of this one"},
+        "attempts": {"type": "integer", "minimum": 0, "description": "times the job was started"},
+        "cancel_requested": {"type": "boolean"},
+        "error": {
+            "anyOf": [{"$ref": COMPONENTS + "Error"}, {"type": "null"}],
+            "description": "failed or cancelled: why (the same codes as POST /v1/detect's errors, plus "
+                           "`interrupted` and `cancelled`)",
+        },
+        "note": {"type": ["string", "null"], "description": "e.g. that the job was resumed after a restart"},
+        "result": {"anyOf": [{"$ref": COMPONENTS + "Result"}, {"type": "null"}]},
+        "detail": {"type": "string", "description": "DELETE of a running job: what happens next"},
+    },
+}
+JOB_DELETED_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "DELETE of a finished job: it and its result are gone.",
+    "required": ["id", "status", "deleted"],
+    "properties": {"id": {"type": "string"}, "status": {"enum": ["done", "failed", "cancelled"]},
+                   "deleted": {"const": True}},
 }
 
 
@@ -130,6 +181,22 @@ DETECT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: json_response("Result", "the result for the uploaded file (laanet result schema, part `result`)"),
     **error_responses(400, 408, 413, 415, 422, 500, 503),
 }
+LOCATION = {"Location": {"description": "the job's URL, /v1/jobs/{id}", "schema": {"type": "string"}}}
+JOB_SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: json_response("Job", "queued; poll the URL in `Location`", LOCATION),
+    **error_responses(400, 408, 413, 415, 422, 503),
+}
+JOB_GET_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: json_response("Job", "the job; with its `result` once done"),
+    **error_responses(404, 500),
+}
+JOB_DELETE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "a queued job cancelled, or a finished one deleted",
+          "content": {"application/json": {"schema": {"anyOf": [{"$ref": COMPONENTS + "Job"},
+                                                                {"$ref": COMPONENTS + "JobDeleted"}]}}}},
+    202: json_response("Job", "a running job: it stops at its next frame"),
+    **error_responses(404),
+}
 HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: json_response("Health", "the model passes its self-check"),
     503: json_response("Health", "the model is broken (see `problem`)", RETRY_AFTER),
@@ -146,6 +213,7 @@ def install_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             schemas.update(result_components())
             schemas["Error"], schemas["Health"] = ERROR_SCHEMA, HEALTH_SCHEMA
+            schemas["Job"], schemas["JobDeleted"] = JOB_SCHEMA, JOB_DELETED_SCHEMA
             app.openapi_schema = document
         return app.openapi_schema
 

@@ -1,4 +1,5 @@
-"""The endpoints: ``GET /health``, ``POST /v1/detect`` and the web page at ``GET /``."""
+"""The endpoints: ``GET /health``, ``POST /v1/detect``, the jobs (``POST /v1/jobs``, ``GET`` / ``DELETE
+/v1/jobs/{id}``) and the web page at ``GET /``."""
 from __future__ import annotations
 
 import asyncio
@@ -17,13 +18,17 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.requests import ClientDisconnect
 
 from laanet.service.admission import Admission
-from laanet.service.deps import get_admission, get_detector, get_monitor, get_settings, get_worker
-from laanet.service.errors import BadRequest, InternalError, InvalidField, ServiceError, UploadTimeout
+from laanet.service.deps import get_admission, get_detector, get_jobs, get_monitor, get_settings, get_worker
+from laanet.service.errors import BadRequest, InternalError, InvalidField, JobNotFound, ServiceError, UploadTimeout
 from laanet.service.health import HealthMonitor
 from laanet.service.inference import DetectOptions, InferenceWorker, analyse_upload
-from laanet.service.openapi import DETECT_REQUEST, DETECT_RESPONSES, HEALTH_RESPONSES
+from laanet.service.job_store import valid_job_id
+from laanet.service.jobs import JobRunner
+from laanet.service.openapi import (
+    DETECT_REQUEST, DETECT_RESPONSES, HEALTH_RESPONSES, JOB_DELETE_RESPONSES, JOB_GET_RESPONSES, JOB_SUBMIT_RESPONSES,
+)
 from laanet.service.settings import ServeSettings
-from laanet.service.uploads import receive_upload
+from laanet.service.uploads import Upload, receive_upload
 
 _log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
@@ -36,8 +41,9 @@ PAGE_HEADERS = {
 T = TypeVar("T")
 PUBLIC_MODEL_KEYS = (  # what /health tells about the model: no paths, no training command line
     "weights", "weights_sha256", "name", "format", "backend", "device", "input_size", "dtype", "parameters", "epoch",
-    "step", "flip_test", "threshold", "frames_per_video", "face_backend",
+    "step", "flip_test", "threshold", "frames_per_video", "face_backend", "family", "model_name",
 )
+NO_SUCH_JOB = "no such job (it never existed, was deleted, or is past the retention limit)"
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 FORM_FIELDS = ("frames", "flip_test", "threshold", "overlays", "heatmaps")
@@ -50,6 +56,7 @@ async def health(
     detector=Depends(get_detector),
     admission: Admission = Depends(get_admission),
     monitor: HealthMonitor = Depends(get_monitor),
+    jobs: JobRunner = Depends(get_jobs),
     settings: ServeSettings = Depends(get_settings),
 ) -> JSONResponse:
     """200 with ``status: ok`` while the model passes its self-check; 503 with ``status: error`` and the
@@ -74,6 +81,8 @@ async def health(
         "queued": admission.queued,
         "uploading": admission.uploading,
         **report,
+        "jobs": {"queued": (counts := jobs.store.counts())["queued"], "running": counts["running"],
+                 "max_jobs": settings.max_jobs, "workers": settings.job_workers},
     }
     return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
@@ -105,21 +114,7 @@ async def detect(
     holds_slot, failure = False, None
     timing: dict[str, float] = {}
     try:
-        try:
-            async with asyncio.timeout(settings.upload_timeout_s):
-                upload = await receive_upload(
-                    request.headers.get("content-type"),
-                    request.headers.get("content-length"),
-                    request.stream(),
-                    folder,
-                    settings.max_upload_bytes,
-                )
-        except TimeoutError:
-            raise UploadTimeout(
-                f"the upload did not arrive within {settings.upload_timeout_s:g} s", headers={"Connection": "close"}
-            ) from None
-        finally:
-            admission.end_upload()
+        upload = await _receive(request, folder, admission, settings)
         options = parse_options(upload.fields, settings)
         timing["upload"] = time.perf_counter() - started
         # 503 when the queue is full or the wait too long; a client that leaves meanwhile loses its place
@@ -143,6 +138,91 @@ async def detect(
     _log.info("%s: %s %s in %.2f s", upload.filename, entry["status"], entry["label"], time.perf_counter() - started)
     server_timing = ", ".join(f"{name};dur={seconds * 1e3:.1f}" for name, seconds in timing.items())
     return JSONResponse(entry, headers={"Server-Timing": server_timing})
+
+
+async def _receive(request: Request, folder: Path, admission: Admission, settings: ServeSettings) -> Upload:
+    """Stream the request's multipart body into ``folder`` within ``upload_timeout_s``, holding the upload place
+    taken by :meth:`Admission.begin_upload` (given back here, whatever happens). Used by ``/v1/detect`` and
+    ``/v1/jobs`` alike."""
+    try:
+        async with asyncio.timeout(settings.upload_timeout_s):
+            return await receive_upload(
+                request.headers.get("content-type"),
+                request.headers.get("content-length"),
+                request.stream(),
+                folder,
+                settings.max_upload_bytes,
+            )
+    except TimeoutError:
+        raise UploadTimeout(
+            f"the upload did not arrive within {settings.upload_timeout_s:g} s", headers={"Connection": "close"}
+        ) from None
+    finally:
+        admission.end_upload()
+
+
+@router.post("/v1/jobs", status_code=202, openapi_extra=DETECT_REQUEST, responses=JOB_SUBMIT_RESPONSES)
+async def submit_job(
+    request: Request,
+    admission: Admission = Depends(get_admission),
+    monitor: HealthMonitor = Depends(get_monitor),
+    jobs: JobRunner = Depends(get_jobs),
+    settings: ServeSettings = Depends(get_settings),
+) -> JSONResponse:
+    """The same multipart upload and fields as ``POST /v1/detect``, analysed in the background: 202 with the
+    job (``id``, ``status: queued``) and its URL in ``Location``. Poll ``GET /v1/jobs/{id}``."""
+    monitor.poll()
+    monitor.raise_if_unavailable()
+    jobs.check_room()  # 503 before the body is read when max_jobs jobs are queued or running
+    admission.begin_upload(check_queue=False)  # an upload place; the analysis queue is the jobs' own
+    try:
+        job_id, folder = jobs.new_folder()
+    except OSError:
+        admission.end_upload()
+        raise
+    try:
+        upload = await _receive(request, folder, admission, settings)
+        options = parse_options(upload.fields, settings)
+        job = jobs.add(job_id, upload, options)  # 503 if the queue filled up meanwhile
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    location = f"/v1/jobs/{job.id}"
+    return JSONResponse(jobs.describe(job), status_code=202, headers={"Location": location})
+
+
+@router.get("/v1/jobs/{job_id}", responses=JOB_GET_RESPONSES)
+async def get_job(job_id: str, jobs: JobRunner = Depends(get_jobs)) -> JSONResponse:
+    """The job's status and progress; once ``done``, its ``result`` (the same as ``POST /v1/detect`` answers)."""
+    job = jobs.get(job_id) if valid_job_id(job_id) else None
+    if job is None:
+        raise JobNotFound(NO_SUCH_JOB)
+    body = jobs.describe(job)
+    if job.status == "done":
+        try:
+            body["result"] = await asyncio.to_thread(jobs.read_result, job_id)
+        except (OSError, ValueError) as err:
+            _log.error("job %s…: cannot read its result: %s", job_id[:6], err)
+            raise InternalError("the job's result file cannot be read (see the server log)") from None
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+@router.delete("/v1/jobs/{job_id}", responses=JOB_DELETE_RESPONSES)
+async def delete_job(job_id: str, jobs: JobRunner = Depends(get_jobs)) -> JSONResponse:
+    """Cancel a queued job (200, ``cancelled``); stop a running one at its next frame (202, still ``running``
+    with ``cancel_requested``, then ``cancelled``); delete a finished one and its result (200, ``deleted``)."""
+    if not valid_job_id(job_id):
+        raise JobNotFound(NO_SUCH_JOB)
+    before = jobs.get(job_id)
+    if before is None:
+        raise JobNotFound(NO_SUCH_JOB)
+    job, running = jobs.cancel(job_id)
+    if job is None:  # it was finished: now deleted
+        return JSONResponse({"id": job_id, "status": before.status, "deleted": True})
+    body = jobs.describe(job)
+    if running:
+        body["detail"] = "the job is running: it stops at its next frame (GET it to see it cancelled)"
+    return JSONResponse(body, status_code=202 if running else 200)
 
 
 @router.get("/", include_in_schema=False)

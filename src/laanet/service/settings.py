@@ -41,6 +41,17 @@ class ServeSettings:
             :mod:`laanet.media.limits`); 0 = no limit.
         overlay_max_side: heatmap overlays are returned as JPEG data URLs at most this many pixels on a side.
         upload_dir: parent folder of the per-request temporary folders (None = the system temp folder).
+        jobs_dir: where asynchronous jobs (``POST /v1/jobs``) live: a SQLite database, each job's upload until
+            it finishes, and each finished result (see :mod:`laanet.service.job_store`). Jobs and results in it
+            survive a restart or a crash. None = a temporary folder removed when the server stops (``laanet
+            serve`` defaults to a folder in the user's data directory instead).
+        max_jobs: jobs queued or running at once; one more gets 503 with ``Retry-After``. Bounds the jobs'
+            disk use to ``max_jobs`` x ``max_upload_mb`` of uploads, plus the results kept.
+        job_workers: jobs analysed at once (each takes one of the ``max_concurrency`` analysis slots, queued
+            with the ``/v1/detect`` requests); at most ``max_concurrency``.
+        job_retention_s: finished jobs (and their result files) are deleted this many seconds after they
+            finished; None = never by age.
+        job_keep: at most this many finished jobs are kept (the oldest are deleted first); None = no count limit.
     """
 
     inference: InferenceOptions = field(default_factory=InferenceOptions)
@@ -57,6 +68,11 @@ class ServeSettings:
     max_pixels: int | None = None
     overlay_max_side: int = 960
     upload_dir: Path | None = None
+    jobs_dir: Path | None = None
+    max_jobs: int = 64
+    job_workers: int = 1
+    job_retention_s: float | None = 7 * 24 * 3600.0
+    job_keep: int | None = 1000
 
     def __post_init__(self) -> None:
         if not isinstance(self.inference, InferenceOptions):
@@ -82,6 +98,16 @@ class ServeSettings:
             raise ValueError(f"frames must be at most max_frames={self.max_frames}, got {self.inference.frames}")
         if self.max_pixels is not None and self.max_pixels < 0:
             raise ValueError(f"max_pixels must be at least 0 (0: no limit), got {self.max_pixels}")
+        if self.max_jobs < 1:
+            raise ValueError(f"max_jobs must be at least 1, got {self.max_jobs}")
+        if not 1 <= self.job_workers <= self.max_concurrency:
+            raise ValueError(
+                f"job_workers must be between 1 and max_concurrency={self.max_concurrency}, got {self.job_workers}"
+            )
+        if self.job_retention_s is not None and not self.job_retention_s > 0:
+            raise ValueError(f"job_retention_s must be positive (None: keep by age forever), got {self.job_retention_s}")
+        if self.job_keep is not None and self.job_keep < 0:
+            raise ValueError(f"job_keep must be at least 0 (None: no count limit), got {self.job_keep}")
         if self.overlay_max_side < 64:
             raise ValueError(f"overlay_max_side must be at least 64, got {self.overlay_max_side}")
 

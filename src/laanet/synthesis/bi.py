@@ -14,7 +14,8 @@ and its 68 landmarks:
 4. mask = one of 4 hull types → piecewise-affine jitter (σ 0.01–0.15 of the side, 4×4 grid) → with p 0.5
    erosion (odd kernel 1–21), else dilation (odd kernel 1–5);
 5. colour transfer (foreground mean matched to the background inside the mask), feathered blend with
-   ``α = clip(distance_to_mask_edge / (0.2 · mask size), 0, 1)``; ``M = α``;
+   ``α = clip(distance_to_mask_edge / (0.2 · mask size), 0, 1)``; ``M = α``; both cast to uint8 by truncation
+   as the official code stores them (``quantize="round"``: float transfer, rounded blend);
 6. back to crop size; with p 0.5 real and fake are both down-sampled to a random 0.2–1× size (bilinear or
    nearest) and back;
 7. shared margin crop, joint geometry, framing, targets (:mod:`laanet.synthesis.pipeline`).
@@ -36,7 +37,15 @@ import numpy as np
 from laanet.synthesis.augment import GeometryConfig, build_background_colour, build_geometry, run_seeded
 from laanet.synthesis.hull import HULL_TYPES, HullType, hull_mask
 from laanet.synthesis.landmarks import SynthesisInputError, check_landmarks
-from laanet.synthesis.pipeline import Quantize, check_common_config, draw_margin, finish_pair, resize, to_sample
+from laanet.synthesis.pipeline import (
+    Quantize,
+    check_common_config,
+    draw_margin,
+    finish_pair,
+    resize,
+    to_sample,
+    to_uint8,
+)
 from laanet.synthesis.sample import SynthesisError, SynthesizedPair
 from laanet.synthesis.sbi import check_image
 
@@ -189,8 +198,8 @@ class BIConfig:
     margin_reference: int = 256
     geometry: GeometryConfig = field(default_factory=GeometryConfig)
     max_redraws: int = 10
-    quantize: Quantize = "truncate"  # uint8 cast of the boundary map (official: truncate)
-    pixel_aligned_framing: bool = False  # True: targets exactly on the image (official: half-pixel offset)
+    quantize: Quantize = "truncate"  # uint8 casts of colour transfer, blend and boundary map (official: truncate)
+    pixel_aligned_framing: bool = False  # True: scale out/W, targets exactly on the image (official: corner to corner)
 
     def __post_init__(self) -> None:
         check_common_config(self.input_size, self.hull_types, self.max_redraws, self.quantize)
@@ -231,18 +240,30 @@ def _odd(rng: np.random.Generator, lo: int, hi: int) -> int:
     return int(lo + 2 * rng.integers(0, (hi - lo) // 2 + 1))
 
 
-def colour_transfer(foreground: np.ndarray, background: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Shift each channel of ``foreground`` so its mean inside ``mask`` equals the background's there."""
+def colour_transfer(
+    foreground: np.ndarray, background: np.ndarray, mask: np.ndarray, quantize: Quantize | None = None
+) -> np.ndarray:
+    """Shift each channel of ``foreground`` so its mean inside ``mask`` equals the background's there.
+
+    ``quantize=None``: float32 result clipped to [0, 255] (laanet's ``quantize="round"`` path keeps it unrounded);
+    ``"truncate"``: cast to uint8 by truncation, as the official ``colorTransfer`` stores its result in a uint8
+    image (which wraps out-of-range values around instead of clipping them; laanet clips).
+    """
     inside = mask > 0
     fg = foreground.astype(np.float32)
     shift = background[inside].astype(np.float32).mean(axis=0) - fg[inside].mean(axis=0)  # 3
-    return np.clip(fg + shift, 0, 255)
+    out = np.clip(fg + shift, 0, 255)
+    return out if quantize is None else to_uint8(out, quantize)
 
 
 def feathered_blend(
-    foreground: np.ndarray, background: np.ndarray, mask: np.ndarray, feather: float
+    foreground: np.ndarray, background: np.ndarray, mask: np.ndarray, feather: float, quantize: Quantize = "round"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Blend with ``α = clip(dist_to_edge / (feather · max(mask w, h)), 0, 1)`` → (fake uint8, α float32)."""
+    """Blend with ``α = clip(dist_to_edge / (feather · max(mask w, h)), 0, 1)`` → (fake uint8, α float32).
+
+    The blend is cast to uint8 by ``quantize``: ``"truncate"`` as the official ``blendImages`` (it assigns into a
+    uint8 image), ``"round"`` to the nearest level.
+    """
     binary = (mask > 0).astype(np.uint8)
     dist = cv2.distanceTransform(binary, cv2.DIST_L2, 5)
     ys, xs = np.nonzero(binary)
@@ -250,7 +271,7 @@ def feathered_blend(
     alpha = np.clip(dist / max(feather * size, 1e-6), 0.0, 1.0).astype(np.float32)
     a = alpha[..., None]
     fake = a * foreground.astype(np.float32) + (1 - a) * background.astype(np.float32)
-    return np.clip(np.round(fake), 0, 255).astype(np.uint8), alpha
+    return to_uint8(fake, quantize), alpha
 
 
 def _align(foreground: np.ndarray, fg_lm: np.ndarray, bg_lm: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -330,8 +351,9 @@ class BISynthesizer:
             if not mask.any():
                 reasons.append("empty mask")
                 continue
-            fg_s = colour_transfer(fg_s, bg_s, mask)
-            fake_s, alpha = feathered_blend(fg_s, bg_s, mask, cfg.feather)
+            # Official: colour transfer and blend each truncated into uint8; "round": float transfer, rounded blend.
+            fg_s = colour_transfer(fg_s, bg_s, mask, "truncate" if cfg.quantize == "truncate" else None)
+            fake_s, alpha = feathered_blend(fg_s, bg_s, mask, cfg.feather, cfg.quantize)
             fake, m = resize(fake_s, width, height), resize(alpha, width, height)
             real = resize(bg_s, width, height)
             if not (fake != real).any():

@@ -6,11 +6,12 @@ Order (as the official SBI loader, ``datasets/face_forensic_sbi.py`` with ``data
    "round"`` rounds instead); the real's boundary is all zero;
 2. crop the same margin from every side of real, fake, boundary and mask;
 3. joint geometry (train only), identical for the pair;
-4. framing: warp images to ``input_size`` and boundary/mask to ``S = input_size/4`` with a centre/scale
-   affine (bilinear, on uint8 for the boundary — this is T). The affine is computed from the image size
-   **before** the geometry step when ``frame_before_geometry`` (the official SBI loader: a random crop then
-   acts as a shift with black right/bottom borders and a random scale as a zoom), or after it (the official
-   BI loader, and laanet's option for SBI: the whole augmented image is fitted into the input);
+4. framing: warp images to ``input_size`` and boundary/mask to ``S = input_size/4`` with the official
+   corner-to-corner centre/scale affine (:func:`~laanet.synthesis.augment.corner_affine`; bilinear, on uint8 for
+   the boundary — this is T), or laanet's pixel-aligned one (``pixel_aligned``). The affine is computed from
+   the image size **before** the geometry step when ``frame_before_geometry`` (the official SBI loader: a random
+   crop then acts as a shift with black right/bottom borders and a random scale as a zoom), or after it (the
+   official BI loader, and laanet's option for SBI: the whole augmented image is fitted into the input);
 5. shared colour augmentation (SBI only);
 6. targets from T (:func:`~laanet.synthesis.targets.make_targets`).
 """
@@ -56,14 +57,16 @@ def to_uint8(values: np.ndarray, quantize: Quantize = "truncate") -> np.ndarray:
     return np.clip(values, 0, 255).astype(np.uint8)
 
 
-def boundary_map(mask: np.ndarray, quantize: Quantize = "truncate") -> np.ndarray:
+def boundary_map(mask: np.ndarray, quantize: Quantize = "truncate", dtype: type = np.float64) -> np.ndarray:
     """``uint8(255 · 4M(1 − M))`` H×W; peaks (255) where the soft mask M crosses 0.5.
 
     ``truncate`` (official, ``sbi/utils.py`` and ``face_forensic_hm.py`` cast with ``astype(uint8)``) leaves
-    fewer pixels at the top level than ``round``, hence fewer tied vulnerable points per fake.
+    fewer pixels at the top level than ``round``, hence fewer tied vulnerable points per fake. ``dtype`` is the
+    arithmetic: the official FakeFormer loader computes in float32 (the mask's dtype), which truncates a few
+    pixels one level differently from float64.
     """
-    m = np.clip(mask.astype(np.float64), 0.0, 1.0)
-    return to_uint8(4.0 * m * (1.0 - m) * 255.0, quantize)
+    m = np.clip(mask.astype(dtype), dtype(0.0), dtype(1.0))
+    return to_uint8(dtype(4.0) * m * (dtype(1.0) - m) * dtype(255.0), quantize)
 
 
 def draw_margin(rng: np.random.Generator, size: int, margin: tuple[int, int], reference: int) -> int:
@@ -96,6 +99,9 @@ def finish_pair(
     quantize: Quantize = "truncate",
     frame_before_geometry: bool = False,
     pixel_aligned: bool = False,
+    heatmap_size: int | None = None,
+    boundary_dtype: type = np.float64,
+    exact_boundary: bool = False,
 ) -> FramedPair:
     """Steps 1-5 of the module docstring.
 
@@ -108,11 +114,19 @@ def finish_pair(
         quantize: how the boundary map is cast to uint8 (see :func:`boundary_map`).
         frame_before_geometry: take the framing affine from the pre-geometry size (official SBI) instead of
             the post-geometry size (official BI).
-        pixel_aligned: map pixel centres to pixel centres in the framing (laanet option) instead of the
-            official half-pixel offset (:func:`~laanet.synthesis.augment.frame_affine`).
+        pixel_aligned: frame with scale ``out/W`` and pixel areas onto pixel areas, so targets and image stay
+            exactly aligned (laanet option), instead of the official corner-to-corner affine
+            (:func:`~laanet.synthesis.augment.corner_affine`; :func:`~laanet.synthesis.augment.frame_affine`).
+        heatmap_size: side of the boundary/mask grid (default ``input_size // 4``, LAA-Net; FakeFormer: the
+            model's token grid, 14 at 112 px).
+        boundary_dtype: arithmetic of the boundary map (:func:`boundary_map`; FakeFormer's loader: float32).
+        exact_boundary: frame the uint8 boundary with the exact corner-to-corner bilinear sample
+            (:func:`~laanet.synthesis.patch_targets.patch_map`) instead of ``cv2.warpAffine``, whose uint8 result
+            depends on the OpenCV build; ignored with ``pixel_aligned``.
     """
-    boundary = boundary_map(mask, quantize)
+    boundary = boundary_map(mask, quantize, boundary_dtype)
     mask = mask.astype(np.float32)
+    crop_side = max(real.shape[:2])  # the face crop before the margin: the erasing box's reference
     if margin > 0:
         height, width = real.shape[:2]
         if 2 * margin >= min(height, width):
@@ -121,15 +135,20 @@ def finish_pair(
         real, fake, boundary, mask = real[crop], fake[crop], boundary[crop], mask[crop]
     framing_size = (real.shape[1], real.shape[0])  # (width, height) before the geometry
     if geometry is not None:
-        out = run_seeded(geometry, rng, image=real, fake=fake, boundary=boundary, soft=mask)
+        out = run_seeded(geometry, rng, image=real, fake=fake, boundary=boundary, soft=mask, crop_side=crop_side)
         real, fake, boundary, mask = out["image"], out["fake"], out["boundary"], out["soft"]
     if not frame_before_geometry:
         framing_size = (real.shape[1], real.shape[0])
-    heatmap_size = input_size // 4
+    heatmap_size = input_size // 4 if heatmap_size is None else heatmap_size
     framing = {"reference": framing_size, "pixel_aligned": pixel_aligned}
     real = frame(real, input_size, **framing)
     fake = frame(fake, input_size, **framing)
-    boundary = frame(np.ascontiguousarray(boundary), heatmap_size, **framing)  # uint8: the official T
+    if exact_boundary and not pixel_aligned:
+        from laanet.synthesis.patch_targets import patch_map
+
+        boundary = patch_map(np.ascontiguousarray(boundary), heatmap_size, reference=framing_size)
+    else:
+        boundary = frame(np.ascontiguousarray(boundary), heatmap_size, **framing)  # uint8: the official T
     mask = frame(np.ascontiguousarray(mask), heatmap_size, **framing)
     if colour is not None:
         out = run_seeded(colour, rng, image=real, fake=fake)

@@ -38,6 +38,7 @@ from laanet.synthesis.hull import HULL_TYPES, HullType, hull_mask
 from laanet.faces.landmarks import flip_landmarks
 from laanet.synthesis.landmarks import ForeheadOrder, SynthesisInputError, check_landmarks, forehead_to_arc
 from laanet.synthesis.pipeline import (
+    FramedPair,
     Quantize,
     check_common_config,
     draw_margin,
@@ -61,6 +62,9 @@ class SBIConfig:
     train: bool = True  # landmark flip + joint geometry (the official val split uses neither)
     pair_colour: bool = True  # shared post-blend colour/JPEG (official: train and val)
     flip_p: float = 0.5
+    # Landmark flip x → W − x, as the official code (one pixel off the mirrored face); True: x → W − 1 − x (laanet
+    # option, the exact mirror).
+    exact_landmark_flip: bool = False
     subset68_p: float = 0.25  # drop the forehead points of 81-point landmarks
     forehead_order: ForeheadOrder = "arc"  # 81-point input: "arc" (laanet.faces) or "dlib81" (raw dlib model)
     hull_types: tuple[HullType, ...] = HULL_TYPES
@@ -81,7 +85,9 @@ class SBIConfig:
     # Framing affine from the size before the joint geometry (official SBI loader): a random crop becomes a
     # shift with black borders, a random scale a ±15 % zoom. False: fit the augmented image (laanet option).
     frame_before_geometry: bool = True
-    pixel_aligned_framing: bool = False  # True: targets exactly on the image (official: half-pixel offset)
+    # False: official corner-to-corner framing affine (scale (out−1)/(W−1), zero offset; the 96-px targets are up
+    # to ±1.5 input px off the 384-px image at the edges). True: scale out/W, targets exactly on the image.
+    pixel_aligned_framing: bool = False
 
     def __post_init__(self) -> None:
         check_common_config(self.input_size, self.hull_types, self.max_redraws, self.quantize)
@@ -251,6 +257,29 @@ class SBISynthesizer:
         fake = to_uint8(alpha * source + (1.0 - alpha) * target, self.config.quantize)
         return target, fake, m
 
+    def finish(
+        self, real: np.ndarray, fake: np.ndarray, mask: np.ndarray, draw: SBIDraw, rng: np.random.Generator
+    ) -> FramedPair:
+        """Step 8 up to the targets: margin, joint geometry, framing, colour (:func:`finish_pair`)."""
+        cfg = self.config
+        return finish_pair(
+            real,
+            fake,
+            mask,
+            rng,
+            margin=draw.margin,
+            input_size=cfg.input_size,
+            geometry=self._geometry,
+            colour=self._colour,
+            quantize=cfg.quantize,
+            frame_before_geometry=cfg.frame_before_geometry,
+            pixel_aligned=cfg.pixel_aligned_framing,
+        )
+
+    def to_sample(self, framed: FramedPair, info: dict) -> SynthesizedPair:
+        """The targets of a framed pair (LAA-Net's vulnerable points and consistency, :func:`to_sample`)."""
+        return to_sample(framed, info)
+
     # ------------------------------------------------------------------ entry point
     def __call__(self, image: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator) -> SynthesizedPair:
         """One (real, fake) pair from a real face crop.
@@ -273,7 +302,8 @@ class SBISynthesizer:
             face, lm = image, base_landmarks
             if draw.flip:
                 face = np.ascontiguousarray(image[:, ::-1])
-                lm = flip_landmarks(base_landmarks, image.shape[1]).astype(np.float32)
+                lm = flip_landmarks(base_landmarks, image.shape[1], pixel_centres=cfg.exact_landmark_flip)
+                lm = lm.astype(np.float32)
             real, fake, mask = self.self_blend(face, lm, draw, rng)
             if mask.max() <= 0:
                 reasons.append("empty mask")
@@ -281,24 +311,12 @@ class SBISynthesizer:
             if not (fake != real).any():
                 reasons.append("blend changed nothing")
                 continue
-            framed = finish_pair(
-                real,
-                fake,
-                mask,
-                rng,
-                margin=draw.margin,
-                input_size=cfg.input_size,
-                geometry=self._geometry,
-                colour=self._colour,
-                quantize=cfg.quantize,
-                frame_before_geometry=cfg.frame_before_geometry,
-                pixel_aligned=cfg.pixel_aligned_framing,
-            )
+            framed = self.finish(real, fake, mask, draw, rng)
             if framed.boundary.max() == 0:
                 reasons.append("boundary lost in framing")
                 continue
             if attempt:
                 logger.debug("SBI: %d re-draw(s) before a valid fake (%s)", attempt, ", ".join(reasons))
             info = {"method": "sbi", "redraws": attempt, **asdict(draw)}
-            return to_sample(framed, info)
+            return self.to_sample(framed, info)
         raise SynthesisError(f"SBI: no valid fake after {cfg.max_redraws + 1} attempts ({', '.join(reasons)})")

@@ -3,6 +3,7 @@
 A checkpoint is one plain dict (style point 12)::
 
     format_version  int
+    family          str   model family ("laanet", "fakeformer"); also config["model"]["family"]
     model           state_dict of the unwrapped module (no "module." prefixes)
     config          RunConfig.to_dict()
     optimizer       base optimizer state_dict (SAM has no state of its own)
@@ -185,6 +186,7 @@ def save_checkpoint(
     metrics = {k: float(v) for k, v in (metrics or {}).items()}
     state = {
         "format_version": FORMAT_VERSION,
+        "family": str(getattr(model, "family", "laanet")),  # model family (laanet.models.family.FAMILIES)
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "config": config,
         "optimizer": optimizer.state_dict(),

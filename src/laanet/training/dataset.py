@@ -16,12 +16,17 @@ the heatmap and self-consistency targets of both.
   are drawn once; its pseudo-fakes are made anew every epoch as the official loaders do, or, with
   ``data.fixed_validation=true``, drawn once so that every epoch is measured on the same pairs. The ``test`` split and
   every fake record of the index are never used.
+* **Landmarks.** SBI gets a record's 81 points (68 + 13 forehead points, ``landmarks81``, given by the MediaPipe
+  backend) when it has them, as the official SBI loader uses the 81-point model; BI gets the 68.
 * **Randomness.** Item ``i`` of epoch ``e`` draws from ``numpy.random.default_rng([seed, stream, e, i])``:
   it is the same whichever worker builds it and in whatever order, which is what makes ``--resume`` exact.
 
-An item is a dict of tensors, the real face first: ``image`` 2×3×S×S float in [-1, 1], ``heatmap`` and
-``consistency`` 2×1×S/4×S/4 float, ``label`` 2 (0 real, 1 fake), ``index`` 2 (a unique id per image),
-``redraws`` 2 (rejected fake candidates; 0 for the real).
+An item is a dict of tensors, the real face first: ``image`` 2×3×S×S float, normalised as the model wants it
+(LAA-Net: [-1, 1]; FakeFormer: ImageNet mean/std), ``heatmap`` and ``consistency`` 2×1×G×G float (G = the model's
+heatmap grid: S/4 for LAA-Net, the 14×14 token grid for FakeFormer ViT-S/8, whose consistency target is unused
+zeros), ``label`` 2 (0 real, 1 fake), ``index`` 2 (a unique id per image), ``redraws`` 2 (rejected fake
+candidates; 0 for the real). A FakeFormer model gets FakeFormer's SBI pipeline
+(:mod:`laanet.synthesis.fakeformer_sbi`).
 :func:`collate_pairs` turns B items into one batch of 2B images: B reals, then B fakes.
 """
 from __future__ import annotations
@@ -30,6 +35,7 @@ import logging
 import random
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -109,6 +115,9 @@ class PairDataset(Dataset):
             every epoch, as the official loaders); the validation frames are drawn once either way.
         seed: base seed of every draw.
         donors: BI only: the faces a partner may be taken from (default: the frames of ``videos``).
+        heatmap_size: the model's heatmap grid (``model.heatmap_size``; default ``input_size // 4``, LAA-Net).
+        preprocess: the model's :class:`~laanet.models.family.Preprocess` (its mean/std normalise the images;
+            default LAA-Net's 0.5/0.5).
     """
 
     def __init__(
@@ -124,6 +133,8 @@ class PairDataset(Dataset):
         redraw_frames: bool = False,
         distinct_frames: bool = False,
         fixed_validation: bool = False,
+        heatmap_size: int | None = None,
+        preprocess: Any = None,
     ) -> None:
         if frames_per_video < 1:
             raise ValueError(f"frames per video must be >= 1, got {frames_per_video}")
@@ -140,8 +151,12 @@ class PairDataset(Dataset):
         # data.method "mix" draws SBI or BI per item (p 0.5 each); otherwise one method for every item.
         self.methods = ("sbi", "bi") if cfg.data.method == "mix" else (cfg.data.method,)
         self.synthesizers = {
-            m: _build_synthesizer(m, cfg, train=train, prep_dir=self.prep_dir, donors=donors) for m in self.methods
+            m: _build_synthesizer(m, cfg, train=train, prep_dir=self.prep_dir, donors=donors, heatmap_size=heatmap_size)
+            for m in self.methods
         }
+        # None: LAA-Net's (x/255 − 0.5)/0.5 of SynthesizedPair.to_arrays (bit-identical to earlier runs)
+        laanet_norm = preprocess is None or (tuple(preprocess.mean) == (0.5,) * 3 and tuple(preprocess.std) == (0.5,) * 3)
+        self.preprocess = None if laanet_norm else preprocess
         self.epoch = -1  # seeds the synthesis/augmentation of every item
         self.frames_epoch = -1  # the epoch whose frame draw ``items`` holds
         self.items: list[IndexRecord] = []
@@ -170,10 +185,10 @@ class PairDataset(Dataset):
         record = self.items[index]
         rng = np.random.default_rng([self.seed, self.stream, self.epoch, index])
         image = _read_crop(self.prep_dir / record.path)
-        landmarks = np.asarray(record.landmarks, dtype=np.float32)
         method = self.methods[0]
         if len(self.methods) > 1:  # separate stream, so single-method runs draw exactly as before
             method = self.methods[int(np.random.default_rng([self.seed, self.stream, self.epoch, index, 1]).integers(2))]
+        landmarks = np.asarray(_landmarks_for(record, method), dtype=np.float32)
         synthesizer = self.synthesizers[method]
         try:
             if method == "bi":
@@ -185,19 +200,51 @@ class PairDataset(Dataset):
             # retries a random index): name the face and stop.
             raise type(err)(f"{record.path} (video {record.video_id}): {err}") from err
         arrays = pair.to_arrays()
+        if self.preprocess is not None:  # the model's normalisation (ImageNet for FakeFormer)
+            arrays["image"] = np.stack([normalise(pair.real, self.preprocess), normalise(pair.fake, self.preprocess)])
         return {
-            "image": torch.from_numpy(arrays["image"]),  # 2, 3, S, S in [-1, 1]; real then fake
-            "heatmap": torch.from_numpy(arrays["heatmap"]),  # 2, 1, S/4, S/4
-            "consistency": torch.from_numpy(arrays["consistency"]),  # 2, 1, S/4, S/4
+            "image": torch.from_numpy(arrays["image"]),  # 2, 3, S, S normalised; real then fake
+            "heatmap": torch.from_numpy(arrays["heatmap"]),  # 2, 1, G, G
+            "consistency": torch.from_numpy(arrays["consistency"]),  # 2, 1, G, G
             "label": torch.tensor([0.0, 1.0]),
             "index": torch.tensor([2 * index, 2 * index + 1]),
             "redraws": torch.tensor([0, pair.redraws]),  # re-drawn fake candidates (logged per epoch)
         }
 
 
-def _build_synthesizer(method: str, cfg: RunConfig, *, train: bool, prep_dir: Path, donors: list[IndexRecord]):
-    """The pseudo-fake maker of ``method``: SBI (from the face itself) or BI (from a partner face)."""
+def _landmarks_for(record: IndexRecord, method: str) -> list[list[float]]:
+    """The landmarks the synthesizer of ``method`` gets, as the official loaders give them.
+
+    SBI: the 81 points (68 + forehead) when the record has them (official ``datasets/face_forensic_sbi.py`` reads
+    the 81-point landmarks; SBI then keeps only the first 68 with p 0.25, and ``facehull`` covers the forehead
+    otherwise), else the 68. BI: the 68 points (official ``datasets/face_forensic_hm.py``).
+    """
+    if method == "sbi" and record.landmarks81:
+        return record.landmarks81
+    return record.landmarks
+
+
+def normalise(image: np.ndarray, preprocess: Any) -> np.ndarray:
+    """H×W×3 uint8 RGB → 3×H×W float32 ``(x/255 − mean)/std`` with the model's ``preprocess.mean/std``."""
+    mean = np.asarray(preprocess.mean, np.float32)[:, None, None]
+    std = np.asarray(preprocess.std, np.float32)[:, None, None]
+    return (image.astype(np.float32).transpose(2, 0, 1) / np.float32(255) - mean) / std
+
+
+def _build_synthesizer(
+    method: str, cfg: RunConfig, *, train: bool, prep_dir: Path, donors: list[IndexRecord], heatmap_size: int | None = None
+):
+    """The pseudo-fake maker of ``method``: SBI (from the face itself) or BI (from a partner face), in the pipeline
+    of the model's family (``model.family``: laanet or fakeformer)."""
+    from laanet.synthesis.augment import GeometryConfig
+
     size = cfg.model.input_size
+    geometry = GeometryConfig(
+        scale_mask_linear=cfg.data.scale_mask_linear,
+        erase_reference=None if cfg.data.erase_relative_to_image else GeometryConfig.erase_reference,
+    )
+    if getattr(cfg.model, "family", "laanet") == "fakeformer":
+        return _build_fakeformer_synthesizer(method, cfg, train=train, heatmap_size=heatmap_size, geometry=geometry)
     if method == "sbi":
         from laanet.synthesis.sbi import SBIConfig, SBISynthesizer
 
@@ -207,6 +254,8 @@ def _build_synthesizer(method: str, cfg: RunConfig, *, train: bool, prep_dir: Pa
             quantize=cfg.data.quantize,
             frame_before_geometry=cfg.data.sbi_frame_before_geometry,
             pixel_aligned_framing=cfg.data.pixel_aligned_framing,
+            exact_landmark_flip=cfg.data.exact_landmark_flip,
+            geometry=geometry,
         )
         return SBISynthesizer(sbi_config)
     if method == "bi":
@@ -215,10 +264,38 @@ def _build_synthesizer(method: str, cfg: RunConfig, *, train: bool, prep_dir: Pa
         if not donors:
             return None  # an empty dataset needs no partner pool
         bi_config = BIConfig(
-            input_size=size, train=train, quantize=cfg.data.quantize, pixel_aligned_framing=cfg.data.pixel_aligned_framing
+            input_size=size,
+            train=train,
+            quantize=cfg.data.quantize,
+            pixel_aligned_framing=cfg.data.pixel_aligned_framing,
+            geometry=geometry,
         )
         return BISynthesizer(PartnerIndex.from_records(donors, prep_dir), bi_config)
     raise ValueError(f"data.method must be 'sbi', 'bi' or 'mix', got {method!r}")
+
+
+def _build_fakeformer_synthesizer(method: str, cfg: RunConfig, *, train: bool, heatmap_size: int | None, geometry: Any):
+    """FakeFormer's SBI pipeline (:mod:`laanet.synthesis.fakeformer_sbi`) at the model's input and heatmap size."""
+    if method != "sbi":
+        raise ValueError(f"data.method={method!r}: FakeFormer training supports SBI only in this version "
+                         "(the official FakeFormer BI loader, datasets/fakesformer_bi.py, is not implemented)")
+    if heatmap_size is None:
+        raise ValueError("FakeFormer training data needs the model's heatmap_size (build the model first)")
+    from laanet.synthesis.fakeformer_sbi import FakeFormerSBIConfig, FakeFormerSBISynthesizer
+    from laanet.synthesis.sbi import SBIConfig
+
+    sbi = SBIConfig(
+        input_size=cfg.model.input_size,
+        train=train,
+        quantize=cfg.data.quantize,
+        frame_before_geometry=cfg.data.sbi_frame_before_geometry,
+        pixel_aligned_framing=cfg.data.pixel_aligned_framing,
+        exact_landmark_flip=cfg.data.exact_landmark_flip,
+        geometry=geometry,  # FakeFormer's order, no erasing (its erasing options do not apply)
+    )
+    return FakeFormerSBISynthesizer(
+        FakeFormerSBIConfig(sbi=sbi, heatmap_size=heatmap_size, target_overlap=cfg.data.target_overlap)
+    )
 
 
 def _read_crop(path: Path) -> np.ndarray:
@@ -236,17 +313,24 @@ def collate_pairs(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tenso
     return {key: torch.stack([it[key] for it in items], dim=1).flatten(0, 1) for key in items[0]}  # 2B, ...
 
 
-def build_datasets(prep_dir: str | Path, cfg: RunConfig) -> tuple[PairDataset, PairDataset]:
-    """(training pairs, validation pairs) of the prepared folder ``prep_dir`` for the run ``cfg``."""
+def build_datasets(
+    prep_dir: str | Path, cfg: RunConfig, *, heatmap_size: int | None = None, preprocess: Any = None
+) -> tuple[PairDataset, PairDataset]:
+    """(training pairs, validation pairs) of the prepared folder ``prep_dir`` for the run ``cfg``.
+
+    ``heatmap_size`` and ``preprocess`` come from the model (``model.heatmap_size``, ``model.preprocess``); the
+    defaults are LAA-Net's (``input_size // 4``, mean/std 0.5).
+    """
+    extra = {"heatmap_size": heatmap_size, "preprocess": preprocess}
     records = read_index(prep_dir)
     train_videos, val_videos = split_videos(records, val_fraction=cfg.data.val_fraction, seed=cfg.train.seed)
     log.info("videos: %d for training, %d held out for validation", len(train_videos), len(val_videos))
     train_set = PairDataset(prep_dir, train_videos, cfg, frames_per_video=cfg.data.frames_per_video, train=True,
                             seed=cfg.train.seed, redraw_frames=cfg.data.redraw_frames,
-                            distinct_frames=cfg.data.distinct_frames)
+                            distinct_frames=cfg.data.distinct_frames, **extra)
     # BI partners of validation fakes may come from any real face; the validation *reals* stay unseen.
     pool = [r for frames in (*train_videos.values(), *val_videos.values()) for r in frames]
     val_set = PairDataset(prep_dir, val_videos, cfg, frames_per_video=cfg.data.val_frames_per_video, train=False,
                           seed=cfg.train.seed, donors=pool, distinct_frames=cfg.data.distinct_frames,
-                          fixed_validation=cfg.data.fixed_validation)
+                          fixed_validation=cfg.data.fixed_validation, **extra)
     return train_set, val_set

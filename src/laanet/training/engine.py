@@ -27,15 +27,25 @@ log = logging.getLogger(__name__)
 
 def build_optimizer(
     model: nn.Module, *, lr: float, weight_decay: float, sam_rho: float,
-    betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+    betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, kind: str = "sam",
 ) -> SAM | torch.optim.Optimizer:
-    """Adam with L2 weight decay (added to the gradient, not decoupled), wrapped by SAM unless ``sam_rho`` is 0.
+    """The optimizer of ``train.optimizer``; every parameter is in the one group.
 
-    The official optimizer (``scripts/train.py``, ``lib/optimizers/sam.py``). Every parameter is in the one group;
-    frozen parameters (no gradient) get no SAM ascent, no Adam update and no weight decay.
+    * ``"sam"`` (LAA-Net, ``scripts/train.py`` + ``lib/optimizers/sam.py``): Adam with L2 weight decay (added to the
+      gradient, not decoupled), wrapped by SAM unless ``sam_rho`` is 0;
+    * ``"adam"`` (FakeFormer: its ``optimizer: AdamW`` config builds ``torch.optim.Adam``): Adam with L2 weight
+      decay, no SAM, ``sam_rho`` ignored;
+    * ``"adamw"`` (laanet option): ``torch.optim.AdamW``, weight decay decoupled from the gradient.
+
+    Frozen parameters (no gradient) get no SAM ascent, no update and no weight decay.
     """
-    adam = torch.optim.Adam(model.parameters(), lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=False)
-    return SAM(adam, rho=sam_rho) if sam_rho > 0 else adam
+    params = model.parameters()
+    if kind == "adamw":
+        return torch.optim.AdamW(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=False)
+    if kind not in ("sam", "adam"):
+        raise ValueError(f"train.optimizer must be 'sam', 'adam' or 'adamw', got {kind!r}")
+    adam = torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=False)
+    return SAM(adam, rho=sam_rho) if kind == "sam" and sam_rho > 0 else adam
 
 
 def backbone_trainable_at(epoch: int, freeze_backbone_epochs: int) -> bool:
@@ -113,14 +123,17 @@ def train_step(
 def is_improvement(metrics: dict[str, float], best: dict[str, float] | None, best_by: str) -> bool:
     """Whether validation ``metrics`` make a new ``best.pt``, given the metrics of the current one (or None).
 
-    ``best_by="acc_loss"`` (official): accuracy higher AND loss (``loss_total``) lower than the best's, both at
-    once. ``"auc"``: a higher AUC. Non-finite values never improve.
+    ``best_by="acc_loss"`` (official LAA-Net): accuracy higher AND loss (``loss_total``) lower than the best's, both
+    at once. ``"acc"`` (official FakeFormer): a higher accuracy. ``"auc"``: a higher AUC. Non-finite values never improve.
     """
     if best_by == "auc":
         auc = metrics["auc"]
         return math.isfinite(auc) and (best is None or auc > best["auc"])
+    if best_by == "acc":
+        acc = metrics["acc"]
+        return math.isfinite(acc) and (best is None or acc > best["acc"])
     if best_by != "acc_loss":
-        raise ValueError(f"train.best_by must be 'acc_loss' or 'auc', got {best_by!r}")
+        raise ValueError(f"train.best_by must be 'acc_loss', 'acc' or 'auc', got {best_by!r}")
     acc, loss = metrics["acc"], metrics.get("loss_total", float("nan"))
     if not (math.isfinite(acc) and math.isfinite(loss)):
         return False
@@ -258,7 +271,7 @@ def evaluate(
         ids = batch["index"].flatten().long().cpu().tolist()
         records.extend(zip(ids, scores, labels))
         if writer is not None and not shown and output.heatmap is not None:
-            _log_heatmaps(writer, batch, output.heatmap, step, n_images)
+            _log_heatmaps(writer, batch, output.heatmap, step, n_images, getattr(model, "preprocess", None))
             shown = True
     unique = {}
     for part in dist_utils.all_gather_object(records):
@@ -273,15 +286,20 @@ def evaluate(
     return metrics
 
 
-def _log_heatmaps(writer: Any, batch: dict[str, torch.Tensor], heatmap_logits: torch.Tensor, step: int, n: int) -> None:
-    """Rows of (fake image, target heatmap, predicted heatmap) for the first ``n`` fakes of a batch."""
+def _log_heatmaps(
+    writer: Any, batch: dict[str, torch.Tensor], heatmap_logits: torch.Tensor, step: int, n: int, preprocess: Any = None
+) -> None:
+    """Rows of (fake image, target heatmap, predicted heatmap) for the first ``n`` fakes of a batch; ``preprocess``
+    (the model's, default mean/std 0.5) un-normalises the images."""
     import torch.nn.functional as F
     from torchvision.utils import make_grid
 
     fake = (batch["label"].flatten() == 1).nonzero().flatten()[:n]
     if fake.numel() == 0:
         return
-    images = (batch["image"][fake].float().cpu() * 0.5 + 0.5).clamp(0, 1)  # n, 3, S, S in [0, 1]
+    mean = torch.tensor(getattr(preprocess, "mean", (0.5, 0.5, 0.5))).view(1, 3, 1, 1)
+    std = torch.tensor(getattr(preprocess, "std", (0.5, 0.5, 0.5))).view(1, 3, 1, 1)
+    images = (batch["image"][fake].float().cpu() * std + mean).clamp(0, 1)  # n, 3, S, S in [0, 1]
     size = images.shape[-2:]
     target = F.interpolate(batch["heatmap"][fake].float().cpu(), size=size, mode="nearest").expand(-1, 3, -1, -1)
     pred = F.interpolate(heatmap_logits[fake].float().sigmoid().cpu(), size=size, mode="bilinear").expand(-1, 3, -1, -1)

@@ -1,4 +1,5 @@
-"""The LAA-Net training loop, top to bottom (the recipe of the official ``scripts/train.py``).
+"""The training loop of both model families, top to bottom (the recipe of the official ``scripts/train.py`` of
+LAA-Net and of FakeFormer; ``model.family`` in the config picks the model, its data pipeline and heatmap grid).
 
 One process (CPU or one GPU)::
 
@@ -8,7 +9,7 @@ Many GPUs on one machine (one process per GPU, DistributedDataParallel, ``train.
 
     torchrun --nproc_per_node 4 -m laanet train --config paper-sbi --data PREP --out runs/sbi
 
-:func:`train` runs: distributed init → seed → device and autocast → data → model → SAM(Adam) → resume →
+:func:`train` runs: distributed init → seed → device and autocast → model → data → optimizer → resume →
 for each epoch {``train_one_epoch``, ``evaluate``, checkpoint} → teardown (the step/epoch/evaluation functions
 live in :mod:`laanet.training.engine`).
 
@@ -163,6 +164,9 @@ def _loader(dataset, sampler, *, batch_size: int, workers: int, drop_last: bool,
 def _check_resume_config(cfg: RunConfig, saved: dict[str, Any], path: Path) -> None:
     """The model must be the checkpoint's; other differences are allowed but reported."""
     old = config_from_dict(saved)
+    if type(old.model) is not type(cfg.model):
+        raise ValueError(f"cannot resume {path}: the checkpoint is a {getattr(old.model, 'family', 'laanet')} model, "
+                         f"the config a {getattr(cfg.model, 'family', 'laanet')} one")
     if old.model != cfg.model:
         diff = [f"model.{k}: {getattr(old.model, k)!r} -> {getattr(cfg.model, k)!r}"
                 for k in cfg.model.__dataclass_fields__ if getattr(old.model, k) != getattr(cfg.model, k)]
@@ -193,7 +197,8 @@ def train(
     progress: bool = False,
     tensorboard: bool = True,
 ) -> TrainResult:
-    """Train LAA-Net on the real faces of the prepared folder ``data_dir``; write checkpoints to ``out_dir``.
+    """Train a model of ``cfg.model``'s family on the real faces of the prepared folder ``data_dir``; write
+    checkpoints to ``out_dir``.
 
     Args:
         cfg: the resolved run configuration (``train.epochs``, ``train.max_steps``, ... included).
@@ -206,9 +211,9 @@ def train(
     """
     import yaml
 
-    from laanet.models.laanet import LAANet
+    from laanet.models.family import build_model
     from laanet.training.dataset import build_datasets
-    from laanet.training.losses import LAANetLoss, LossWeights
+    from laanet.training.losses import build_criterion
 
     out_dir = Path(out_dir)
     tc = cfg.train
@@ -240,8 +245,22 @@ def train(
         use_scaler = device_.type == "cuda" and tc.amp == "fp16"
         scaler = torch.amp.GradScaler("cuda") if use_scaler else None
 
-        # 4) data: real faces of the train split; validation = held-out real videos + their pseudo-fakes
-        train_set, val_set = build_datasets(data_dir, cfg)
+        # 4) model of the run's family (a resumed run takes every weight from the checkpoint: no pretrained
+        #    download); it states the heatmap grid and normalisation the data must have
+        model_cfg = dataclasses.replace(cfg.model, pretrained=False) if resume else cfg.model
+        try:
+            model = build_model(model_cfg).to(device_, dtype)
+        except OSError as err:  # e.g. huggingface_hub cannot download the pretrained weights offline
+            if "model.pretrained_path" in str(err):
+                raise FileNotFoundError(str(err)) from err
+            name = getattr(cfg.model, "backbone", None) or getattr(cfg.model, "arch", "?")
+            raise FileNotFoundError(f"cannot load the pretrained backbone weights of {name!r} ({err}); "
+                                    "pass model.pretrained_path=FILE or model.pretrained=false") from err
+        criterion = build_criterion(tc)
+
+        # 5) data: real faces of the train split; validation = held-out real videos + their pseudo-fakes, with the
+        #    model's heatmap size and normalisation
+        train_set, val_set = build_datasets(data_dir, cfg, heatmap_size=model.heatmap_size, preprocess=model.preprocess)
         train_sampler = DistributedSampler(train_set, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=tc.seed, drop_last=True)
         val_sampler = DistributedSampler(val_set, num_replicas=info.world_size, rank=info.rank, shuffle=False, drop_last=False)
         val_loader = _loader(val_set, val_sampler, batch_size=tc.batch_size, workers=cfg.data.workers, drop_last=False, seed=tc.seed, device=device_)
@@ -261,19 +280,8 @@ def train(
                             tc.epochs * steps_per_epoch, tc.epochs, steps_per_epoch, tc.epochs,
                             math.ceil(tc.max_steps / steps_per_epoch))
 
-        # 5) model and loss (a resumed run takes every weight from the checkpoint: no pretrained download)
-        model_cfg = dataclasses.replace(cfg.model, pretrained=False) if resume else cfg.model
-        try:
-            model = LAANet(model_cfg).to(device_, dtype)
-        except OSError as err:  # e.g. huggingface_hub cannot download the ImageNet weights offline
-            if "model.pretrained_path" in str(err):
-                raise FileNotFoundError(str(err)) from err
-            raise FileNotFoundError(f"cannot load the pretrained backbone weights of {cfg.model.backbone!r} ({err}); "
-                                    "pass model.pretrained_path=FILE (a timm state dict) or model.pretrained=false") from err
-        criterion = LAANetLoss(LossWeights(heatmap=tc.hm_weight, cls=tc.cls_weight, consistency=tc.cst_weight))
-
-        # 6) optimizer: Adam (L2 weight decay, as official) wrapped by SAM unless rho == 0
-        optimizer = build_optimizer(model, lr=tc.lr, weight_decay=tc.weight_decay, sam_rho=tc.sam_rho)
+        # 6) optimizer (train.optimizer): SAM over Adam (LAA-Net), Adam with L2 decay (FakeFormer) or AdamW
+        optimizer = build_optimizer(model, lr=tc.lr, weight_decay=tc.weight_decay, sam_rho=tc.sam_rho, kind=tc.optimizer)
 
         # 7) resume
         start_epoch, epoch_step, step = 0, 0, 0
@@ -323,7 +331,7 @@ def train(
         for epoch in range(start_epoch, tc.epochs):
             if tc.max_steps is not None and step >= tc.max_steps:
                 break
-            lr = lr_at(epoch, base_lr=tc.lr, booster=tc.booster, epochs=tc.epochs)  # stepped once per epoch
+            lr = lr_at(epoch, base_lr=tc.lr, booster=tc.booster, epochs=tc.epochs, start_decay=tc.start_decay)  # per epoch
             for group in optimizer.param_groups:
                 group["lr"] = lr
             if trainable != backbone_trainable_at(epoch, tc.freeze_backbone_epochs):

@@ -1,6 +1,9 @@
-"""LAA-Net training losses: heatmap focal loss, self-consistency BCE and the weighted total.
+"""Training losses of both families: heatmap focal (or MSE) loss, self-consistency BCE and the weighted total.
 
-The terms follow the official ``losses/losses.py`` (``CombinedFocalLoss``); the sum is in ``lib/core_function.py``.
+The terms follow the official ``losses/losses.py`` of LAA-Net and of FakeFormer (``CombinedFocalLoss``,
+``CombinedMSELoss``); the sum is in ``lib/core_function.py``. The two code bases share the focal loss except for its
+positive weight (:func:`focal_positive_weight`: ε = 0.35 in LAA-Net, 0.1 in FakeFormer); FakeFormer has no
+consistency head, and some of its configs use the MSE heatmap loss.
 
 All single terms are **unweighted**; :class:`LAANetLoss` applies the paper's weights
 (λ_hm 100, λ_cls 1, λ_cst 100 for SBI; λ_hm 10 for BI) and returns a dict of named terms plus ``total``.
@@ -24,17 +27,28 @@ from torch import nn
 __all__ = [
     "LAANetLoss",
     "LossWeights",
+    "FAKEFORMER_POSITIVE_WEIGHT",
     "POSITIVE_WEIGHT",
+    "build_criterion",
     "consistency_loss",
+    "focal_positive_weight",
+    "heatmap_mse_loss",
     "consistency_similarity_logits",
     "heatmap_focal_loss",
     "loss_dtype",
 ]
 
 _PROB_EPS = 1e-4  # sigmoid(hm) is clamped to [1e-4, 1 − 1e-4]
-# Official positive weight: (1 − ε) + 0.2·ε with ε = 0.35 ("label smoothing" + "noise" terms)
-# in the official ``losses/losses.py`` focal loss.
+
+
+def focal_positive_weight(eps: float) -> float:
+    """Weight of the focal loss's positive term: ``(1 − ε) + 0.2·ε`` (the official "label smoothing" + "noise" terms)."""
+    return (1.0 - eps) + 0.2 * eps
+
+
+# LAA-Net's official focal loss uses ε = 0.35 (weight 0.72); FakeFormer's keeps the function's default ε = 0.1 (0.92).
 POSITIVE_WEIGHT = 0.72
+FAKEFORMER_POSITIVE_WEIGHT = 0.92
 
 
 def loss_dtype(tensor: torch.Tensor) -> torch.dtype:
@@ -80,6 +94,22 @@ def heatmap_focal_loss(
     # is 0 then) without a host sync.
     n_pos = pos.sum().clamp(min=1)
     return -(pos_sum + neg_sum) / n_pos
+
+
+def heatmap_mse_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``0.5 · mean((logits − target)²)`` on the **raw logits** (no sigmoid), as the official ``JointsMSELoss``
+    with one joint and mean reduction (FakeFormer's ``CombinedMSELoss``; unweighted).
+
+    Args:
+        logits: B×1×G×G heatmap logits; target: B×1×G×G heatmap in [0, 1].
+
+    Returns:
+        Scalar loss, in the dtype of ``logits`` (at least float32).
+    """
+    if logits.shape != target.shape:
+        raise ValueError(f"heatmap logits {tuple(logits.shape)} and target {tuple(target.shape)} differ in shape")
+    dtype = loss_dtype(logits)
+    return 0.5 * F.mse_loss(logits.to(dtype), target.to(dtype))
 
 
 def consistency_similarity_logits(embedding: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -132,7 +162,11 @@ class LossWeights:
 
 
 class LAANetLoss(nn.Module):
-    """Weighted sum of the three LAA-Net terms; a term is skipped when its head output is None.
+    """Weighted sum of the heatmap, classification and consistency terms (both families).
+
+    A term is skipped only when its head output is None. A weight of 0 still computes the term (times 0), as the
+    official code does: the head then gets zero gradients, so Adam's L2 weight decay still moves its weights
+    (FakeFormer's headline config trains with λ_hm = 0 and its heatmap head only decays).
 
     ``forward(output, targets)`` takes an :class:`~laanet.models.laanet.LAANetOutput` (or anything with
     ``cls``, ``heatmap``, ``consistency`` attributes) and a mapping with ``label`` (B or B×1, 0 real / 1 fake),
@@ -140,9 +174,19 @@ class LAANetLoss(nn.Module):
     "total"}`` (present terms only, each already weighted; unweighted values under ``*_raw``).
     """
 
-    def __init__(self, weights: LossWeights | None = None) -> None:
+    def __init__(
+        self,
+        weights: LossWeights | None = None,
+        *,
+        heatmap_loss: str = "focal",
+        positive_weight: float = POSITIVE_WEIGHT,
+    ) -> None:
         super().__init__()
+        if heatmap_loss not in ("focal", "mse"):
+            raise ValueError(f"heatmap_loss must be 'focal' or 'mse', got {heatmap_loss!r}")
         self.weights = weights or LossWeights()
+        self.heatmap_loss = heatmap_loss
+        self.positive_weight = positive_weight
 
     @classmethod
     def for_method(cls, method: str) -> "LAANetLoss":
@@ -157,9 +201,12 @@ class LAANetLoss(nn.Module):
         cls_logits = output.cls.to(loss_dtype(output.cls))
         label = targets["label"].to(cls_logits.dtype).reshape(cls_logits.shape)
         raw = {"cls": F.binary_cross_entropy_with_logits(cls_logits, label)}
-        if output.heatmap is not None and self.weights.heatmap:
-            raw["heatmap"] = heatmap_focal_loss(output.heatmap, targets["heatmap"])
-        if output.consistency is not None and self.weights.consistency:
+        if output.heatmap is not None:
+            if self.heatmap_loss == "mse":
+                raw["heatmap"] = heatmap_mse_loss(output.heatmap, targets["heatmap"])
+            else:
+                raw["heatmap"] = heatmap_focal_loss(output.heatmap, targets["heatmap"], positive_weight=self.positive_weight)
+        if getattr(output, "consistency", None) is not None:
             raw["consistency"] = consistency_loss(output.consistency, targets["consistency"])
         lam = {"cls": self.weights.cls, "heatmap": self.weights.heatmap, "consistency": self.weights.consistency}
         terms = {name: lam[name] * value for name, value in raw.items()}
@@ -167,3 +214,11 @@ class LAANetLoss(nn.Module):
         result.update({f"{name}_raw": value.detach() for name, value in raw.items()})
         result["total"] = sum(terms.values())  # type: ignore[assignment]
         return result
+
+
+def build_criterion(train_config) -> LAANetLoss:  # noqa: ANN001 - laanet.config.TrainConfig (no import cycle)
+    """The loss a run trains with: ``train.hm_weight/cls_weight/cst_weight``, ``train.heatmap_loss`` and the focal
+    positive weight of ``train.focal_eps`` (LAA-Net 0.35, FakeFormer 0.1)."""
+    weights = LossWeights(heatmap=train_config.hm_weight, cls=train_config.cls_weight, consistency=train_config.cst_weight)
+    return LAANetLoss(weights, heatmap_loss=train_config.heatmap_loss,
+                      positive_weight=focal_positive_weight(train_config.focal_eps))

@@ -1,10 +1,15 @@
-// laanet web page: upload a file to POST /v1/detect and show the verdict, heatmaps and video timeline.
+// laanet web page: upload a file and show the verdict, heatmaps and video timeline. Images go to
+// POST /v1/detect; videos become jobs (POST /v1/jobs, polled with GET /v1/jobs/{id}) so the page shows their
+// progress, can cancel them, and picks a job up again after a reload or a server restart.
 // Plain DOM code, no build step. Text from the server is inserted with textContent only.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const SVG_NS = "http://www.w3.org/2000/svg";
-const state = { threshold: 0.5, maxUploadBytes: Infinity, result: null, selected: null };
+const state = { threshold: 0.5, maxUploadBytes: Infinity, result: null, selected: null, job: null };
+const JOB_KEY = "laanet-job"; // the video job being watched: {id, name}, kept across page reloads
+const POLL_MS = 500;
+const VIDEO_EXT = /\.(mp4|m4v|mov|avi|mkv|webm|mpg|mpeg|ts|flv|wmv|3gp)$/i;
 
 function show(id, visible) { $(id).hidden = !visible; }
 
@@ -26,12 +31,18 @@ async function loadHealth() {
     if (limits.default_frames) $("frames").value = limits.default_frames;
     if (limits.max_frames) $("frames").max = limits.max_frames;
     if (typeof limits.default_flip_test === "boolean") $("flip").checked = limits.default_flip_test;
+    const family = { laanet: "LAA-Net", fakeformer: "FakeFormer" }[m.family] || m.family || "?";
     $("model").textContent =
-      `model: ${m.weights || "?"} · ${m.backend || "?"} backend · ${m.input_size || "?"} px input · ` +
+      `model: ${family} (${m.model_name || "?"}) · ${m.weights || "?"} · ${m.backend || "?"} backend · ` +
+      `${m.input_size || "?"} px input · ` +
       `faces: ${m.face_backend || "?"} · threshold ${state.threshold}`;
   } catch (err) {
     $("model").textContent = "model information unavailable (is the server up?)";
   }
+}
+
+function isVideo(file) {
+  return (file.type || "").startsWith("video/") || VIDEO_EXT.test(file.name);
 }
 
 function upload(file) {
@@ -41,16 +52,144 @@ function upload(file) {
     showError(`${file.name} is larger than the server's upload limit (${$("limit").textContent}).`);
     return;
   }
+  stopWatching();
   const form = new FormData();
   form.append("file", file, file.name);
   if ($("frames").value) form.append("frames", $("frames").value);
   form.append("flip_test", $("flip").checked ? "true" : "false");
+  if (isVideo(file)) submitJob(file, form);
+  else detectNow(file, form);
+}
 
+// A video: queue a job, then follow it.
+function submitJob(file, form) {
+  const xhr = new XMLHttpRequest();
+  xhr.open("POST", "/v1/jobs");
+  xhr.responseType = "json";
+  const bar = $("progress");
+  bar.hidden = false;
+  bar.max = 1;
+  bar.value = 0;
+  setStatus(`Uploading ${file.name}…`);
+  xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = e.loaded / e.total; };
+  xhr.onerror = () => { bar.hidden = true; setStatus(""); showError("The upload failed (network error or server gone)."); };
+  xhr.onload = () => {
+    const body = xhr.response || {};
+    if (xhr.status !== 202) {
+      bar.hidden = true;
+      setStatus("");
+      const retry = xhr.getResponseHeader("Retry-After");
+      showError(`${xhr.status}: ${body.detail || body.error || xhr.statusText}` + (retry ? ` (retry in ${retry} s)` : ""));
+      return;
+    }
+    watchJob({ id: body.id, name: file.name });
+  };
+  xhr.send(form);
+}
+
+function watchJob(job) {
+  state.job = job;
+  try { localStorage.setItem(JOB_KEY, JSON.stringify(job)); } catch (e) { /* storage off: no resume */ }
+  const bar = $("progress");
+  bar.hidden = false;
+  bar.removeAttribute("value");
+  show("cancel", true);
+  $("job").textContent = `job ${job.id}`;
+  show("job", true);
+  pollJob(job, 0);
+}
+
+function stopWatching() {
+  state.job = null;
+  try { localStorage.removeItem(JOB_KEY); } catch (e) { /* ignore */ }
+  show("cancel", false);
+  show("job", false);
+}
+
+async function pollJob(job, failures) {
+  if (state.job !== job) return; // another upload replaced it
+  let res, body;
+  try {
+    res = await fetch(`/v1/jobs/${encodeURIComponent(job.id)}`, { cache: "no-store" });
+    body = await res.json();
+  } catch (err) {
+    // The server may be restarting: its jobs survive it, so keep asking (less and less often).
+    setStatus(`${job.name}: the server does not answer; retrying…`);
+    setTimeout(() => pollJob(job, failures + 1), Math.min(10000, POLL_MS * 2 ** Math.min(failures + 1, 5)));
+    return;
+  }
+  if (state.job !== job) return;
+  const bar = $("progress");
+  if (res.status === 404) {
+    stopWatching();
+    bar.hidden = true;
+    setStatus("");
+    showError(`${job.name}: the job is gone (deleted, or past the server's retention).`);
+    return;
+  }
+  if (!res.ok) {
+    setStatus(`${job.name}: ${res.status} ${body.detail || body.error || ""}; retrying…`);
+    setTimeout(() => pollJob(job, failures + 1), 2000);
+    return;
+  }
+  const p = body.progress || {};
+  if (body.status === "queued") {
+    bar.removeAttribute("value");
+    setStatus(`Queued: ${job.name}` + (body.position ? ` (${body.position} job${body.position === 1 ? "" : "s"} ahead)` : " (next)"));
+  } else if (body.status === "running") {
+    if (p.total) {
+      bar.max = p.total;
+      bar.value = p.done;
+      setStatus(p.done < p.total ? `Analysing ${job.name}: frame ${p.done} of ${p.total}`
+                                 : `Analysing ${job.name}: scoring ${p.total} frames…`);
+    } else {
+      bar.removeAttribute("value");
+      setStatus(`Analysing ${job.name}…`);
+    }
+    if (body.cancel_requested) setStatus(`Cancelling ${job.name}…`);
+  } else {
+    stopWatching();
+    bar.hidden = true;
+    if (body.status === "done") {
+      setStatus(`Done: ${job.name}`);
+      render(body.result);
+    } else if (body.status === "cancelled") {
+      setStatus(`Cancelled: ${job.name}`);
+    } else {
+      setStatus("");
+      const e = body.error || {};
+      showError(`${job.name}: ${e.error || "failed"}: ${e.detail || ""}`);
+    }
+    return;
+  }
+  setTimeout(() => pollJob(job, 0), POLL_MS);
+}
+
+async function cancelJob() {
+  const job = state.job;
+  if (!job) return;
+  try {
+    await fetch(`/v1/jobs/${encodeURIComponent(job.id)}`, { method: "DELETE" });
+  } catch (err) {
+    showError("Could not reach the server to cancel the job.");
+  }
+  // The next poll shows "cancelled" (at once for a queued job, at the next frame for a running one).
+}
+
+function resumeJob() {
+  let job = null;
+  try { job = JSON.parse(localStorage.getItem(JOB_KEY) || "null"); } catch (e) { job = null; }
+  if (job && typeof job.id === "string" && typeof job.name === "string") watchJob(job);
+}
+
+// An image: one request, answered with the result.
+function detectNow(file, form) {
   const xhr = new XMLHttpRequest();
   xhr.open("POST", "/v1/detect");
   xhr.responseType = "json";
   const bar = $("progress");
   bar.hidden = false;
+  bar.max = 1;
   bar.value = 0;
   setStatus(`Uploading ${file.name}…`);
   xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = e.loaded / e.total; };
@@ -94,6 +233,8 @@ function render(result) {
   meta += ` · ${faces} face${faces === 1 ? "" : "s"}`;
   if (result.error) meta += ` · warning: ${result.error}`;
   $("meta").textContent = meta;
+  renderFlags(result.flags);
+  renderPeople(result.people, result.person);
   $("json").textContent = JSON.stringify(result, (k, v) =>
     typeof v === "string" && v.startsWith("data:") ? v.slice(0, 40) + "…" : v, 2);
 
@@ -105,6 +246,40 @@ function render(result) {
   let best = null;
   frames.forEach((f, i) => { if (f.score != null && (best == null || f.score > frames[best].score)) best = i; });
   selectFrame(best);
+}
+
+// Why a verdict may be out of scope (no face, tiny faces, blur, ...): shown above everything else.
+function renderFlags(flags) {
+  const list = $("flags");
+  list.replaceChildren();
+  const items = Array.isArray(flags) ? flags : [];
+  for (const flag of items) {
+    const li = document.createElement("li");
+    li.className = "flag";
+    li.dataset.code = String(flag.code);
+    const code = document.createElement("strong");
+    code.textContent = String(flag.code);
+    li.append(code, document.createTextNode(": " + String(flag.message == null ? "" : flag.message)));
+    list.appendChild(li);
+  }
+  show("flags-box", items.length > 0);
+}
+
+// People (face tracks) of a video, the verdict's own first.
+function renderPeople(people, verdictPerson) {
+  const list = $("people");
+  list.replaceChildren();
+  const items = Array.isArray(people) ? people : [];
+  for (const person of items) {
+    const li = document.createElement("li");
+    const mine = verdictPerson != null && person.id === verdictPerson;
+    li.className = "person " + (person.label || "none") + (mine ? " verdict-person" : "");
+    const frames = Array.isArray(person.frames) ? person.frames.length : 0;
+    li.textContent = `person ${person.id}: P(fake) ${fmt(person.score)} (${person.label || "?"}), ` +
+      `${frames} frame${frames === 1 ? "" : "s"}` + (mine ? " · the verdict is this person's" : "");
+    list.appendChild(li);
+  }
+  show("people-box", items.length > 0);
 }
 
 function drawTimeline(frames) {
@@ -215,5 +390,7 @@ function setUpDrop() {
 
 document.addEventListener("DOMContentLoaded", () => {
   setUpDrop();
+  $("cancel").addEventListener("click", cancelJob);
   loadHealth();
+  resumeJob();
 });
