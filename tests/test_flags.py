@@ -63,6 +63,7 @@ def test_measure_face_size_from_the_crop_and_the_model_input():
     assert q.input_scale == pytest.approx(2.0 * 384 / 246)
     assert measure_face(frame, [100, 100, 180, 180], crop, matrix, input_size=112, margin=5).input_scale == pytest.approx(2.0 * 112 / 246)
     assert model_face_px(384, 256, 5) == pytest.approx(256 / 1.5 * 384 / 246)
+    assert model_face_px(112, 256, 9) == pytest.approx(80.3, abs=0.05)  # FakeFormer ViT-S/8: 112-px input, 9-px margin
 
 
 # --- file_flags on hand-made results ------------------------------------------------------------------------

@@ -208,3 +208,15 @@ def test_demo_weights_name_the_pseudo_fake_person(clips):
     fake_id = _true_ids(res, clip)[clip.fake]
     assert res.person == fake_id, [(p.id, p.score) for p in res.people]
     assert math.isfinite(res.score)
+
+
+def test_plot_draws_one_line_per_person():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = video([[(0.4, 1), (0.9, 2)], [(0.1, 1), (1.2, 2)]]).plot()
+    labels = [line.get_label() for line in fig.axes[-1].get_lines()]
+    plt.close(fig)
+    assert labels[:2] == ["person 1", "person 2"]

@@ -362,7 +362,7 @@ class Detector:
             for k, face in enumerate(faces):
                 crop = crop_face(image, face, size=self.crop_size)
                 scored = FaceResult(box=[float(v) for v in face.box], logit=float("nan"), detector_score=float(face.score))
-                scored.quality = measure_face(image, face.box, crop.image, crop.matrix, self.input_size, margin_for(self.crop_size))
+                scored.quality = measure_face(image, face.box, crop.image, crop.matrix, self.input_size, margin_for(self.crop_size, self.preprocess))
                 frame.faces.append(scored)
                 state.crops[(pos, k)] = crop.matrix
                 emit((scored, crop_to_input(crop.image, self.preprocess)))
@@ -395,7 +395,7 @@ class Detector:
         from laanet.inference.preprocess import margin_for
 
         state.result.finalize()
-        face_px = model_face_px(self.input_size, self.crop_size, margin_for(self.crop_size))
+        face_px = model_face_px(self.input_size, self.crop_size, margin_for(self.crop_size, self.preprocess))
         state.result.flags = file_flags(state.result, requested_frames=run.options.frames,
                                         limits=FlagLimits(max_faces=run.options.max_faces), face_px=face_px)
         apply_to_result(state.result, self.calibration)  # calibrated probability, band, operating-point threshold
@@ -446,8 +446,8 @@ class Detector:
             if pos not in state.images:
                 continue
             canvas, scale = state.images[pos]
-            picture = person_picture(canvas, scale, state.crops[(pos, k)], self.crop_size, margin_for(self.crop_size),
-                                     face, result.threshold)
+            picture = person_picture(canvas, scale, state.crops[(pos, k)], self.crop_size, margin_for(self.crop_size, self.preprocess),
+                                     face, result.threshold, self.preprocess)
             if run.keep_overlays:
                 person.crop = picture
             if run.heatmap_dir is not None:

@@ -117,7 +117,8 @@ def most_suspicious(people: list[PersonResult]) -> PersonResult | None:
 
 
 def person_picture(
-    canvas: np.ndarray, scale: float, crop_matrix: np.ndarray, crop_size: int, margin: int, face: FaceResult, threshold: float
+    canvas: np.ndarray, scale: float, crop_matrix: np.ndarray, crop_size: int, margin: int, face: FaceResult, threshold: float,
+    preprocess=None,
 ) -> np.ndarray:
     """The representative face of a person as a picture: its crop (cut from the overlay canvas) with its heatmap
     painted on, framed by the part the network sees and labelled with its P(fake). crop_size×crop_size×3 uint8.
@@ -130,6 +131,8 @@ def person_picture(
         margin: crop pixels cut from each side before the network input.
         face: the scored face.
         threshold: P(fake) at or above which the frame is drawn as fake.
+        preprocess: the model's :class:`~laanet.models.family.Preprocess` (how its heatmap maps onto the crop);
+            None: LAA-Net's.
     """
     import cv2
 
@@ -141,4 +144,5 @@ def person_picture(
     crop = cv2.warpAffine(canvas, matrix, (crop_size, crop_size), flags=cv2.INTER_LINEAR, borderValue=0)
     identity = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
     inner = [margin, margin, crop_size - 1 - margin, crop_size - 1 - margin]
-    return render_overlay(crop, [OverlayFace(inner, face.score or 0.0, face.heatmap, identity, crop_size)], threshold, legend=False)
+    overlay_face = OverlayFace(inner, face.score or 0.0, face.heatmap, identity, crop_size, preprocess)
+    return render_overlay(crop, [overlay_face], threshold, legend=False)

@@ -303,7 +303,12 @@ class FileResult:
             axes[0].axis("off")
         if video:
             ax = axes[-1]
-            ax.plot([fr.time_s or 0.0 for fr in self.frames], [np.nan if fr.score is None else fr.score for fr in self.frames], marker="o", ms=3)
+            if len(self.people) > 1:  # one line per person
+                for person in self.people:
+                    times = [fr.time_s or 0.0 for fr, _, _ in person.appearances]
+                    ax.plot(times, [f.score for f in person.faces], marker="o", ms=3, label=f"person {person.id}")
+            else:
+                ax.plot([fr.time_s or 0.0 for fr in self.frames], [np.nan if fr.score is None else fr.score for fr in self.frames], marker="o", ms=3)
             ax.axhline(self.threshold, ls="--", lw=1, color="grey", label=f"threshold {self.threshold:g}")
             ax.set(ylim=(0, 1), xlabel="time (s)", ylabel="P(fake)")
             ax.legend(loc="upper right", fontsize=8)
