@@ -157,6 +157,21 @@ class ReferenceErasing(A.DualTransform):
 _PAIR_TARGETS = {"fake": "image", "boundary": "mask", "soft": "mask"}
 
 
+def crop_or_scale(cfg: GeometryConfig) -> list[A.BasicTransform]:
+    """The crop and scale choices of the geometry OneOf, as both families' official loaders configure them: a
+    random fractional crop, and a random scale of ±``scale_limit`` (bilinear on the images; nearest on the maps,
+    as albumentations 1.x resized masks, or bilinear with ``scale_mask_linear``)."""
+    return [
+        RandomFractionCrop(max_fraction=cfg.crop_max_fraction, p=1.0),
+        A.RandomScale(
+            scale_limit=(-cfg.scale_limit, cfg.scale_limit),
+            interpolation=cv2.INTER_LINEAR,
+            mask_interpolation=cv2.INTER_LINEAR if cfg.scale_mask_linear else cv2.INTER_NEAREST,
+            p=1.0,
+        ),
+    ]
+
+
 def build_geometry(cfg: GeometryConfig | None = None) -> A.Compose:
     """Joint geometry for (image=real, fake, boundary, soft) — see the module docstring."""
     cfg = cfg or GeometryConfig()
@@ -169,13 +184,7 @@ def build_geometry(cfg: GeometryConfig | None = None) -> A.Compose:
             A.HorizontalFlip(p=cfg.hflip_p),
             A.OneOf(
                 [
-                    RandomFractionCrop(max_fraction=cfg.crop_max_fraction, p=1.0),
-                    A.RandomScale(
-                        scale_limit=(-cfg.scale_limit, cfg.scale_limit),
-                        interpolation=cv2.INTER_LINEAR,
-                        mask_interpolation=cv2.INTER_LINEAR if cfg.scale_mask_linear else cv2.INTER_NEAREST,
-                        p=1.0,
-                    ),
+                    *crop_or_scale(cfg),
                     erasing,
                 ],
                 p=cfg.one_of_p,

@@ -25,18 +25,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import albumentations as A
-import cv2
 import numpy as np
 
-from laanet.synthesis.augment import GeometryConfig, RandomFractionCrop
+from laanet.synthesis.augment import _PAIR_TARGETS, GeometryConfig, crop_or_scale
 from laanet.synthesis.patch_targets import block_means, encode_patch_heatmap
-from laanet.synthesis.pipeline import FramedPair, finish_pair
+from laanet.synthesis.pipeline import FramedPair
 from laanet.synthesis.sample import SynthesizedPair, Targets
 from laanet.synthesis.sbi import SBIConfig, SBIDraw, SBISynthesizer
 
 __all__ = ["FakeFormerSBIConfig", "FakeFormerSBISynthesizer", "build_fakeformer_geometry"]
-
-_PAIR_TARGETS = {"fake": "image", "boundary": "mask", "soft": "mask"}
 
 
 @dataclass(frozen=True)
@@ -62,19 +59,7 @@ def build_fakeformer_geometry(cfg: GeometryConfig | None = None) -> A.Compose:
     cfg = cfg or GeometryConfig()
     return A.Compose(
         [
-            A.OneOf(
-                [
-                    RandomFractionCrop(max_fraction=cfg.crop_max_fraction, p=1.0),
-                    A.RandomScale(
-                        scale_limit=(-cfg.scale_limit, cfg.scale_limit),
-                        interpolation=cv2.INTER_LINEAR,
-                        # nearest on the maps, as albumentations 1.x resized masks (official); bilinear as the option
-                        mask_interpolation=cv2.INTER_LINEAR if cfg.scale_mask_linear else cv2.INTER_NEAREST,
-                        p=1.0,
-                    ),
-                ],
-                p=cfg.one_of_p,
-            ),
+            A.OneOf(crop_or_scale(cfg), p=cfg.one_of_p),
             A.HorizontalFlip(p=cfg.hflip_p),
         ],
         additional_targets=_PAIR_TARGETS,
@@ -93,21 +78,11 @@ class FakeFormerSBISynthesizer(SBISynthesizer):
     def finish(
         self, real: np.ndarray, fake: np.ndarray, mask: np.ndarray, draw: SBIDraw, rng: np.random.Generator
     ) -> FramedPair:
-        cfg, ff = self.config, self.fakeformer
-        return finish_pair(
-            real,
-            fake,
-            mask,
-            rng,
-            margin=draw.margin,
-            input_size=cfg.input_size,
-            geometry=self._geometry,
-            colour=self._colour,
-            quantize=cfg.quantize,
-            frame_before_geometry=cfg.frame_before_geometry,
-            pixel_aligned=cfg.pixel_aligned_framing,
+        ff = self.fakeformer
+        return super().finish(
+            real, fake, mask, draw, rng,
             # the non-overlap path samples the map at input size and averages blocks of heatmap_size pixels
-            heatmap_size=ff.heatmap_size if ff.target_overlap else cfg.input_size,
+            heatmap_size=ff.heatmap_size if ff.target_overlap else self.config.input_size,
             boundary_dtype=np.float32,
             exact_boundary=True,
         )

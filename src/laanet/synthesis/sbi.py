@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import albumentations as A
 import cv2
@@ -258,9 +259,11 @@ class SBISynthesizer:
         return target, fake, m
 
     def finish(
-        self, real: np.ndarray, fake: np.ndarray, mask: np.ndarray, draw: SBIDraw, rng: np.random.Generator
+        self, real: np.ndarray, fake: np.ndarray, mask: np.ndarray, draw: SBIDraw, rng: np.random.Generator,
+        **extra: Any,
     ) -> FramedPair:
-        """Step 8 up to the targets: margin, joint geometry, framing, colour (:func:`finish_pair`)."""
+        """Step 8 up to the targets: margin, joint geometry, framing, colour (:func:`finish_pair`; ``extra``: more
+        of its arguments, for subclasses)."""
         cfg = self.config
         return finish_pair(
             real,
@@ -274,6 +277,7 @@ class SBISynthesizer:
             quantize=cfg.quantize,
             frame_before_geometry=cfg.frame_before_geometry,
             pixel_aligned=cfg.pixel_aligned_framing,
+            **extra,
         )
 
     def to_sample(self, framed: FramedPair, info: dict) -> SynthesizedPair:
