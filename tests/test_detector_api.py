@@ -207,7 +207,7 @@ def test_provenance_and_schema(detector, tiny_weights, folder, tmp_path):
     assert prov["options"]["weights"] == "tiny.pt" and prov["options"]["frames"] == 3  # file name only, no folder
     assert str(tiny_weights.parent) not in json.dumps(d)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", prov["created"])
-    assert d["schema_version"] == "1.0" and prov["input_size"] == 128 and prov["crop_size"] == 256
+    assert d["schema_version"] == "1.1" and prov["input_size"] == 128 and prov["crop_size"] == 256
     doc_path = detector.detect(folder).save(tmp_path / "all")
     doc = json.loads(doc_path.read_text())
     validate(doc)
