@@ -305,3 +305,21 @@ def test_fakeformer_laanet_checkpoint_round_trip(tmp_path):
     x = torch.randn(1, 3, 112, 112)
     with torch.no_grad():
         assert torch.equal(loaded(x).heatmap, model(x).heatmap)
+
+
+def test_official_config_reads_the_architecture_from_shapes():
+    z = torch.zeros
+    vit_b = {"backbone.patch_embed.proj.weight": z(768, 3, 16, 16), "backbone.pos_embed": z(1, 197, 768),
+             "keypoint_head.hm.1.weight": z(1, 768, 3, 3), "keypoint_head.cls.1.weight": z(1, 768)}
+    cfg = official_config({f"module.{k}": v for k, v in vit_b.items()})
+    assert (cfg.arch, cfg.input_size, cfg.drop_path_rate, cfg.heatmap_head) == ("vit_b16", 224, 0.3, True)
+    cls_only = {"backbone.patch_embed.proj.weight": z(384, 3, 8, 8), "backbone.pos_embed": z(1, 197, 384),
+                "keypoint_head.cls.1.weight": z(1, 384)}
+    assert (official_config(cls_only).arch, official_config(cls_only).heatmap_head) == ("vit_s8", False)
+    swin_t = {"backbone.patch_embed.projection.weight": z(96, 3, 4, 4), "keypoint_head.cls.1.weight": z(1, 768),
+              **{f"backbone.stages.2.blocks.{i}.norm1.weight": z(384) for i in range(6)}}
+    assert official_config(swin_t).arch == "swin_t"
+    swin_t.update({f"backbone.stages.2.blocks.{i}.norm1.weight": z(384) for i in range(18)})
+    assert official_config(swin_t).arch == "swin_s"
+    with pytest.raises(KeyError, match="ViT-S/8"):
+        official_config({**vit_b, "backbone.patch_embed.proj.weight": z(768, 3, 8, 8)})

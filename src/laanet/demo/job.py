@@ -125,7 +125,8 @@ def run_demo(options: DemoOptions) -> DemoSummary:
     weights = default_weights() if bundled else Path(inference.weights)
     detector = Detector(inference.replace(weights=str(weights)))
     model = detector.model_info
-    model["backbone"] = (detector.runner.meta.get("config") or {}).get("backbone")
+    config = detector.runner.meta.get("config") or {}
+    model["backbone"] = config.get("backbone") or config.get("arch")  # LAA-Net: timm backbone; FakeFormer: arch
 
     samples: list[dict] = []
     if options.samples:

@@ -61,7 +61,8 @@ def _model_lines(summary: dict[str, Any]) -> list[str]:
     m = summary["model"]
     return [
         f"- weights: `{m.get('weights')}`" + (" (bundled demo weights)" if summary.get("bundled_weights") else ""),
-        f"- backbone: `{m.get('backbone', '?')}`, input {m.get('input_size')} px, flip test {m.get('flip_test')}, "
+        f"- model: {m.get('family', 'laanet')} `{m.get('model_name', '?')}`, backbone `{m.get('backbone', '?')}`, "
+        f"input {m.get('input_size')} px, flip test {m.get('flip_test')}, "
         f"threshold {m.get('threshold')}, face detector {m.get('face_backend')}",
         f"- run time: {summary['seconds']:.1f} s on {summary['threads']} CPU thread(s)",
     ]

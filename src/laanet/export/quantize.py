@@ -41,6 +41,15 @@ class QuantizeConfig:
     # Calibration images per ONNX Runtime call (ranges are merged across calls). B4 at 384 px, 8 images:
     # batch 1 peaked at 1.8 GB RSS in 21.9 s, batch 4 at 5.9 GB in 25.9 s.
     batch: int = 1
+    # ONNX op types to quantise (None: every op ONNX Runtime can quantise). Transformers keep LayerNorm, Softmax,
+    # GELU and the residual adds in float: see for_family.
+    op_types: tuple[str, ...] | None = None
+
+    @classmethod
+    def for_family(cls, family: str) -> "QuantizeConfig":
+        """The recipe for a model family: LAA-Net (a CNN) quantises every op; FakeFormer only the convolutions and
+        matrix products (the bulk of its compute), the usual recipe for ViTs."""
+        return cls(op_types=("Conv", "ConvTranspose", "MatMul", "Gemm")) if family == "fakeformer" else cls()
 
 
 class _BatchReader:
@@ -115,6 +124,7 @@ def quantize_onnx(
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,
+            op_types_to_quantize=list(config.op_types) if config.op_types else None,
             extra_options={"CalibStridedMinMax": 1},
         )
     source_meta = {p.key: p.value for p in onnx.load(str(src), load_external_data=False).metadata_props}
@@ -134,13 +144,16 @@ def export_int8(
     model,
     path: str | os.PathLike,
     calibration: np.ndarray,
-    config: QuantizeConfig = QuantizeConfig(),
+    config: QuantizeConfig | None = None,
     *,
     opset: int = 17,
     note: str = "",
 ) -> Path:
-    """Export ``model`` (any family) straight to an int8 ONNX file at ``path``."""
+    """Export ``model`` (any family) straight to an int8 ONNX file at ``path``; ``config`` None: the family's
+    recipe (:meth:`QuantizeConfig.for_family`)."""
     from laanet.export.onnx import export_onnx
+
+    config = config or QuantizeConfig.for_family(getattr(model, "family", "laanet"))
 
     with tempfile.TemporaryDirectory(prefix="laanet-fp32-") as tmp:
         fp32 = export_onnx(model, Path(tmp) / "model.onnx", opset=opset, outputs=INFERENCE_OUTPUTS)

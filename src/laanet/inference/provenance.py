@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-SCHEMA_VERSION = "1.1"  # of result.schema.json; bump the minor for added fields, the major for changed ones
+SCHEMA_VERSION = "1.0"  # of result.schema.json; bump the minor for added fields, the major for changed ones
 
 
 def file_sha256(path: str | os.PathLike, *, chunk_bytes: int = 1 << 20) -> str:
