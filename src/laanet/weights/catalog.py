@@ -197,8 +197,8 @@ CATALOG: tuple[WeightSet, ...] = (
             "The official test crops with a 9-px margin and a corner-aligned resize to 112 px; other framings "
             "move scores",
             "Face swaps unlike SBI blends and fully generated faces; lowest reported AUCs on DFW and DFDC",
-            "int8 (laanet export --int8) shifts its scores (mean |ΔP| 0.07 on the fixture) and clips logits to the "
-            "calibration range: not for real use (docs/model.md)",
+            "int8 (laanet export --int8) moves scores little (mean |ΔP| 0.005 on the fixture) but clips the logit to "
+            "the calibration range: scores above it are capped (docs/model.md)",
         ),
         file_names=("TopDownDetector_…ViTSmall112_hm0_8SBI_Overlap100_MSE_AdamW_IN_1e7_FZ5_Batch32_200epochs_Drop0.2_"
                     "Decay1e4_model_best.pth (the name the official test config loads; the Hub file may differ)",),
