@@ -73,13 +73,14 @@ def main() -> None:
     parser.add_argument("--weights", nargs="+", default=None, help="checkpoints (default: the bundled demo model)")
     parser.add_argument("--views", type=int, default=8, help="evaluation views per photo (each + its SBI fake)")
     parser.add_argument("--calib-views", type=int, default=4, help="calibration views per photo (laanet export default)")
+    parser.add_argument("--all-ops", action="store_true", help="quantise every op (LAA-Net's recipe) for every family")
     args = parser.parse_args()
 
     from laanet.assets import SAMPLE_IMAGES
     from laanet.demo.heldout import build_heldout_set
     from laanet.export.calibration import bundled_images, face_inputs
     from laanet.export.onnx import OnnxModel, export_onnx
-    from laanet.export.quantize import INFERENCE_OUTPUTS, quantize_onnx
+    from laanet.export.quantize import INFERENCE_OUTPUTS, QuantizeConfig, quantize_onnx
     from laanet.faces import FaceAnalyzer
     from laanet.inference.detector import default_weights
     from laanet.models.checkpoint import load_model
@@ -99,7 +100,8 @@ def main() -> None:
             t0 = time.perf_counter()
             fp32 = export_onnx(model, Path(tmp) / "fp32.onnx", outputs=INFERENCE_OUTPUTS)
             t1 = time.perf_counter()
-            int8 = quantize_onnx(fp32, Path(tmp) / "int8.onnx", calib)
+            int8 = quantize_onnx(fp32, Path(tmp) / "int8.onnx", calib,
+                                 QuantizeConfig() if args.all_ops else QuantizeConfig.for_family(model.family))
             t2 = time.perf_counter()
             s32, s8 = OnnxModel(fp32), OnnxModel(int8)
             p32, h32 = _score(s32, x)
@@ -112,6 +114,7 @@ def main() -> None:
                 "backbone": getattr(model.cfg, "backbone", None) or getattr(model.cfg, "arch", None),
                 "input_size": pre.input_size,
                 "calibration_faces": int(len(calib)),
+                "recipe": "all ops" if args.all_ops else f"for_family({model.family})",
                 **_summary(p32, p8, h32, h8, labels),
                 "seconds": {"export": round(t1 - t0, 1), "quantise": round(t2 - t1, 1), "score_float32": round(t3 - t2, 1),
                             "score_int8": round(t4 - t3, 1)},

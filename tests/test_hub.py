@@ -266,3 +266,25 @@ def test_hf_honours_hf_home_in_a_new_process(tmp_path):
     bad = subprocess.run([sys.executable, "-c", code, "hf://10Ring/FakeFormer/w.pt@v9"], env=env, capture_output=True,
                          text=True)
     assert bad.returncode != 0 and str(tmp_path / "home" / "hub") in bad.stderr
+
+
+FAKEFORMER_FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "fakeformer" / "checkpoint.pt"
+
+
+@pytest.mark.skipif(not FAKEFORMER_FIXTURE.is_file(), reason=f"FakeFormer fixture not present ({FAKEFORMER_FIXTURE})")
+def test_convert_from_the_hub_cache(hf_cache, tmp_path):
+    """`laanet convert hf://10Ring/FakeFormer/…` on an authors'-layout file in the (offline) Hugging Face cache."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from laanet.cli import app
+
+    name = "TopDownDetector_ViTSmall112_hm0_8SBI_model_best.pth"
+    _fill_hub_cache(hf_cache, "10Ring/FakeFormer", {COMMIT_V1: {name: FAKEFORMER_FIXTURE.read_bytes()}}, {})
+    res = CliRunner().invoke(app, ["convert", f"hf://10Ring/FakeFormer/{name}@{COMMIT_V1}", str(tmp_path / "ff.pt")])
+    assert res.exit_code == 0, res.output
+    info = CliRunner().invoke(app, ["info", str(tmp_path / "ff.pt")])
+    assert info.exit_code == 0 and json.loads(info.output)["family"] == "fakeformer"
+    res = CliRunner().invoke(app, ["convert", f"hf://10Ring/FakeFormer/{name}", str(tmp_path / "no.pt")])  # main lacks it
+    assert res.exit_code == 2 and "not in the Hugging Face cache" in res.output

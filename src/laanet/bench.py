@@ -208,12 +208,12 @@ def _calibration_faces(model):
 
 def _onnx_call(backend: str, model, batch_input, tmp: str):
     from laanet.export.onnx import OnnxModel, export_onnx
-    from laanet.export.quantize import INFERENCE_OUTPUTS, quantize_onnx
+    from laanet.export.quantize import INFERENCE_OUTPUTS, QuantizeConfig, quantize_onnx
 
     path = export_onnx(model, os.path.join(tmp, "model.onnx"), outputs=INFERENCE_OUTPUTS)
     if backend == "onnx-int8":
         faces = _calibration_faces(model)
-        path = quantize_onnx(path, os.path.join(tmp, "int8.onnx"), faces)
+        path = quantize_onnx(path, os.path.join(tmp, "int8.onnx"), faces, QuantizeConfig.for_family(model.family))
     runner = OnnxModel(path)
     return lambda: runner(batch_input)
 

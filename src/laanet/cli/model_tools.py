@@ -13,8 +13,9 @@ from laanet.cli._options import RequiredWeightsOption, Sha256Option, resolve_wei
 
 
 def convert(
-    official: Path = typer.Argument(
-        ..., help="Official LAA-Net or FakeFormer/FakeSwin checkpoint ({'epoch', 'state_dict'}, {'model'} or a bare state dict, .pth)."
+    official: str = typer.Argument(
+        ..., metavar="OFFICIAL", help="Official LAA-Net or FakeFormer/FakeSwin checkpoint ({'epoch', 'state_dict'}, {'model'} or a "
+        "bare state dict, .pth): a path, an https:// URL or hf://OWNER/REPO/FILE[@REVISION]."
     ),
     out: Path = typer.Argument(..., help="Where to write the laanet checkpoint (.pt)."),
 ) -> None:
@@ -22,7 +23,7 @@ def convert(
     from laanet.models.checkpoint import CheckpointError, convert_official
 
     try:
-        path = convert_official(official, out)
+        path = convert_official(resolve_weights_option(official, None), out)
     except (FileNotFoundError, CheckpointError) as err:
         raise _fail(str(err), code=2) from None
     typer.echo(f"wrote {path}")
