@@ -161,3 +161,42 @@ def test_cli_export_int8_without_faces_fails_cleanly(tmp_path, int8_cli_run):
     res = CliRunner().invoke(app, ["export", "-w", str(weights), "-o", str(tmp_path / "x.onnx"), "--int8", "--calibration", str(empty)])
     assert res.exit_code == 2 and "no face found for calibration" in res.output
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_int8_keeps_the_output_logits_unclipped(tmp_path):
+    """Calibrated on faces whose logits are all negative, the int8 model must still give a positive logit to a
+    face that has one: quantised output nodes clip every logit to the calibration range (for uint8 it always
+    includes 0, so positive logits became 0)."""
+    import onnxruntime as ort
+
+    from laanet.export.quantize import QuantizeConfig, output_head_nodes, quantize_onnx
+
+    class Net(torch.nn.Module):  # logit = 2 (mean of channel 0) - 2 (mean of channel 1)
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 1)
+            self.fc = torch.nn.Linear(4, 1)
+            with torch.no_grad():
+                self.conv.weight.zero_()
+                self.conv.bias.zero_()
+                self.conv.weight[0, 0] = self.conv.weight[1, 1] = 1.0
+                self.fc.weight.copy_(torch.tensor([[2.0, -2.0, 0.0, 0.0]]))
+                self.fc.bias.zero_()
+
+        def forward(self, x):
+            return self.fc(torch.relu(self.conv(x)).mean((2, 3)))
+
+    net = Net().eval()
+    src = tmp_path / "net.onnx"
+    torch.onnx.export(net, torch.zeros(1, 3, 8, 8), str(src), input_names=["input"], output_names=["cls"],
+                      dynamic_axes={"input": {0: "b"}, "cls": {0: "b"}}, dynamo=False)
+    assert output_head_nodes(onnx.load(str(src)))  # the Gemm (or MatMul + Add) that makes cls
+    rng = np.random.default_rng(0)
+    calibration = np.stack([rng.uniform(0.0, 0.2, (8, 8, 8)), rng.uniform(0.8, 1.0, (8, 8, 8)),
+                            rng.uniform(0.0, 1.0, (8, 8, 8))], axis=1).astype(np.float32)  # logits about -1.6
+    dst = quantize_onnx(src, tmp_path / "net_int8.onnx", calibration, QuantizeConfig(batch=4))
+    x = np.stack([np.full((8, 8), 0.9), np.full((8, 8), 0.1), np.full((8, 8), 0.5)])[None].astype(np.float32)
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x)).item()  # +1.6: every input value within the calibration range
+    got = ort.InferenceSession(str(dst), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0].item()
+    assert ref > 1 and abs(got - ref) < 0.1, (got, ref)
