@@ -124,7 +124,8 @@ class RayScorer:
         self.weights = os.path.abspath(weights)
         self.ray_options = ray_options
         self.device_name = device
-        self.input_size = LocalScorer(self.weights, "cpu").input_size  # checks the weights before the cluster
+        local = LocalScorer(self.weights, "cpu")  # checks the weights before the cluster
+        self.input_size, self.family, self.preprocess = local.input_size, local.family, local.preprocess
         self.device = f"{'cuda' if ray_options.gpus > 0 else 'cpu'} ({ray_options.describe()})"
         self.cache_path = Path(out_dir) / SCORES_NAME
         connect(ray_options.address)
