@@ -288,3 +288,25 @@ def test_convert_from_the_hub_cache(hf_cache, tmp_path):
     assert info.exit_code == 0 and json.loads(info.output)["family"] == "fakeformer"
     res = CliRunner().invoke(app, ["convert", f"hf://10Ring/FakeFormer/{name}", str(tmp_path / "no.pt")])  # main lacks it
     assert res.exit_code == 2 and "not in the Hugging Face cache" in res.output
+
+
+def test_python_api_takes_hf_weights(hf_cache, tmp_path, media_dir):
+    """``Detector("hf://…")`` and ``load_model("hf://…")`` fetch through the same cache as ``--weights``."""
+    import torch
+
+    from laanet import Detector, load_model
+    from laanet.config import load_config
+    from laanet.models.checkpoint import save_model
+    from laanet.models.laanet import LAANet
+
+    torch.manual_seed(0)
+    data = save_model(LAANet(load_config("cpu-tiny").model), tmp_path / "tiny.pt").read_bytes()
+    _fill_hub_cache(hf_cache, "team/detectors", {COMMIT_V1: {"tiny.pt": data}}, {"v1": COMMIT_V1})
+    model = load_model("hf://team/detectors/tiny.pt@v1")
+    assert model.family == "laanet" and Path(model.meta["path"]).is_relative_to(hf_cache)
+    detector = Detector("hf://team/detectors/tiny.pt@v1")
+    result = detector(media_dir / "multi_face.jpg")
+    assert result.status == "ok" and result.provenance.weights.name == "tiny.pt"
+    assert result.provenance.weights.sha256 == hashlib.sha256(data).hexdigest()
+    with pytest.raises(WeightsFetchError, match="not in the Hugging Face cache"):
+        Detector("hf://team/detectors/tiny.pt")  # main was never cached

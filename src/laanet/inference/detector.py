@@ -95,8 +95,16 @@ def _option_property(name: str) -> property:
     return property(lambda self: getattr(self.options, name), set_option, doc=f"Shorthand for ``options.{name}``.")
 
 
+def _local_weights(spec: str) -> Path:
+    """A local file for ``spec``: a path as is; an ``https://`` URL or ``hf://OWNER/REPO/FILE[@REV]`` fetched once
+    into its cache (:func:`laanet.hub.resolve_weights`; offline and not cached: ``WeightsFetchError``, one line)."""
+    from laanet.hub import is_hf, is_url, resolve_weights
+
+    return resolve_weights(spec) if is_url(spec) or is_hf(spec) else Path(spec)
+
+
 class Detector:
-    """LAA-Net deepfake detector over images, videos, folders, arrays, bytes and URLs.
+    """Deepfake detector (either model family) over images, videos, folders, arrays, bytes and URLs.
 
     ``Detector(options)`` or ``Detector(weights=..., backend=..., ...)``: keyword overrides are applied on top
     of ``options`` (default :class:`InferenceOptions`), so ``Detector("model.pt", frames=8)`` works as before.
@@ -121,7 +129,7 @@ class Detector:
         options = (options or InferenceOptions()).replace(**overrides)
         self.options = options
         self.device = resolve_device(options.device, backend=options.backend)
-        path = Path(options.weights) if options.weights is not None else default_weights()
+        path = _local_weights(options.weights) if options.weights is not None else default_weights()
         if not path.is_file():
             raise FileNotFoundError(f"weights file not found: {path}" + (" (a folder)" if path.is_dir() else ""))
         sha256 = file_sha256(path)

@@ -29,8 +29,8 @@ class InferenceOptions:
 
     Args:
         weights: checkpoint path (laanet or official ``.pt``/``.pth``, or a ``.onnx`` from ``laanet export``),
-            or None for the bundled demo weights. ``laanet detect`` also resolves ``https://`` URLs to a
-            cached local file before building the detector.
+            or None for the bundled demo weights; an ``https://`` URL or ``hf://OWNER/REPO/FILE[@REVISION]`` is
+            fetched once into its cache when the detector is built (``laanet.hub.resolve_weights``).
         backend: ``"torch"`` (eager PyTorch) or ``"onnx"`` (ONNX Runtime on the CPU; a ``.pt`` is exported
             once and cached, a ``.onnx`` is used as is, without importing torch).
         device: ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.

@@ -160,9 +160,13 @@ def load_model(
     """Build the model of any family (:data:`laanet.models.family.FAMILIES`) from a laanet or official
     checkpoint, in eval mode.
 
-    ``model.meta`` holds what was loaded (path, format, family, config, training metadata).
+    ``weights``: a local file, an ``https://`` URL or ``hf://OWNER/REPO/FILE[@REVISION]`` (fetched once into its
+    cache, :func:`laanet.hub.resolve_weights`). ``model.meta`` holds what was loaded (path, format, family, config,
+    training metadata).
     """
-    path = Path(weights)
+    from laanet.hub import is_hf, is_url, resolve_weights
+
+    path = resolve_weights(weights) if is_url(weights) or is_hf(weights) else Path(weights)
     ckpt = read_checkpoint(path)
     state, family, model_cfg, official = _model_state(ckpt, path)
     model = family.build(model_cfg)
