@@ -7,62 +7,24 @@ the test fails under CI (``CI`` set: ``.ci/run`` installs it) and is skipped els
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import threading
 from pathlib import Path
 
 import pytest
+from chromium_browser import chromium_driver
 
 from laanet.assets import sample_path
 from laanet.inference.options import InferenceOptions
 from laanet.service import ServeSettings, create_app, load_detector
 from laanet.service.server import serve_in_thread
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-# No network here: everything that phones home must be off, or start-up hangs.
-CHROMIUM_ARGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--window-size=1100,1300",
-)
 WAIT_S = 90
-
-
-def _browser_missing() -> str | None:
-    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        missing.append("the selenium Python package")
-    return f"browser test needs {', '.join(missing)} (apt-get install chromium chromium-driver)" if missing else None
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    reason = _browser_missing()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must not try to download anything
-    profile = tempfile.mkdtemp(prefix="laanet-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in CHROMIUM_ARGS:
-        options.add_argument(arg)
-    options.add_argument(f"--user-data-dir={profile}")
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(WAIT_S)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
+    yield from chromium_driver(page_load_timeout=WAIT_S)
 
 
 @pytest.fixture(scope="module")
