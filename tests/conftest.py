@@ -193,6 +193,20 @@ def official() -> dict:
     return torch.load(OFFICIAL_TARGETS, weights_only=True)
 
 
+FAKEFORMER_TARGETS = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "fakeformer" / "targets.pt"
+
+
+@pytest.fixture(scope="session")
+def fakeformer_targets() -> dict:
+    """``../shared/fixtures/fakeformer/targets.pt``: FakeFormer boundaries, 14×14 targets and losses from the
+    official code."""
+    import torch
+
+    if not FAKEFORMER_TARGETS.is_file():
+        pytest.skip(f"FakeFormer fixture not found: {FAKEFORMER_TARGETS}")
+    return torch.load(FAKEFORMER_TARGETS, weights_only=True)
+
+
 def prepare_samples(tmp_path_factory, photos: tuple[str, ...], crop_size: int) -> Path:
     """``laanet prepare folder`` over a copy of some bundled photos; returns the prepared folder."""
     import shutil

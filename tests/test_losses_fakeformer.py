@@ -1,7 +1,6 @@
 """FakeFormer's loss terms against the official loss objects (``../shared/fixtures/fakeformer/targets.pt``)."""
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -16,14 +15,9 @@ from laanet.training.losses import (
     heatmap_mse_loss,
 )
 
-TARGETS = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "fakeformer" / "targets.pt"
-
-
 @pytest.fixture(scope="module")
-def official() -> dict:
-    if not TARGETS.is_file():
-        pytest.skip(f"FakeFormer fixture not found: {TARGETS}")
-    return torch.load(TARGETS, weights_only=True)
+def official(fakeformer_targets) -> dict:
+    return fakeformer_targets  # conftest: skips without ../shared
 
 
 def _rel(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -1,7 +1,6 @@
 """FakeFormer vulnerable-patch targets against the official fixture (``../shared/fixtures/fakeformer/targets.pt``)."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,16 +14,9 @@ from laanet.synthesis.patch_targets import (
 )
 from laanet.synthesis.pipeline import boundary_map
 
-TARGETS = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "fakeformer" / "targets.pt"
-
-
 @pytest.fixture(scope="module")
-def official() -> dict:
-    if not TARGETS.is_file():
-        pytest.skip(f"FakeFormer fixture not found: {TARGETS}")
-    import torch
-
-    return torch.load(TARGETS, weights_only=True)
+def official(fakeformer_targets) -> dict:
+    return fakeformer_targets  # conftest: skips without ../shared
 
 
 def _boundary(official: dict, i: int) -> np.ndarray:
