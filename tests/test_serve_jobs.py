@@ -77,14 +77,16 @@ def post_job(client: TestClient, path: Path = CLIP, **fields: str):
     return client.post("/v1/jobs", files={"file": (path.name, path.read_bytes(), ctype)}, data=fields)
 
 
-def wait_job(client: TestClient, job_id: str, until: Callable[[dict], bool], what: str) -> dict:
-    deadline = time.monotonic() + WAIT_S
+def wait_job(client, job_id: str, until: Callable[[dict], bool], what: str, *,
+             timeout_s: float = WAIT_S, interval_s: float = 0.02) -> dict:
+    """Poll ``GET /v1/jobs/ID`` on ``client`` (a TestClient or an httpx.Client) until ``until(body)``."""
+    deadline = time.monotonic() + timeout_s
     while True:
         body = client.get(f"/v1/jobs/{job_id}").json()
         if until(body):
             return body
         assert time.monotonic() < deadline, f"timed out waiting for {what}: {body}"
-        time.sleep(0.02)
+        time.sleep(interval_s)
 
 
 def finished(body: dict) -> bool:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from test_serve_jobs import finished, wait_job
 
 from laanet.assets import sample_path
 
@@ -63,17 +64,7 @@ def post(client: httpx.Client, path: Path, **fields: str) -> str:
 
 
 def wait(client: httpx.Client, job_id: str, until: Callable[[dict], bool], what: str) -> dict:
-    deadline = time.monotonic() + WAIT_S
-    while True:
-        body = client.get(f"/v1/jobs/{job_id}").json()
-        if until(body):
-            return body
-        assert time.monotonic() < deadline, f"timed out waiting for {what}: {body}"
-        time.sleep(0.05)
-
-
-def finished(body: dict) -> bool:
-    return body["status"] in ("done", "failed", "cancelled")
+    return wait_job(client, job_id, until, what, timeout_s=WAIT_S, interval_s=0.05)
 
 
 def test_sigkill_mid_job_then_restart_keeps_results_and_resumes_the_job(tiny_weights, tmp_path):

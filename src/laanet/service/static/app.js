@@ -61,10 +61,10 @@ function upload(file) {
   else detectNow(file, form);
 }
 
-// A video: queue a job, then follow it.
-function submitJob(file, form) {
+// An upload of ``file`` to ``url`` with the progress bar following it; the caller sets the handlers and sends.
+function startUpload(url, file) {
   const xhr = new XMLHttpRequest();
-  xhr.open("POST", "/v1/jobs");
+  xhr.open("POST", url);
   xhr.responseType = "json";
   const bar = $("progress");
   bar.hidden = false;
@@ -72,6 +72,12 @@ function submitJob(file, form) {
   bar.value = 0;
   setStatus(`Uploading ${file.name}…`);
   xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = e.loaded / e.total; };
+  return [xhr, bar];
+}
+
+// A video: queue a job, then follow it.
+function submitJob(file, form) {
+  const [xhr, bar] = startUpload("/v1/jobs", file);
   xhr.onerror = () => { bar.hidden = true; setStatus(""); showError("The upload failed (network error or server gone)."); };
   xhr.onload = () => {
     const body = xhr.response || {};
@@ -184,15 +190,7 @@ function resumeJob() {
 
 // An image: one request, answered with the result.
 function detectNow(file, form) {
-  const xhr = new XMLHttpRequest();
-  xhr.open("POST", "/v1/detect");
-  xhr.responseType = "json";
-  const bar = $("progress");
-  bar.hidden = false;
-  bar.max = 1;
-  bar.value = 0;
-  setStatus(`Uploading ${file.name}…`);
-  xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = e.loaded / e.total; };
+  const [xhr, bar] = startUpload("/v1/detect", file);
   xhr.upload.onload = () => { bar.removeAttribute("value"); setStatus(`Analysing ${file.name}…`); };
   xhr.onerror = () => { bar.hidden = true; setStatus(""); showError("The upload failed (network error or server gone)."); };
   xhr.onload = () => {
