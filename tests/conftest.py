@@ -161,6 +161,26 @@ def dlib_analyzer():
         yield analyzer
 
 
+SAMPLE_FACE_NAMES = ("astronaut", "grace_hopper", "obama_portrait")
+
+
+@pytest.fixture(scope="session")
+def sample_face_crops(dlib_analyzer) -> dict:
+    """name → (256-px crop H×W×3 uint8, its 68 landmarks as float32) of three bundled photos (dlib backend)."""
+    import numpy as np
+
+    from laanet.faces import crop_face
+    from laanet.media import read_image
+
+    samples = Path(__file__).resolve().parents[1] / "src" / "laanet" / "assets" / "samples"
+    out = {}
+    for name in SAMPLE_FACE_NAMES:
+        image = read_image(samples / f"{name}.jpg")
+        crop = crop_face(image, dlib_analyzer.detect(image)[0])
+        out[name] = (crop.image, np.asarray(crop.landmarks, np.float32))
+    return out
+
+
 @pytest.fixture(scope="session")
 def mediapipe_analyzer():
     from laanet.faces import FaceAnalyzer

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pickle
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,22 +27,13 @@ from laanet.synthesis.preview import COLUMNS, render_grid
 from laanet.synthesis.sample import SynthesisError
 from laanet.synthesis.sbi import SBIConfig, SBISynthesizer
 
-SAMPLES = Path(__file__).resolve().parents[1] / "src" / "laanet" / "assets" / "samples"
 NAMES = ("astronaut", "grace_hopper", "obama_portrait")
 
 
 @pytest.fixture(scope="module")
-def faces(dlib_analyzer) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def faces(sample_face_crops) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """256-px crops and their 68 landmarks of three bundled photos (laanet.faces, dlib backend)."""
-    from laanet.faces import crop_face
-    from laanet.media import read_image
-
-    out = {}
-    for name in NAMES:
-        image = read_image(SAMPLES / f"{name}.jpg")
-        crop = crop_face(image, dlib_analyzer.detect(image)[0])
-        out[name] = (crop.image, crop.landmarks)
-    return out
+    return sample_face_crops
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -68,6 +68,28 @@ def test_fakeformer_data_are_imagenet_normalised_token_grid_pairs(train_prep: Pa
     std = torch.tensor((0.229, 0.224, 0.225)).view(1, 3, 1, 1)
     levels = (item["image"] * std + mean) * 255
     assert (levels - levels.round()).abs().max() < 1e-3 and levels.min() > -1e-3 and levels.max() < 255 + 1e-3
-    with pytest.raises(ValueError, match="SBI only"):
-        build_datasets(train_prep, load_config("fakeformer-vit-s8-sbi", [*TINY, "data.method=bi"]),
-                       heatmap_size=model.heatmap_size, preprocess=model.preprocess)
+    # BI pairs (laanet's pairing, data.bi_single_images=false) in FakeFormer's BI loader: the same item layout
+    bi_set, _ = build_datasets(train_prep, load_config("fakeformer-vit-s8-sbi", [*TINY, "data.method=bi"]),
+                               heatmap_size=model.heatmap_size, preprocess=model.preprocess)
+    bi_item = bi_set[0]
+    assert bi_item["image"].shape == (2, 3, 32, 32) and bi_item["heatmap"].shape == (2, 1, 4, 4)
+    assert bi_item["label"].tolist() == [0.0, 1.0] and bi_item["heatmap"][1].max() == 1.0
+
+
+def test_fakeswin_s_bi_trains_end_to_end(train_prep: Path, tmp_path: Path, caplog) -> None:
+    """The full-size FakeSwin-S BI model (224 px, 768-channel head) for two steps of 2 single BI images each."""
+    out = tmp_path / "run"
+    args = ["train", "--config", "fakeswin-s-bi", "--data", str(train_prep), "--out", str(out), "--max-steps", "2",
+            "--no-progress", "model.pretrained=false", "train.dtype=float32", "train.batch_size=2", "train.epochs=1",
+            "data.frames_per_video=2", "data.val_frames_per_video=1", "data.workers=0"]
+    with caplog.at_level("INFO", logger="laanet"):
+        result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "training images per epoch" in caplog.text  # one image per item: batch_size counts images
+    ckpt = torch.load(out / "last.pt", weights_only=True)
+    assert ckpt["family"] == "fakeformer" and ckpt["step"] == 2
+    cfg = ckpt["config"]
+    assert cfg["model"]["arch"] == "swin_s" and cfg["data"]["method"] == "bi" and cfg["data"]["bi_single_images"]
+    assert ckpt["model"]["heatmap_head.deconv.0.weight"].shape == (768, 768, 4, 4)
+    # one epoch: start_decay 4 puts the peak at epoch 1 // 4 = 0, so epoch 0 runs at 250 × 1e-7
+    assert ckpt["optimizer"]["param_groups"][0]["lr"] == pytest.approx(2.5e-5)

@@ -120,6 +120,10 @@ class DataConfig:
     # TARGET_OVERLAP: True, the ViT-S/Swin-S/T configs); False = the official non-overlap path of the ViT-B/L configs,
     # block means on an (input/G)² grid drawn into the G×G heatmap (a bug, kept to reproduce those configs).
     target_overlap: bool = True
+    # BI only. False: every item is a (real, BI fake) pair, half of each batch fake (laanet); True: every item is one
+    # image, a BI fake with p 0.5 or else the real face alone, as the official BI loaders give them (LAA-Net
+    # ``datasets/face_forensic_hm.py``, FakeFormer ``datasets/fakesformer_bi.py``); train.batch_size then counts images.
+    bi_single_images: bool = False
 
 
 @dataclass
@@ -127,7 +131,7 @@ class TrainConfig:
     """Optimisation (official ``scripts/train.py``)."""
 
     epochs: int = 100
-    batch_size: int = 8  # real/fake pairs per step (SBI): 16 images
+    batch_size: int = 8  # items per step and process: real/fake pairs (16 images), or images with data.bi_single_images
     lr: float = 5e-5  # base lr; warm-up to lr*booster at epochs//start_decay, then linear decay to 0
     booster: float = 4.0
     start_decay: int = 4  # the peak (end of warm-up, start of decay) is at epoch epochs // start_decay

@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
     @app.command(epilog=_EPILOG)
     def train(
         overrides: Optional[list[str]] = typer.Argument(None, help="Config overrides, e.g. train.lr=1e-4 data.workers=4."),
-        config: str = typer.Option("paper-sbi", "--config", "-c", help="Preset (cpu-tiny, paper-sbi, paper-bi, fakeformer-vit-s8-sbi, fakeformer-vit-s8-sbi-hm, fakeswin-s-sbi) or YAML file."),
+        config: str = typer.Option("paper-sbi", "--config", "-c", help="Preset (cpu-tiny, paper-sbi, paper-bi, fakeformer-vit-s8-sbi, fakeformer-vit-s8-sbi-hm, fakeswin-s-sbi, fakeswin-s-bi) or YAML file."),
         data: Path = typer.Option(..., "--data", "-d", help="Prepared folder (PREP/index.jsonl, from `laanet prepare`)."),
         out: Path = typer.Option(..., "--out", "-o", help="Run folder: last.pt, best.pt, config.yaml, summary.csv, tb/."),
         max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Stop after this many optimizer steps in total."),

@@ -38,6 +38,7 @@ from laanet.synthesis.augment import GeometryConfig, build_background_colour, bu
 from laanet.synthesis.hull import HULL_TYPES, HullType, hull_mask
 from laanet.synthesis.landmarks import SynthesisInputError, check_landmarks
 from laanet.synthesis.pipeline import (
+    FramedPair,
     Quantize,
     check_common_config,
     draw_margin,
@@ -46,7 +47,7 @@ from laanet.synthesis.pipeline import (
     to_sample,
     to_uint8,
 )
-from laanet.synthesis.sample import SynthesisError, SynthesizedPair
+from laanet.synthesis.sample import SynthesisError, SynthesizedImage, SynthesizedPair
 from laanet.synthesis.sbi import check_image
 
 logger = logging.getLogger(__name__)
@@ -183,6 +184,8 @@ class BIConfig:
     input_size: int = 384
     train: bool = True  # background colour + joint geometry
     k: int = 30  # partners drawn among the k nearest other-identity faces (official: 30 best of 10,000)
+    # None: the partner is drawn among all k; N: among the N nearest of them (FakeFormer: the first 21 of its 30).
+    partner_choices: int | None = None
     align_partner: bool = True  # similarity-align the foreground to the background landmarks
     hull_types: tuple[HullType, ...] = HULL_TYPES
     blend_size: tuple[float, float] = (128 / 317, 1.0)  # s/H of the blending resolution
@@ -205,6 +208,8 @@ class BIConfig:
         check_common_config(self.input_size, self.hull_types, self.max_redraws, self.quantize)
         if self.k < 1:
             raise ValueError(f"k must be ≥ 1, got {self.k}")
+        if self.partner_choices is not None and not 1 <= self.partner_choices <= self.k:
+            raise ValueError(f"partner_choices must be in [1, k={self.k}], got {self.partner_choices}")
 
 
 # ---------------------------------------------------------------------------------------------------- steps
@@ -312,6 +317,97 @@ class BISynthesizer:
         binary = op(binary, np.ones((kernel, kernel), np.uint8))
         return binary, {"hull": hull, "piecewise_scale": scale, "erode": erode, "morph_kernel": kernel}
 
+    # ------------------------------------------------------------------ steps of one candidate fake
+    def partners(self, landmarks: np.ndarray, identity: str | None) -> np.ndarray:
+        """Pool indices a foreground is drawn from, uniformly: the ``k`` nearest faces of other identities, or the
+        first ``partner_choices`` of them."""
+        cfg = self.config
+        nearest = self.index.neighbours(landmarks, identity=identity, k=cfg.k)
+        return nearest if cfg.partner_choices is None else nearest[: max(1, cfg.partner_choices)]
+
+    def blend(
+        self, background: np.ndarray, landmarks: np.ndarray, partners: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict] | str:
+        """Steps 2-5 for one candidate: (real, fake, soft mask M, info) at crop size, or why it was rejected.
+
+        The real is the background after the same resampling as the fake (to the blend size and back).
+        """
+        cfg = self.config
+        height, width = background.shape[:2]
+        partner = int(partners[int(rng.integers(len(partners)))])
+        fg, fg_lm = self.index.load(partner)
+        if cfg.align_partner:
+            fg = _align(fg, fg_lm, landmarks, background.shape)
+        else:
+            fg = resize(fg, width, height)
+        # Blend at a random resolution s (relative to the crop side).
+        s = float(rng.uniform(*cfg.blend_size))
+        bw, bh = max(16, int(round(s * width))), max(16, int(round(s * height)))
+        bg_s, fg_s = resize(background, bw, bh), resize(fg, bw, bh)
+        lm_s = landmarks * np.array([bw / width, bh / height], np.float32)
+        mask, mask_info = self._mask(lm_s, bg_s.shape, rng)
+        if not mask.any():
+            return "empty mask"
+        # Official: colour transfer and blend each truncated into uint8; "round": float transfer, rounded blend.
+        fg_s = colour_transfer(fg_s, bg_s, mask, "truncate" if cfg.quantize == "truncate" else None)
+        fake_s, alpha = feathered_blend(fg_s, bg_s, mask, cfg.feather, cfg.quantize)
+        fake, m = resize(fake_s, width, height), resize(alpha, width, height)
+        real = resize(bg_s, width, height)
+        if not (fake != real).any():
+            return "blend changed nothing"
+        info = {
+            "partner": partner,
+            "partner_identity": self.index.identity_names[self.index.identities[partner]],
+            "blend_size": (bh, bw),
+            **mask_info,
+        }
+        return real, fake, m, info
+
+    def downsample(self, images: list[np.ndarray], rng: np.random.Generator) -> tuple[list[np.ndarray], bool]:
+        """Step 6: with p ``downsample_p`` every image down to one random 0.2-1× size (bilinear or nearest) and back."""
+        cfg = self.config
+        if not rng.random() < cfg.downsample_p:
+            return images, False
+        height, width = images[0].shape[:2]
+        f = float(rng.uniform(*cfg.downsample_size))
+        dw, dh = max(8, int(round(f * width))), max(8, int(round(f * height)))
+        interp = cv2.INTER_LINEAR if rng.random() < 0.5 else cv2.INTER_NEAREST
+        return [resize(resize(im, dw, dh, interp), width, height) for im in images], True
+
+    def finish(
+        self, real: np.ndarray, fake: np.ndarray, mask: np.ndarray, rng: np.random.Generator
+    ) -> tuple[FramedPair, dict]:
+        """Step 7 (random margin, joint geometry, framing; :func:`finish_pair`) → (framed pair, info about it)."""
+        cfg = self.config
+        height, width = real.shape[:2]
+        margin = draw_margin(rng, min(height, width), cfg.margin, cfg.margin_reference)
+        framed = finish_pair(
+            real,
+            fake,
+            mask,
+            rng,
+            margin=margin,
+            input_size=cfg.input_size,
+            geometry=self._geometry,
+            colour=None,
+            quantize=cfg.quantize,
+            pixel_aligned=cfg.pixel_aligned_framing,
+        )
+        return framed, {"margin": margin}
+
+    def to_sample(self, framed: FramedPair, info: dict) -> SynthesizedPair:
+        """The targets of a framed pair (LAA-Net's vulnerable points and consistency, :func:`to_sample`)."""
+        return to_sample(framed, info)
+
+    def prepare(
+        self, image: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Step 1: (background, its landmarks): the real face after BI's colour augmentation (train only)."""
+        if self._colour is not None:
+            image = run_seeded(self._colour, rng, image=image)["image"]
+        return image, landmarks
+
+    # ------------------------------------------------------------------ entry points
     def __call__(
         self,
         image: np.ndarray,
@@ -328,71 +424,48 @@ class BISynthesizer:
         """
         cfg = self.config
         image = check_image(image)
-        lm = check_landmarks(landmarks, image.shape)[:68]
-        height, width = image.shape[:2]
-        background = image
-        if self._colour is not None:
-            background = run_seeded(self._colour, rng, image=image)["image"]
-        partners = self.index.neighbours(lm, identity=identity, k=cfg.k)
+        background, lm = self.prepare(image, check_landmarks(landmarks, image.shape)[:68], rng)
+        partners = self.partners(lm, identity)
         reasons: list[str] = []
         for attempt in range(cfg.max_redraws + 1):
-            partner = int(partners[int(rng.integers(len(partners)))])
-            fg, fg_lm = self.index.load(partner)
-            if cfg.align_partner:
-                fg = _align(fg, fg_lm, lm, image.shape)
-            else:
-                fg = resize(fg, width, height)
-            # Blend at a random resolution s (relative to the crop side).
-            s = float(rng.uniform(*cfg.blend_size))
-            bw, bh = max(16, int(round(s * width))), max(16, int(round(s * height)))
-            bg_s, fg_s = resize(background, bw, bh), resize(fg, bw, bh)
-            lm_s = lm * np.array([bw / width, bh / height], np.float32)
-            mask, mask_info = self._mask(lm_s, bg_s.shape, rng)
-            if not mask.any():
-                reasons.append("empty mask")
+            blended = self.blend(background, lm, partners, rng)
+            if isinstance(blended, str):
+                reasons.append(blended)
                 continue
-            # Official: colour transfer and blend each truncated into uint8; "round": float transfer, rounded blend.
-            fg_s = colour_transfer(fg_s, bg_s, mask, "truncate" if cfg.quantize == "truncate" else None)
-            fake_s, alpha = feathered_blend(fg_s, bg_s, mask, cfg.feather, cfg.quantize)
-            fake, m = resize(fake_s, width, height), resize(alpha, width, height)
-            real = resize(bg_s, width, height)
-            if not (fake != real).any():
-                reasons.append("blend changed nothing")
-                continue
-            downsample = bool(rng.random() < cfg.downsample_p)
-            if downsample:
-                f = float(rng.uniform(*cfg.downsample_size))
-                dw, dh = max(8, int(round(f * width))), max(8, int(round(f * height)))
-                interp = cv2.INTER_LINEAR if rng.random() < 0.5 else cv2.INTER_NEAREST
-                real = resize(resize(real, dw, dh, interp), width, height)
-                fake = resize(resize(fake, dw, dh, interp), width, height)
-            margin = draw_margin(rng, min(height, width), cfg.margin, cfg.margin_reference)
-            framed = finish_pair(
-                real,
-                fake,
-                m,
-                rng,
-                margin=margin,
-                input_size=cfg.input_size,
-                geometry=self._geometry,
-                colour=None,
-                quantize=cfg.quantize,
-                pixel_aligned=cfg.pixel_aligned_framing,
-            )
+            real, fake, m, blend_info = blended
+            (real, fake), downsampled = self.downsample([real, fake], rng)
+            framed, frame_info = self.finish(real, fake, m, rng)
             if framed.boundary.max() == 0:
                 reasons.append("boundary lost in framing")
                 continue
             if attempt:
                 logger.debug("BI: %d re-draw(s) before a valid fake (%s)", attempt, ", ".join(reasons))
-            info = {
-                "method": "bi",
-                "redraws": attempt,
-                "partner": partner,
-                "partner_identity": self.index.identity_names[self.index.identities[partner]],
-                "blend_size": (bh, bw),
-                "downsample": downsample,
-                "margin": margin,
-                **mask_info,
-            }
-            return to_sample(framed, info)
+            info = {"method": "bi", "redraws": attempt, **blend_info, "downsample": downsampled, **frame_info}
+            return self.to_sample(framed, info)
         raise SynthesisError(f"BI: no valid fake after {cfg.max_redraws + 1} attempts ({', '.join(reasons)})")
+
+    def single(
+        self,
+        image: np.ndarray,
+        landmarks: np.ndarray,
+        rng: np.random.Generator,
+        *,
+        fake: bool,
+        identity: str | None = None,
+    ) -> SynthesizedImage:
+        """One training image as the official BI loaders give it: a pseudo-fake (``fake``) or the real face alone.
+
+        The fake is the fake half of :meth:`__call__`. The real face gets the background colour augmentation, the
+        down-sampling and the framing of a fake (steps 1, 6 and 7), but no resampling to a blend size, as in the
+        official loaders, where a real item never goes through the blend.
+        """
+        if fake:
+            return self(image, landmarks, rng, identity=identity).fake_half()
+        image = check_image(image)
+        background, _ = self.prepare(image, check_landmarks(landmarks, image.shape)[:68], rng)
+        (real,), downsampled = self.downsample([background], rng)
+        no_blend = np.zeros(real.shape[:2], np.float32)
+        # the fake slot carries the real too: the same geometry and framing, discarded with the fake half
+        framed, frame_info = self.finish(real, real, no_blend, rng)
+        info = {"method": "bi", "redraws": 0, "downsample": downsampled, **frame_info}
+        return self.to_sample(framed, info).real_half()

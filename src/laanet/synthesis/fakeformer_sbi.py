@@ -28,9 +28,9 @@ import albumentations as A
 import numpy as np
 
 from laanet.synthesis.augment import _PAIR_TARGETS, GeometryConfig, crop_or_scale
-from laanet.synthesis.patch_targets import block_means, encode_patch_heatmap
+from laanet.synthesis.patch_targets import patch_sample
 from laanet.synthesis.pipeline import FramedPair
-from laanet.synthesis.sample import SynthesizedPair, Targets
+from laanet.synthesis.sample import SynthesizedPair
 from laanet.synthesis.sbi import SBIConfig, SBIDraw, SBISynthesizer
 
 __all__ = ["FakeFormerSBIConfig", "FakeFormerSBISynthesizer", "build_fakeformer_geometry"]
@@ -88,18 +88,6 @@ class FakeFormerSBISynthesizer(SBISynthesizer):
         )
 
     def to_sample(self, framed: FramedPair, info: dict) -> SynthesizedPair:
-        size = self.fakeformer.heatmap_size
-        if self.fakeformer.target_overlap:
-            heatmap, _ = encode_patch_heatmap(framed.boundary)
-        else:
-            heatmap, _ = encode_patch_heatmap(block_means(framed.boundary, size), size)
-        zeros = np.zeros((1, size, size), np.float32)
-        return SynthesizedPair(
-            real=framed.real,
-            fake=framed.fake,
-            boundary=framed.boundary,
-            mask=framed.mask,
-            real_targets=Targets.real(size),
-            fake_targets=Targets(heatmap=heatmap, consistency=zeros, label=1),
-            info={**info, "family": "fakeformer"},
-        )
+        """Version-0 vulnerable-patch targets (:func:`~laanet.synthesis.patch_targets.patch_sample`)."""
+        ff = self.fakeformer
+        return patch_sample(framed, info, heatmap_size=ff.heatmap_size, overlap=ff.target_overlap)

@@ -25,7 +25,13 @@ The exact sample reproduces the official targets recorded with OpenCV 5 byte for
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from laanet.synthesis.pipeline import FramedPair
+    from laanet.synthesis.sample import SynthesizedPair
 
 __all__ = [
     "PATCH_SIGMA",
@@ -35,6 +41,7 @@ __all__ = [
     "make_patch_targets",
     "nonoverlap_patch_heatmap",
     "patch_map",
+    "patch_sample",
     "vulnerable_patches",
 ]
 
@@ -188,3 +195,20 @@ def block_means(warped: np.ndarray, block: int) -> np.ndarray:
     n = warped.shape[0] // block
     usable = warped[: n * block, : n * block].astype(np.float64)
     return usable.reshape(n, block, n, block).mean(axis=(1, 3))
+
+
+def patch_sample(framed: "FramedPair", info: dict, *, heatmap_size: int, overlap: bool = True) -> "SynthesizedPair":
+    """A framed pair with FakeFormer's targets: real → zeros, fake → the version-0 patch heatmap of its boundary.
+
+    ``framed.boundary`` is the G×G patch map (``overlap``, official TARGET_OVERLAP) or, for the non-overlap path,
+    the map at input size, averaged here over blocks of ``heatmap_size`` pixels. There is no consistency target
+    (zeros, unused: FakeFormer has no consistency head).
+    """
+    from laanet.synthesis.pipeline import with_fake_targets
+
+    if overlap:
+        heatmap, _ = encode_patch_heatmap(framed.boundary)
+    else:
+        heatmap, _ = encode_patch_heatmap(block_means(framed.boundary, heatmap_size), heatmap_size)
+    no_consistency = np.zeros((1, heatmap_size, heatmap_size), np.float32)
+    return with_fake_targets(framed, {**info, "family": "fakeformer"}, heatmap, no_consistency)

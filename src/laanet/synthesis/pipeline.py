@@ -29,7 +29,7 @@ from laanet.synthesis.hull import HULL_TYPES
 from laanet.synthesis.sample import SynthesizedPair, Targets
 from laanet.synthesis.targets import make_targets
 
-__all__ = ["FramedPair", "Quantize", "boundary_map", "draw_margin", "finish_pair", "to_uint8", "to_sample"]
+__all__ = ["FramedPair", "Quantize", "boundary_map", "draw_margin", "finish_pair", "to_uint8", "to_sample", "with_fake_targets"]
 
 Quantize = Literal["truncate", "round"]
 QUANTIZE_MODES: tuple[Quantize, ...] = ("truncate", "round")
@@ -159,7 +159,12 @@ def finish_pair(
 def to_sample(framed: FramedPair, info: dict) -> SynthesizedPair:
     """Attach targets (step 6): real → zeros, fake → :func:`make_targets` of its boundary."""
     heatmap, consistency = make_targets(framed.boundary)
-    size = framed.boundary.shape[0]
+    return with_fake_targets(framed, info, heatmap, consistency)
+
+
+def with_fake_targets(framed: FramedPair, info: dict, heatmap: np.ndarray, consistency: np.ndarray) -> SynthesizedPair:
+    """The pair with the fake's ``heatmap`` and ``consistency`` (1×S×S float32) targets and all-zero real targets."""
+    size = heatmap.shape[-1]
     return SynthesizedPair(
         real=framed.real,
         fake=framed.fake,

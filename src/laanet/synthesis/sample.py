@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SynthesisError", "SynthesizedPair", "Targets", "to_network_input"]
+__all__ = ["SynthesisError", "SynthesizedImage", "SynthesizedPair", "Targets", "to_network_input"]
 
 
 class SynthesisError(RuntimeError):
@@ -73,5 +73,63 @@ class SynthesizedPair:
             "heatmap": np.stack([self.real_targets.heatmap, self.fake_targets.heatmap]),
             "consistency": np.stack([self.real_targets.consistency, self.fake_targets.consistency]),
             "label": np.array([self.real_targets.label, self.fake_targets.label], dtype=np.float32),
+            "redraws": np.array(self.redraws, dtype=np.int64),
+        }
+
+    def real_half(self) -> "SynthesizedImage":
+        """The real face of the pair as a single training image (all-zero boundary, mask and targets)."""
+        return SynthesizedImage(
+            image=self.real,
+            boundary=np.zeros_like(self.boundary),
+            mask=np.zeros_like(self.mask),
+            targets=self.real_targets,
+            info={**self.info, "redraws": 0},
+        )
+
+    def fake_half(self) -> "SynthesizedImage":
+        """The pseudo-fake of the pair as a single training image."""
+        return SynthesizedImage(
+            image=self.fake, boundary=self.boundary, mask=self.mask, targets=self.fake_targets, info=self.info
+        )
+
+
+@dataclass
+class SynthesizedImage:
+    """One training image framed to the network input, with its targets: the item of the official BI loaders
+    (LAA-Net ``datasets/face_forensic_hm.py``, FakeFormer ``datasets/fakesformer_bi.py``), which give a real face
+    or a pseudo-fake per item (p 0.5 each) instead of a (real, fake) pair.
+
+    image: input_size×input_size×3 uint8 RGB.
+    boundary: S×S uint8 boundary map (all zero for a real face); mask: S×S float32 soft blend mask.
+    targets: :class:`Targets` (label 0 or 1).
+    info: how the image was drawn (``redraws`` counts rejected fake candidates).
+    """
+
+    image: np.ndarray
+    boundary: np.ndarray
+    mask: np.ndarray
+    targets: Targets
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> int:
+        return int(self.targets.label)
+
+    @property
+    def redraws(self) -> int:
+        return int(self.info.get("redraws", 0))
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Network-ready arrays with a leading axis of 1 (as :meth:`SynthesizedPair.to_arrays` has 2).
+
+        Returns:
+            ``image`` 1×3×H×W float32 in [-1, 1]; ``heatmap`` and ``consistency`` 1×1×S×S float32; ``label`` (1,)
+            float32; ``redraws`` () int64.
+        """
+        return {
+            "image": to_network_input(self.image)[None],
+            "heatmap": self.targets.heatmap[None],
+            "consistency": self.targets.consistency[None],
+            "label": np.array([self.targets.label], dtype=np.float32),
             "redraws": np.array(self.redraws, dtype=np.int64),
         }

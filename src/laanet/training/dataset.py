@@ -25,8 +25,12 @@ An item is a dict of tensors, the real face first: ``image`` 2×3×S×S float, n
 (LAA-Net: [-1, 1]; FakeFormer: ImageNet mean/std), ``heatmap`` and ``consistency`` 2×1×G×G float (G = the model's
 heatmap grid: S/4 for LAA-Net, the 14×14 token grid for FakeFormer ViT-S/8, whose consistency target is unused
 zeros), ``label`` 2 (0 real, 1 fake), ``index`` 2 (a unique id per image), ``redraws`` 2 (rejected fake
-candidates; 0 for the real). A FakeFormer model gets FakeFormer's SBI pipeline
-(:mod:`laanet.synthesis.fakeformer_sbi`).
+candidates; 0 for the real). A FakeFormer model gets FakeFormer's SBI or BI pipeline
+(:mod:`laanet.synthesis.fakeformer_sbi`, :mod:`laanet.synthesis.fakeformer_bi`).
+
+With ``data.bi_single_images=true`` (BI only) an item is **one image** instead, as the official BI loaders give
+them: a BI fake with p 0.5 (drawn per item and epoch), else the real face alone; every tensor then has a leading
+axis of 1 and ``train.batch_size`` counts images, so a batch is not exactly half fake.
 :func:`collate_pairs` turns B items into one batch of 2B images: B reals, then B fakes.
 """
 from __future__ import annotations
@@ -150,6 +154,10 @@ class PairDataset(Dataset):
         self.stream = TRAIN_STREAM if train else VAL_STREAM
         # data.method "mix" draws SBI or BI per item (p 0.5 each); otherwise one method for every item.
         self.methods = ("sbi", "bi") if cfg.data.method == "mix" else (cfg.data.method,)
+        # data.bi_single_images: one image per item, fake with p 0.5 (the official BI loaders)
+        self.single_images = bool(getattr(cfg.data, "bi_single_images", False))
+        if self.single_images and self.methods != ("bi",):
+            raise ValueError(f"data.bi_single_images=true needs data.method=bi, got {cfg.data.method!r}")
         self.synthesizers = {
             m: _build_synthesizer(m, cfg, train=train, prep_dir=self.prep_dir, donors=donors, heatmap_size=heatmap_size)
             for m in self.methods
@@ -191,24 +199,39 @@ class PairDataset(Dataset):
         landmarks = np.asarray(_landmarks_for(record, method), dtype=np.float32)
         synthesizer = self.synthesizers[method]
         try:
-            if method == "bi":
-                pair = synthesizer(image, landmarks, rng, identity=record.video_id)
+            if self.single_images:
+                # real or fake with p 0.5 per item (official ``random.randint(0, 1)``), on its own stream
+                fake = bool(np.random.default_rng([self.seed, self.stream, self.epoch, index, 2]).integers(2))
+                sample = synthesizer.single(image, landmarks, rng, fake=fake, identity=record.video_id)
+            elif method == "bi":
+                sample = synthesizer(image, landmarks, rng, identity=record.video_id)
             else:
-                pair = synthesizer(image, landmarks, rng)
+                sample = synthesizer(image, landmarks, rng)
         except (SynthesisError, SynthesisInputError) as err:
             # No silent fallback to another sample (the official ``__getitem__`` swallows every error and
             # retries a random index): name the face and stop.
             raise type(err)(f"{record.path} (video {record.video_id}): {err}") from err
-        arrays = pair.to_arrays()
+        arrays = sample.to_arrays()
+        if self.single_images:
+            if self.preprocess is not None:
+                arrays["image"] = normalise(sample.image, self.preprocess)[None]
+            return {
+                "image": torch.from_numpy(arrays["image"]),  # 1, 3, S, S normalised
+                "heatmap": torch.from_numpy(arrays["heatmap"]),  # 1, 1, G, G
+                "consistency": torch.from_numpy(arrays["consistency"]),  # 1, 1, G, G
+                "label": torch.from_numpy(arrays["label"]),  # 1: 0 real, 1 fake
+                "index": torch.tensor([index]),
+                "redraws": torch.tensor([sample.redraws]),
+            }
         if self.preprocess is not None:  # the model's normalisation (ImageNet for FakeFormer)
-            arrays["image"] = np.stack([normalise(pair.real, self.preprocess), normalise(pair.fake, self.preprocess)])
+            arrays["image"] = np.stack([normalise(sample.real, self.preprocess), normalise(sample.fake, self.preprocess)])
         return {
             "image": torch.from_numpy(arrays["image"]),  # 2, 3, S, S normalised; real then fake
             "heatmap": torch.from_numpy(arrays["heatmap"]),  # 2, 1, G, G
             "consistency": torch.from_numpy(arrays["consistency"]),  # 2, 1, G, G
             "label": torch.tensor([0.0, 1.0]),
             "index": torch.tensor([2 * index, 2 * index + 1]),
-            "redraws": torch.tensor([0, pair.redraws]),  # re-drawn fake candidates (logged per epoch)
+            "redraws": torch.tensor([0, sample.redraws]),  # re-drawn fake candidates (logged per epoch)
         }
 
 
@@ -244,7 +267,8 @@ def _build_synthesizer(
         erase_reference=None if cfg.data.erase_relative_to_image else GeometryConfig.erase_reference,
     )
     if getattr(cfg.model, "family", "laanet") == "fakeformer":
-        return _build_fakeformer_synthesizer(method, cfg, train=train, heatmap_size=heatmap_size, geometry=geometry)
+        return _build_fakeformer_synthesizer(method, cfg, train=train, heatmap_size=heatmap_size, geometry=geometry,
+                                             prep_dir=prep_dir, donors=donors)
     if method == "sbi":
         from laanet.synthesis.sbi import SBIConfig, SBISynthesizer
 
@@ -274,13 +298,32 @@ def _build_synthesizer(
     raise ValueError(f"data.method must be 'sbi', 'bi' or 'mix', got {method!r}")
 
 
-def _build_fakeformer_synthesizer(method: str, cfg: RunConfig, *, train: bool, heatmap_size: int | None, geometry: Any):
-    """FakeFormer's SBI pipeline (:mod:`laanet.synthesis.fakeformer_sbi`) at the model's input and heatmap size."""
-    if method != "sbi":
-        raise ValueError(f"data.method={method!r}: FakeFormer training supports SBI only in this version "
-                         "(the official FakeFormer BI loader, datasets/fakesformer_bi.py, is not implemented)")
+def _build_fakeformer_synthesizer(
+    method: str, cfg: RunConfig, *, train: bool, heatmap_size: int | None, geometry: Any,
+    prep_dir: Path, donors: list[IndexRecord],
+):
+    """FakeFormer's SBI or BI pipeline (:mod:`laanet.synthesis.fakeformer_sbi`, :mod:`laanet.synthesis.fakeformer_bi`)
+    at the model's input and heatmap size."""
+    if method not in ("sbi", "bi"):
+        raise ValueError(f"data.method must be 'sbi', 'bi' or 'mix', got {method!r}")
     if heatmap_size is None:
         raise ValueError("FakeFormer training data needs the model's heatmap_size (build the model first)")
+    if method == "bi":
+        from laanet.synthesis.bi import BIConfig, PartnerIndex
+        from laanet.synthesis.fakeformer_bi import FakeFormerBIConfig, FakeFormerBISynthesizer
+
+        if not donors:
+            return None  # an empty dataset needs no partner pool
+        bi = BIConfig(
+            input_size=cfg.model.input_size,
+            train=train,
+            partner_choices=21,  # official: the first 21 of the 30 best matches
+            quantize=cfg.data.quantize,
+            pixel_aligned_framing=cfg.data.pixel_aligned_framing,
+            geometry=geometry,  # FakeFormer's order, no erasing
+        )
+        config = FakeFormerBIConfig(bi=bi, heatmap_size=heatmap_size, target_overlap=cfg.data.target_overlap)
+        return FakeFormerBISynthesizer(PartnerIndex.from_records(donors, prep_dir), config)
     from laanet.synthesis.fakeformer_sbi import FakeFormerSBIConfig, FakeFormerSBISynthesizer
     from laanet.synthesis.sbi import SBIConfig
 
@@ -309,7 +352,8 @@ def _read_crop(path: Path) -> np.ndarray:
 
 
 def collate_pairs(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """B pair items → one batch of 2B images (all reals, then all fakes), every key flattened the same way."""
+    """B pair items → one batch of 2B images (all reals, then all fakes), every key flattened the same way;
+    B single-image items (``data.bi_single_images``) → B images in item order."""
     return {key: torch.stack([it[key] for it in items], dim=1).flatten(0, 1) for key in items[0]}  # 2B, ...
 
 

@@ -5,7 +5,7 @@ One process (CPU or one GPU)::
 
     laanet train --config paper-sbi --data PREP --out runs/sbi
 
-Many GPUs on one machine (one process per GPU, DistributedDataParallel, ``train.batch_size`` pairs per GPU)::
+Many GPUs on one machine (one process per GPU, DistributedDataParallel, ``train.batch_size`` pairs, or images with ``data.bi_single_images``, per GPU)::
 
     torchrun --nproc_per_node 4 -m laanet train --config paper-sbi --data PREP --out runs/sbi
 
@@ -265,12 +265,13 @@ def train(
         val_sampler = DistributedSampler(val_set, num_replicas=info.world_size, rank=info.rank, shuffle=False, drop_last=False)
         val_loader = _loader(val_set, val_sampler, batch_size=tc.batch_size, workers=cfg.data.workers, drop_last=False, seed=tc.seed, device=device_)
         steps_per_epoch = len(train_sampler) // tc.batch_size
+        unit = "images" if train_set.single_images else "pairs"  # what one item (and train.batch_size) counts
         if steps_per_epoch == 0:
-            raise ValueError(f"{len(train_set)} training pairs per epoch on {info.world_size} process(es) make no batch of "
+            raise ValueError(f"{len(train_set)} training {unit} per epoch on {info.world_size} process(es) make no batch of "
                              f"train.batch_size={tc.batch_size}; lower train.batch_size or raise data.frames_per_video")
         if main:
-            log.info("data: %d training pairs per epoch (%d steps of %d pairs x %d process(es)), %d validation pairs",
-                     len(train_set), steps_per_epoch, tc.batch_size, info.world_size, len(val_set))
+            log.info("data: %d training %s per epoch (%d steps of %d %s x %d process(es)), %d validation %s",
+                     len(train_set), unit, steps_per_epoch, tc.batch_size, unit, info.world_size, len(val_set), unit)
             log.info("threads: %s", describe_threads(cfg.data.workers))
             if (hint := busy_machine_hint()) is not None:
                 log.warning("threads: %s", hint)

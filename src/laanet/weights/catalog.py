@@ -234,7 +234,7 @@ CATALOG: tuple[WeightSet, ...] = (
                     "official config names it)", "…SwinSmall224_hm10_16BI_Overlap100_Focal_AdamW_IN_1e7…_model_best.pth (BI)"),
         names=("fakeformer-swin-s",),
         file_pattern=r"(?i)swin",
-        preset="fakeswin-s-sbi",
+        preset="fakeswin-s-sbi (SBI), fakeswin-s-bi (BI)",
         **_FAKEFORMER,
     ),
 )
