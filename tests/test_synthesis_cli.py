@@ -84,3 +84,20 @@ def test_errors(photo_dir, tmp_path) -> None:
     shutil.copy(SAMPLES / "astronaut.jpg", one / "astronaut.jpg")
     res = _run("--faces", str(one), "--out", str(tmp_path / "g.png"), "--method", "bi")
     assert res.exit_code == 1 and "two identities" in res.output
+
+
+@pytest.mark.parametrize("method", ["sbi", "bi"])
+def test_fakeformer_grid_shows_14x14_patch_targets(prepared_dir, tmp_path, method) -> None:
+    out = tmp_path / f"ff-{method}.png"
+    res = _run("--faces", str(prepared_dir), "--out", str(out), "--method", method, "--n", "2", "--family", "fakeformer")
+    assert res.exit_code == 0, res.output
+    grid = cv2.imread(str(out))
+    assert grid.shape == (HEADER + 2 * TILE, COLS * TILE, 3)
+    for row in range(2):
+        top = HEADER + row * TILE
+        heatmap = grid[top:top + TILE, 4 * TILE:5 * TILE]
+        consistency = grid[top:top + TILE, 5 * TILE:6 * TILE]
+        # a 14×14 map enlarged with nearest neighbour: at most 14 distinct rows and columns, and some signal
+        assert 2 <= len(np.unique(heatmap.reshape(TILE, -1), axis=0)) <= 14
+        assert 2 <= len(np.unique(heatmap.transpose(1, 0, 2).reshape(TILE, -1), axis=0)) <= 14
+        assert len(np.unique(consistency.reshape(-1, 3), axis=0)) == 1  # FakeFormer has no consistency target

@@ -132,18 +132,26 @@ def _faces_from_folder(folder: Path, limit: int) -> list[tuple]:
     return faces
 
 
-def make_preview(faces_dir: Path, out: Path, *, method: str, n: int, seed: int, input_size: int) -> Path:
+def make_preview(
+    faces_dir: Path, out: Path, *, method: str, n: int, seed: int, input_size: int, family: str = "laanet",
+    heatmap_size: int = 14,
+) -> Path:
     """Synthesise ``n`` pseudo-fake pairs from the faces of ``faces_dir`` and save their grid to ``out`` (``laanet synth``).
 
     ``faces_dir`` is a prepared folder (its ``index.jsonl`` real crops and landmarks are used) or a folder of face
     images (the largest face of each is detected and cropped). ``method`` is ``"sbi"`` or ``"bi"`` (BI needs two
-    identities); pair ``i`` is drawn with ``numpy.random.default_rng([seed, i])``. Returns ``out``.
+    identities); ``family`` ``"laanet"`` (LAA-Net's loaders, targets at ``input_size / 4``) or ``"fakeformer"``
+    (FakeFormer's loaders, :mod:`laanet.synthesis.fakeformer_sbi` / :mod:`~laanet.synthesis.fakeformer_bi`, targets
+    on the ``heatmap_size``² token grid). Pair ``i`` is drawn with ``numpy.random.default_rng([seed, i])``.
+    Returns ``out``.
     """
     import numpy as np
 
     from laanet.synthesis.bi import BIConfig, BISynthesizer, PartnerIndex, PoolFace
     from laanet.synthesis.sbi import SBIConfig, SBISynthesizer
 
+    if family not in ("laanet", "fakeformer"):
+        raise ValueError(f"family must be 'laanet' or 'fakeformer', got {family!r}")
     if (faces_dir / "index.jsonl").is_file() or faces_dir.suffix == ".jsonl":
         faces = _faces_from_index(faces_dir)
     elif faces_dir.is_dir():
@@ -152,7 +160,14 @@ def make_preview(faces_dir: Path, out: Path, *, method: str, n: int, seed: int, 
         raise FileNotFoundError(f"no such folder or index: {faces_dir}")
     logger.info("%d face(s) from %s", len(faces), faces_dir)
     if method == "sbi":
-        sbi = SBISynthesizer(SBIConfig(input_size=input_size))
+        if family == "fakeformer":
+            from laanet.synthesis.fakeformer_sbi import FakeFormerSBIConfig, FakeFormerSBISynthesizer
+
+            sbi = FakeFormerSBISynthesizer(
+                FakeFormerSBIConfig(sbi=SBIConfig(input_size=input_size), heatmap_size=heatmap_size)
+            )
+        else:
+            sbi = SBISynthesizer(SBIConfig(input_size=input_size))
 
         def synth(image, landmarks, identity, rng):  # noqa: ANN001, ARG001
             return sbi(image, landmarks, rng)
@@ -162,7 +177,13 @@ def make_preview(faces_dir: Path, out: Path, *, method: str, n: int, seed: int, 
         )
         if len(pool.identity_names) < 2:
             raise ValueError("BI needs faces of at least two identities (videos or images); got one")
-        bi = BISynthesizer(pool, BIConfig(input_size=input_size))
+        if family == "fakeformer":
+            from laanet.synthesis.fakeformer_bi import FakeFormerBIConfig, FakeFormerBISynthesizer
+
+            bi_config = BIConfig(input_size=input_size, partner_choices=21)
+            bi = FakeFormerBISynthesizer(pool, FakeFormerBIConfig(bi=bi_config, heatmap_size=heatmap_size))
+        else:
+            bi = BISynthesizer(pool, BIConfig(input_size=input_size))
 
         def synth(image, landmarks, identity, rng):  # noqa: ANN001
             return bi(image, landmarks, rng, identity=identity)
@@ -173,5 +194,5 @@ def make_preview(faces_dir: Path, out: Path, *, method: str, n: int, seed: int, 
         pairs.append(synth(image, np.asarray(landmarks, np.float32), identity, np.random.default_rng([seed, i])))
     path = save_grid(out, pairs)
     redraws = sum(p.redraws for p in pairs)
-    logger.info("wrote %s: %d %s pair(s), %d re-draw(s)", path, len(pairs), method.upper(), redraws)
+    logger.info("wrote %s: %d %s %s pair(s), %d re-draw(s)", path, len(pairs), family, method.upper(), redraws)
     return path
