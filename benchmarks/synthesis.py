@@ -8,6 +8,10 @@ DataLoader worker, so the number is per core::
     python benchmarks/synthesis.py                       # SBI and BI at the paper's 384-px input
     python benchmarks/synthesis.py --input-size 128      # cpu-tiny
     python benchmarks/synthesis.py --method sbi --pairs 400
+    python benchmarks/synthesis.py --family fakeformer   # FakeFormer: SBI pairs at 112 px, BI single images at 224
+
+With ``--family fakeformer`` the BI rows are single images as the official FakeFormer BI loader gives them (a fake
+with p 0.5, else the real face alone; ``pairs`` then counts images).
 
 Faces: the photos bundled in ``laanet/assets/samples`` (cropped with laanet.faces; not timed).
 Prints one JSON line per method.
@@ -40,11 +44,14 @@ def load_faces() -> list[tuple[np.ndarray, np.ndarray, str]]:
     return faces
 
 
-def bench(synth, faces, pairs: int, warmup: int, *, bi: bool) -> dict:
+def bench(synth, faces, pairs: int, warmup: int, *, bi: bool, single: bool = False) -> dict:
     def one(i: int):
         image, lm, ident = faces[i % len(faces)]
         rng = np.random.default_rng([0, i])
-        pair = synth(image, lm, rng, identity=ident) if bi else synth(image, lm, rng)
+        if single:
+            pair = synth.single(image, lm, rng, fake=bool(i % 2), identity=ident)
+        else:
+            pair = synth(image, lm, rng, identity=ident) if bi else synth(image, lm, rng)
         return pair, pair.to_arrays()
 
     for i in range(warmup):
@@ -69,7 +76,8 @@ def bench(synth, faces, pairs: int, warmup: int, *, bi: bool) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--method", choices=["sbi", "bi", "both"], default="both")
-    parser.add_argument("--input-size", type=int, default=384)
+    parser.add_argument("--input-size", type=int, default=None, help="default: 384 (laanet), 112 SBI / 224 BI (fakeformer)")
+    parser.add_argument("--family", choices=["laanet", "fakeformer"], default="laanet")
     parser.add_argument("--pairs", type=int, default=200, help="timed pairs per method")
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--threads", type=int, default=1, help="cv2.setNumThreads (1 = one DataLoader worker)")
@@ -78,19 +86,35 @@ def main() -> None:
     import cv2
 
     cv2.setNumThreads(args.threads)
+    from laanet.bench import cpu_info
     from laanet.synthesis.bi import BIConfig, BISynthesizer, PartnerIndex, PoolFace
+    from laanet.synthesis.fakeformer_bi import FakeFormerBIConfig, FakeFormerBISynthesizer
+    from laanet.synthesis.fakeformer_sbi import FakeFormerSBIConfig, FakeFormerSBISynthesizer
     from laanet.synthesis.sbi import SBIConfig, SBISynthesizer
 
     faces = load_faces()
-    common = {"input_size": args.input_size, "heatmap_size": args.input_size // 4, "crop": int(faces[0][0].shape[0]),
-              "faces": len(faces), "cv2_threads": args.threads, "cpu": platform.processor() or platform.machine()}
+    fakeformer = args.family == "fakeformer"
+    common = {"family": args.family, "crop": int(faces[0][0].shape[0]), "faces": len(faces),
+              "cv2_threads": args.threads, "cpu": platform.processor() or platform.machine(), "cpu_flags": cpu_info().relevant_flags()}
     if args.method in ("sbi", "both"):
-        synth = SBISynthesizer(SBIConfig(input_size=args.input_size))
-        print(json.dumps({"method": "sbi", **common, **bench(synth, faces, args.pairs, args.warmup, bi=False)}))
+        size = args.input_size or (112 if fakeformer else 384)
+        if fakeformer:
+            synth = FakeFormerSBISynthesizer(FakeFormerSBIConfig(sbi=SBIConfig(input_size=size), heatmap_size=14))
+        else:
+            synth = SBISynthesizer(SBIConfig(input_size=size))
+        sizes = {"input_size": size, "heatmap_size": 14 if fakeformer else size // 4}
+        print(json.dumps({"method": "sbi", **sizes, **common, **bench(synth, faces, args.pairs, args.warmup, bi=False)}))
     if args.method in ("bi", "both"):
+        size = args.input_size or (224 if fakeformer else 384)
         pool = PartnerIndex([PoolFace(img, lm, ident) for img, lm, ident in faces])
-        synth = BISynthesizer(pool, BIConfig(input_size=args.input_size))
-        print(json.dumps({"method": "bi", **common, **bench(synth, faces, args.pairs, args.warmup, bi=True)}))
+        if fakeformer:
+            config = FakeFormerBIConfig(bi=BIConfig(input_size=size, partner_choices=21), heatmap_size=14)
+            synth = FakeFormerBISynthesizer(pool, config)
+        else:
+            synth = BISynthesizer(pool, BIConfig(input_size=size))
+        sizes = {"input_size": size, "heatmap_size": 14 if fakeformer else size // 4}
+        row = bench(synth, faces, args.pairs, args.warmup, bi=True, single=fakeformer)
+        print(json.dumps({"method": "bi-single" if fakeformer else "bi", **sizes, **common, **row}))
 
 
 if __name__ == "__main__":
