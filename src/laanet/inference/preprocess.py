@@ -74,8 +74,9 @@ def heatmap_to_crop_matrix(
 
     Heatmap cells are centre-aligned on the network input (cell i ↔ input pixel (i + 0.5)·S/h − 0.5); the input is
     mapped back onto the crop by the inverse of the framing (``resize``: pixel centres aligned; ``corner_affine``:
-    corners aligned). For FakeFormer's ViT this places each 14×14 cell on its 8-px patch to within the 2 px of
-    the official patch padding (display only).
+    corners aligned). For FakeFormer's ViT (patch padding 2) a token's receptive patch is centred 2 input px
+    up-left of its cell here, and the un-flipped token of the mirrored face 2 px down-right, so the flip-test
+    mean (the default) is centred exactly; without flip test the map is 2 px off (display only, docs/model.md).
     """
     pre = pre or Preprocess(input_size=heatmap_size * 4)
     m = pre.margin_for(crop_size) if margin is None else margin
