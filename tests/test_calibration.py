@@ -257,7 +257,7 @@ def test_detect_with_calibration_on_the_samples(cal_file, tiny_weights, tmp_path
     out = tmp_path / "out"
     args = ["detect", str(SAMPLES / "grace_hopper.jpg"), str(SAMPLES / "astronaut.jpg"), "--weights", str(tiny_weights),
             "--device", "cpu", "--out", str(out), "--no-save-heatmaps", "--calibration", str(cal_file),
-            "--operating-point", "eer"]
+            "--operating-point", "eer", "--format", "csv"]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     doc = json.loads((out / "results.json").read_text())
@@ -276,6 +276,19 @@ def test_detect_with_calibration_on_the_samples(cal_file, tiny_weights, tmp_path
         assert block["probability"] == pytest.approx(float(cal.probability(same.logit)[0]), abs=1e-6)
         assert (r["label"], block["band"]) == (same.label, cal.bands.band(same.logit))
         assert block["band"] in ("likely fake", "uncertain", "likely real") and block["band"] in res.output
+    # results.csv carries the file's and each face's calibrated probability and band
+    import csv
+
+    rows = list(csv.DictReader((out / "results.csv").open(encoding="utf-8")))
+    by_path = {r["path"]: r for r in doc["results"]}
+    assert rows and all(row["calibrated"] == "true" for row in rows)
+    for row in rows:
+        result = by_path[row["path"]]
+        assert row["file_band"] == result["calibration"]["band"]
+        assert float(row["file_probability"]) == pytest.approx(result["calibration"]["probability"])
+        face = next(f for fr in result["frames"] for f in fr["faces"] if str(fr["index"]) == row["frame_index"])
+        assert row["face_band"] == face["calibration"]["band"]
+        assert float(row["face_probability"]) == pytest.approx(face["calibration"]["probability"])
 
 
 def test_detector_api_with_calibration_and_refusal_of_other_weights(cal_file, tiny_weights, tmp_path):

@@ -128,7 +128,7 @@ def _drop_incomplete_last_line(path: Path) -> None:
 CSV_FIELDS = [
     "path", "kind", "status", "file_score", "label", "frame_index", "time_s", "frame_score",
     "face_index", "x1", "y1", "x2", "y2", "face_score", "heatmap", "error",
-    "person", "file_person", "flags",
+    "person", "file_person", "flags", "calibrated", "file_probability", "file_band", "face_probability", "face_band",
 ]
 
 
@@ -136,7 +136,10 @@ def write_csv(path: str | os.PathLike, results: Iterable[dict[str, Any]]) -> Pat
     """One row per face per frame; a file without faces gets one row with empty face fields.
 
     ``person``: the face's person (track) id; ``file_person``: the person the file's verdict comes from;
-    ``flags``: the result's flag codes, ``;``-separated (a ``no_face`` file has an empty ``label``)."""
+    ``flags``: the result's flag codes, ``;``-separated (a ``no_face`` file has an empty ``label``).
+    ``calibrated`` (true/false), ``file_probability``/``file_band`` and ``face_probability``/``face_band``: the
+    calibrated probability of being fake and the decision band (``likely real``, ``uncertain``, ``likely fake``)
+    of the file and of the face under ``--calibration``; empty without one."""
     path = Path(path)
     try:
         with open(path, "w", newline="", encoding="utf-8") as fh:
@@ -146,6 +149,9 @@ def write_csv(path: str | os.PathLike, results: Iterable[dict[str, Any]]) -> Pat
                 base = {"path": r["path"], "kind": r["kind"], "status": r["status"], "file_score": r["score"],
                         "label": r["label"], "error": r["error"], "file_person": r.get("person"),
                         "flags": ";".join(f["code"] for f in r.get("flags") or [])}
+                calibration = r.get("calibration") or {}
+                base.update({"calibrated": str(bool(calibration.get("calibrated"))).lower(),
+                             "file_probability": calibration.get("probability"), "file_band": calibration.get("band")})
                 rows = 0
                 for frame in r["frames"]:
                     for k, face in enumerate(frame["faces"]):
@@ -153,7 +159,9 @@ def write_csv(path: str | os.PathLike, results: Iterable[dict[str, Any]]) -> Pat
                         writer.writerow({**base, "frame_index": frame["index"], "time_s": frame["time_s"],
                                          "frame_score": frame["score"], "face_index": k, "x1": x1, "y1": y1, "x2": x2,
                                          "y2": y2, "face_score": face["score"], "heatmap": face.get("heatmap"),
-                                         "person": face.get("person")})
+                                         "person": face.get("person"),
+                                         "face_probability": (face.get("calibration") or {}).get("probability"),
+                                         "face_band": (face.get("calibration") or {}).get("band")})
                         rows += 1
                 if not rows:
                     writer.writerow(base)
