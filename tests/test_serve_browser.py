@@ -28,7 +28,7 @@ def browser(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def server_url(tmp_path_factory):
+def browser_weights(tmp_path_factory) -> Path:
     import torch
 
     from laanet.config import load_config
@@ -38,9 +38,37 @@ def server_url(tmp_path_factory):
     weights = tmp_path_factory.mktemp("browser_weights") / "tiny.pt"
     torch.manual_seed(0)
     save_model(LAANet(load_config("cpu-tiny").model), weights)
-    settings = ServeSettings(InferenceOptions(weights=weights, frames=4, device="cpu"),
+    return weights
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory, browser_weights):
+    settings = ServeSettings(InferenceOptions(weights=browser_weights, frames=4, device="cpu"),
                              jobs_dir=tmp_path_factory.mktemp("browser_jobs"))
     with serve_in_thread(create_app(settings, loader=lambda s: _GatedVideos(load_detector(s)))) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def calibrated_url(tmp_path_factory, browser_weights):
+    """A second server with a calibration of the same weights (fitted on synthetic logits: only the page's display
+    of the calibrated answer is under test) and the fpr20 operating point deciding the labels."""
+    import numpy as np
+
+    from laanet.calibration.file import DataSummary, WeightsRef
+    from laanet.calibration.fit import fit_calibration
+    from laanet.inference.provenance import file_sha256
+
+    rng = np.random.default_rng(4)
+    logits = np.concatenate([rng.normal(-0.5, 0.4, 60), rng.normal(0.5, 0.4, 40)])
+    labels = np.r_[np.zeros(60), np.ones(40)]
+    cal = fit_calibration(logits, labels, weights=WeightsRef("tiny.pt", file_sha256(browser_weights)),
+                          data=DataSummary("synthetic", "folder", 60, 40, images=100), scoring={}, fprs=(0.05, 0.2),
+                          n_boot=20)
+    path = cal.save(tmp_path_factory.mktemp("browser_cal") / "cal.json")
+    options = InferenceOptions(weights=browser_weights, frames=4, device="cpu", calibration=path, operating_point="fpr20")
+    settings = ServeSettings(options, jobs_dir=tmp_path_factory.mktemp("browser_cal_jobs"))
+    with serve_in_thread(create_app(settings)) as url:
         yield url
 
 
@@ -178,3 +206,26 @@ def test_page_shows_server_errors(browser, server_url, tmp_path):
     WebDriverWait(browser, WAIT_S).until(lambda d: d.find_element(By.ID, "error").is_displayed())
     assert browser.find_element(By.ID, "error").text.startswith("415:")
     assert not browser.find_element(By.ID, "result").is_displayed()
+
+
+def test_page_shows_the_calibrated_answer_or_says_the_score_is_uncalibrated(browser, server_url, calibrated_url,
+                                                                           screenshot_dir):
+    import json
+
+    from selenium.webdriver.common.by import By
+
+    _upload_and_wait(browser, server_url, sample_path("obama_portrait.jpg"))
+    assert browser.find_element(By.ID, "calibration").text.startswith("Uncalibrated score")
+
+    verdict = _upload_and_wait(browser, calibrated_url, sample_path("grace_hopper.jpg"))
+    result = json.loads(browser.find_element(By.ID, "json").get_attribute("textContent"))  # the answer as shown
+    cal = result["calibration"]
+    assert cal["calibrated"] and cal["operating_point"]["name"] == "fpr20"
+    text = browser.find_element(By.ID, "calibration").text
+    assert text.startswith(f"Calibrated P(fake) = {cal['probability']:.3f}: {cal['band']}")
+    assert "operating point fpr20" in text and "cal.json" in text
+    # the verdict and the threshold shown are the operating point's, not the 0.5 option
+    assert verdict == result["label"].upper()
+    threshold = cal["operating_point"]["threshold"]
+    assert f"(threshold {threshold:.3f})" in browser.find_element(By.ID, "score").text
+    browser.save_screenshot(str(screenshot_dir / "calibrated.png"))

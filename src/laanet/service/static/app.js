@@ -6,7 +6,7 @@
 
 const $ = (id) => document.getElementById(id);
 const SVG_NS = "http://www.w3.org/2000/svg";
-const state = { threshold: 0.5, maxUploadBytes: Infinity, result: null, selected: null, job: null };
+const state = { threshold: 0.5, decision: 0.5, maxUploadBytes: Infinity, result: null, selected: null, job: null };
 const JOB_KEY = "laanet-job"; // the video job being watched: {id, name}, kept across page reloads
 const POLL_MS = 500;
 const VIDEO_EXT = /\.(mp4|m4v|mov|avi|mkv|webm|mpg|mpeg|ts|flv|wmv|3gp)$/i;
@@ -207,6 +207,31 @@ function detectNow(file, form) {
   xhr.send(form);
 }
 
+// The calibration block of a result (docs/calibration.md): the calibrated P(fake), its band and the operating
+// point that decided the label, or a plain statement that the score is not calibrated.
+function renderCalibration(cal, score) {
+  const box = $("calibration");
+  box.className = "small muted";
+  if (!cal || !cal.calibrated) {
+    box.textContent = "Uncalibrated score: the model's sigmoid output, not a probability of being fake " +
+      "(serve with --calibration to get one).";
+    return;
+  }
+  if (score == null) {
+    box.textContent = `Calibrated (${cal.method}, ${cal.file}): no score to calibrate.`;
+    return;
+  }
+  let text = `Calibrated P(fake) = ${fmt(cal.probability)}: ${cal.band}`;
+  const op = cal.operating_point;
+  if (op) {
+    text += ` · label at operating point ${op.name} (measured FPR ${(100 * op.fpr).toFixed(1)} %, ` +
+      `TPR ${(100 * op.tpr).toFixed(1)} %)`;
+  }
+  text += ` · ${cal.method}, ${cal.file}`;
+  box.textContent = text;
+  box.className = "small band " + String(cal.band).replace(/\s+/g, "-");
+}
+
 function showError(text) {
   const box = $("error");
   box.textContent = text;
@@ -220,9 +245,13 @@ function render(result) {
   verdict.textContent = String(label).toUpperCase();
   verdict.className = "verdict " + (result.status === "ok" ? result.label : "none");
   verdict.dataset.label = String(label);
+  // the threshold that decided this result (a calibration's operating point moves it), for the verdict and colours
+  const threshold = result.threshold == null ? state.threshold : result.threshold;
+  state.decision = threshold;
   $("score").textContent = result.score == null
     ? "no face found: nothing to score"
-    : `P(fake) = ${fmt(result.score)} (threshold ${state.threshold})`;
+    : `P(fake) = ${fmt(result.score)} (threshold ${fmt(threshold)})`;
+  renderCalibration(result.calibration, result.score);
   const frames = result.frames || [];
   const faces = frames.reduce((n, f) => n + f.faces.length, 0);
   const withFaces = frames.filter((f) => f.faces.length).length;
@@ -300,13 +329,13 @@ function drawTimeline(frames) {
   }
   el("line", { x1: L, x2: L, y1: T, y2: H - B, class: "axis" });
   el("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, class: "axis" });
-  el("line", { x1: L, x2: W - R, y1: y(state.threshold), y2: y(state.threshold), class: "threshold" });
+  el("line", { x1: L, x2: W - R, y1: y(state.decision), y2: y(state.decision), class: "threshold" });
   el("text", { x: W - R, y: H - 8, "text-anchor": "end" }).textContent = `time (s), ${fmt(t1)} s`;
   el("text", { x: L, y: H - 8 }).textContent = `${fmt(t0)} s`;
   const pts = frames.map((f, i) => (f.score == null ? null : `${x(times[i])},${y(f.score)}`)).filter(Boolean);
   if (pts.length > 1) el("polyline", { points: pts.join(" "), class: "curve" });
   frames.forEach((f, i) => {
-    const cls = f.score == null ? "noface" : f.score >= state.threshold ? "fake" : "real";
+    const cls = f.score == null ? "noface" : f.score >= state.decision ? "fake" : "real";
     const dot = el("circle", {
       cx: x(times[i]), cy: f.score == null ? y(0) : y(f.score), r: 5, class: `pt ${cls}`, "data-index": i,
     });
@@ -345,7 +374,7 @@ function drawFaces(img, frame) {
     const sx = Math.max(0, cx - side / 2), sy = Math.max(0, cy - side / 2);
     const sw = Math.min(img.naturalWidth - sx, side), sh = Math.min(img.naturalHeight - sy, side);
     const card = document.createElement("div");
-    card.className = "face " + (face.score >= state.threshold ? "fake" : "real");
+    card.className = "face " + (face.score >= state.decision ? "fake" : "real");
     const canvas = document.createElement("canvas");
     canvas.width = 160;
     canvas.height = 160;
