@@ -181,6 +181,14 @@ def test_page_follows_a_video_job_and_shows_flags(browser, server_url, screensho
     assert not browser.find_element(By.ID, "cancel").is_displayed() and not bar.is_displayed()
     assert browser.execute_script("return localStorage.getItem('laanet-job')") is None
     assert not browser.find_element(By.ID, "flags-box").is_displayed()  # this result has no flags
+    # the job's HTML report is linked, and it is the report of this result
+    report = browser.find_element(By.ID, "report")
+    assert report.is_displayed() and report.get_attribute("href").endswith(f"/v1/jobs/{job_id}/report")
+    import urllib.request
+
+    with urllib.request.urlopen(report.get_attribute("href"), timeout=WAIT_S) as answer:
+        html = answer.read().decode()
+    assert answer.status == 200 and "laanet report: clip_obama.mp4" in html
 
     # Flags (added to results by the flags helper) are listed when a result has them, as text.
     browser.execute_script(
@@ -216,6 +224,7 @@ def test_page_shows_the_calibrated_answer_or_says_the_score_is_uncalibrated(brow
 
     _upload_and_wait(browser, server_url, sample_path("obama_portrait.jpg"))
     assert browser.find_element(By.ID, "calibration").text.startswith("Uncalibrated score")
+    assert not browser.find_element(By.ID, "report").is_displayed()  # an image answer is no job: no report link
 
     verdict = _upload_and_wait(browser, calibrated_url, sample_path("grace_hopper.jpg"))
     result = json.loads(browser.find_element(By.ID, "json").get_attribute("textContent"))  # the answer as shown

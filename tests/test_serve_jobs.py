@@ -157,6 +157,33 @@ def test_job_lifecycle_gives_the_detect_result(tiny_weights, tmp_path):
         assert client.get("/health").json()["jobs"] == {"queued": 0, "running": 0, "max_jobs": 64, "workers": 1}
 
 
+def test_a_finished_job_has_an_html_report_and_an_unfinished_one_a_409(tmp_path):
+    """GET /v1/jobs/ID/report: the laanet report of the job's result (its verdict, the file's name escaped, the
+    overlay inline, a locked-down CSP); 409 while queued or running, 404 for an unknown id."""
+    with fake_app(tmp_path) as (client, detector):
+        detector.gate.clear()  # the video job waits after its first frame
+        name = "clip<b>&i.mp4"
+        job = client.post("/v1/jobs", files={"file": (name, CLIP.read_bytes(), "video/mp4")}).json()
+        wait_job(client, job["id"], lambda b: b["status"] == "running", "the job to start")
+        early = client.get(f"/v1/jobs/{job['id']}/report")
+        assert early.status_code == 409 and early.json()["error"] == "not_done" and "retry" in early.json()["detail"]
+        detector.gate.set()
+        done = wait_job(client, job["id"], finished, "the video job")
+        assert done["status"] == "done", done
+
+        report = client.get(f"/v1/jobs/{job['id']}/report")
+        assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+        assert report.headers["content-security-policy"] == "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+        html = report.text
+        assert done["file"]["name"] == name  # the cleaned name keeps these characters
+        assert "<h1>laanet report: clip&lt;b&gt;&amp;i.mp4</h1>" in html and "<b>&i" not in html
+        verdict = {"fake": "Fake", "real": "Real"}[done["result"]["label"]]
+        assert verdict in html and "<script" not in html.lower()
+        assert client.get(f"/v1/jobs/{secrets.token_urlsafe(16)}/report").status_code == 404
+        document = client.get("/openapi.json").json()
+        assert {"200", "404", "409", "500"} <= set(document["paths"]["/v1/jobs/{job_id}/report"]["get"]["responses"])
+
+
 def test_a_bad_upload_fails_the_job_with_the_detect_error(tmp_path):
     with fake_app(tmp_path) as (client, _):
         broken = tmp_path / "broken.mp4"

@@ -67,6 +67,12 @@ class JobNotFound(ServiceError):
     status, code = 404, "not_found"
 
 
+class JobNotDone(ServiceError):
+    """The job exists but has no result (yet): queued, running, failed or cancelled."""
+
+    status, code = 409, "not_done"
+
+
 class InternalError(ServiceError):
     """An unexpected failure while handling a request (logged with its traceback)."""
 

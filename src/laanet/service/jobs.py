@@ -222,6 +222,10 @@ class JobRunner:
     def read_result(self, job_id: str) -> dict[str, Any]:
         return self.store.read_result(job_id)
 
+    def result_file(self, job_id: str) -> Path:
+        """The finished job's result file (one result, ``result.schema.json``)."""
+        return self.store.result_path(job_id)
+
     # -- retention -----------------------------------------------------------------------------------------
 
     def purge(self) -> list[str]:

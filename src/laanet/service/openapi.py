@@ -16,6 +16,7 @@ from fastapi.openapi.utils import get_openapi
 COMPONENTS = "#/components/schemas/"
 ERROR_CODES: dict[int, str] = {
     404: "no such job: never made, deleted, past the retention limit, or a guessed id",
+    409: "the job has no result: it is queued or running (retry when done), or it failed or was cancelled",
     400: "malformed request: not multipart, a bad boundary or body, no or several files, oversized fields",
     408: "the body did not arrive within upload_timeout_s",
     413: "the upload is larger than max_upload_mb, or the image declares more than max_pixels pixels",
@@ -189,6 +190,11 @@ JOB_SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
 JOB_GET_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: json_response("Job", "the job; with its `result` once done"),
     **error_responses(404, 500),
+}
+JOB_REPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the finished job's report (laanet report): one self-contained HTML file, no script, "
+                         "every picture inline", "content": {"text/html": {"schema": {"type": "string"}}}},
+    **error_responses(404, 409, 500),
 }
 JOB_DELETE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "a queued job cancelled, or a finished one deleted",

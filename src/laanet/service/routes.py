@@ -14,18 +14,21 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.requests import ClientDisconnect
 
 from laanet.service.admission import Admission
 from laanet.service.deps import get_admission, get_detector, get_jobs, get_monitor, get_settings, get_worker
-from laanet.service.errors import BadRequest, InternalError, InvalidField, JobNotFound, ServiceError, UploadTimeout
+from laanet.service.errors import (
+    BadRequest, InternalError, InvalidField, JobNotDone, JobNotFound, ServiceError, UploadTimeout,
+)
 from laanet.service.health import HealthMonitor
 from laanet.service.inference import DetectOptions, InferenceWorker, analyse_upload
 from laanet.service.job_store import valid_job_id
 from laanet.service.jobs import JobRunner
 from laanet.service.openapi import (
-    DETECT_REQUEST, DETECT_RESPONSES, HEALTH_RESPONSES, JOB_DELETE_RESPONSES, JOB_GET_RESPONSES, JOB_SUBMIT_RESPONSES,
+    DETECT_REQUEST, DETECT_RESPONSES, HEALTH_RESPONSES, JOB_DELETE_RESPONSES, JOB_GET_RESPONSES, JOB_REPORT_RESPONSES,
+    JOB_SUBMIT_RESPONSES,
 )
 from laanet.service.settings import ServeSettings
 from laanet.service.uploads import Upload, receive_upload
@@ -205,6 +208,33 @@ async def get_job(job_id: str, jobs: JobRunner = Depends(get_jobs)) -> JSONRespo
             _log.error("job %s…: cannot read its result: %s", job_id[:6], err)
             raise InternalError("the job's result file cannot be read (see the server log)") from None
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/v1/jobs/{job_id}/report", response_class=HTMLResponse, responses=JOB_REPORT_RESPONSES)
+async def job_report(job_id: str, jobs: JobRunner = Depends(get_jobs)) -> HTMLResponse:
+    """The finished job's report, as ``laanet report`` writes it: verdict, band, flags, people, timeline, the most
+    suspicious frames, provenance and the model card, in one HTML file to save, print or attach (409 until done)."""
+    job = jobs.get(job_id) if valid_job_id(job_id) else None
+    if job is None:
+        raise JobNotFound(NO_SUCH_JOB)
+    if job.status != "done":
+        raise JobNotDone(f"the job is {job.status}: a report needs its result"
+                         + (" (retry when it is done)" if not job.finished else ""))
+    try:
+        html = await asyncio.to_thread(_render_report, jobs.result_file(job_id), job.filename)
+    except (OSError, ValueError) as err:
+        _log.error("job %s…: cannot make its report: %s", job_id[:6], err)
+        raise InternalError("the job's report cannot be made (see the server log)") from None
+    from laanet.report.template import CSP
+
+    return HTMLResponse(html, headers={"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+                                       "Cache-Control": "no-store"})
+
+
+def _render_report(result_file: Path, filename: str) -> str:
+    from laanet.report import load_results, render_report
+
+    return render_report(load_results(result_file), title=f"laanet report: {filename}")
 
 
 @router.delete("/v1/jobs/{job_id}", responses=JOB_DELETE_RESPONSES)

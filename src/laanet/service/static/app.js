@@ -158,7 +158,7 @@ async function pollJob(job, failures) {
     bar.hidden = true;
     if (body.status === "done") {
       setStatus(`Done: ${job.name}`);
-      render(body.result);
+      render(body.result, job.id);
     } else if (body.status === "cancelled") {
       setStatus(`Cancelled: ${job.name}`);
     } else {
@@ -238,8 +238,12 @@ function showError(text) {
   box.hidden = false;
 }
 
-function render(result) {
+// jobId: the job the result came from (videos), whose HTML report the page then links to.
+function render(result, jobId) {
   state.result = result;
+  const report = $("report");
+  report.hidden = !jobId;
+  if (jobId) report.href = `/v1/jobs/${encodeURIComponent(jobId)}/report`;
   const verdict = $("verdict");
   const label = result.status === "ok" ? result.label : result.status === "no_face" ? "no face" : result.status;
   verdict.textContent = String(label).toUpperCase();
