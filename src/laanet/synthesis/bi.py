@@ -23,6 +23,11 @@ and its 68 landmarks:
 The real half of the pair is the background after the same resampling as the fake (steps 3 and 6), so
 resolution alone never tells the pair apart. An empty mask or a blend that changes nothing is re-drawn
 (bounded, counted in ``info["redraws"]``).
+
+:meth:`BISynthesizer.single` gives one image instead, as the official BI loaders do per item: the fake half of
+a pair, or the real face alone (steps 1, 6 and 7, no blend-size resampling). The steps are methods
+(``prepare``, ``partners``, ``blend``, ``downsample``, ``finish``, ``to_sample``) that
+:class:`~laanet.synthesis.fakeformer_bi.FakeFormerBISynthesizer` overrides for FakeFormer's loader.
 """
 from __future__ import annotations
 
