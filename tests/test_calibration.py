@@ -305,7 +305,12 @@ def test_detector_api_with_calibration_and_refusal_of_other_weights(cal_file, ti
     validate(d, "result")
     assert d["calibration"]["calibrated"] and d["calibration"]["operating_point"]["name"] == "fpr5"  # the file's default
     assert d["provenance"]["calibration"]["file"] == "cal.json"
-    plain = Detector(tiny_weights, device="cpu")(SAMPLES / "obama_portrait.jpg", keep_overlays=False).to_dict()
+    info = detector.model_info  # what /health tells
+    assert (info["calibration"], info["operating_point"]) == ("cal.json", "fpr5")
+    assert info["decision_threshold"] == pytest.approx(d["threshold"]) and info["threshold"] == 0.5
+    plain_detector = Detector(tiny_weights, device="cpu")
+    assert (plain_detector.model_info["calibration"], plain_detector.model_info["decision_threshold"]) == (None, 0.5)
+    plain = plain_detector(SAMPLES / "obama_portrait.jpg", keep_overlays=False).to_dict()
     validate(plain, "result")
     assert plain["calibration"]["calibrated"] is False and plain["provenance"]["calibration"] is None
     assert plain["score"] == d["score"] and plain["threshold"] == 0.5

@@ -225,6 +225,7 @@ def test_page_shows_the_calibrated_answer_or_says_the_score_is_uncalibrated(brow
     _upload_and_wait(browser, server_url, sample_path("obama_portrait.jpg"))
     assert browser.find_element(By.ID, "calibration").text.startswith("Uncalibrated score")
     assert not browser.find_element(By.ID, "report").is_displayed()  # an image answer is no job: no report link
+    assert browser.find_element(By.ID, "model").text.endswith("threshold 0.5")
 
     verdict = _upload_and_wait(browser, calibrated_url, sample_path("grace_hopper.jpg"))
     result = json.loads(browser.find_element(By.ID, "json").get_attribute("textContent"))  # the answer as shown
@@ -237,4 +238,7 @@ def test_page_shows_the_calibrated_answer_or_says_the_score_is_uncalibrated(brow
     assert verdict == result["label"].upper()
     threshold = cal["operating_point"]["threshold"]
     assert f"(threshold {threshold:.3f})" in browser.find_element(By.ID, "score").text
+    # the header names the calibration and the threshold that decides labels (from /health)
+    header = browser.find_element(By.ID, "model").text
+    assert f"calibrated (cal.json), labels at operating point fpr20, threshold {threshold:.3f}" in header
     browser.save_screenshot(str(screenshot_dir / "calibrated.png"))

@@ -209,6 +209,12 @@ class Detector:
             "model_name": self.model_name,
             "flip_test": self.flip_test,
             "threshold": self.threshold,
+            # with a calibration: its file, the operating point and the score threshold that decides labels
+            "calibration": None if self.calibration is None else self.calibration.file_name,
+            "operating_point": None if self.calibration is None or self.calibration.operating_point is None
+            else self.calibration.operating_point.name,
+            "decision_threshold": self.threshold if self.calibration is None
+            else round(self.calibration.decision_threshold(self.threshold), 6),
             "frames_per_video": self.frames,
             "face_backend": self.options.face_backend,
             **{k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool, type(None)))},

@@ -45,6 +45,7 @@ T = TypeVar("T")
 PUBLIC_MODEL_KEYS = (  # what /health tells about the model: no paths, no training command line
     "weights", "weights_sha256", "name", "format", "backend", "device", "input_size", "dtype", "parameters", "epoch",
     "step", "flip_test", "threshold", "frames_per_video", "face_backend", "family", "model_name",
+    "calibration", "operating_point", "decision_threshold",
 )
 NO_SUCH_JOB = "no such job (it never existed, was deleted, or is past the retention limit)"
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}

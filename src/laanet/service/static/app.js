@@ -22,7 +22,8 @@ async function loadHealth() {
     const res = await fetch("/health");
     const health = await res.json();
     const m = health.model || {};
-    state.threshold = typeof m.threshold === "number" ? m.threshold : 0.5;
+    state.threshold = typeof m.decision_threshold === "number" ? m.decision_threshold
+      : typeof m.threshold === "number" ? m.threshold : 0.5;
     const limits = health.limits || {};
     if (limits.max_upload_mb) {
       state.maxUploadBytes = limits.max_upload_mb * 1024 * 1024;
@@ -35,7 +36,11 @@ async function loadHealth() {
     $("model").textContent =
       `model: ${family} (${m.model_name || "?"}) · ${m.weights || "?"} · ${m.backend || "?"} backend · ` +
       `${m.input_size || "?"} px input · ` +
-      `faces: ${m.face_backend || "?"} · threshold ${state.threshold}`;
+      `faces: ${m.face_backend || "?"} · ` +
+      (m.calibration
+        ? `calibrated (${m.calibration}), labels at ${m.operating_point ? `operating point ${m.operating_point}, ` : ""}` +
+          `threshold ${fmt(m.decision_threshold)}`
+        : `threshold ${state.threshold}`);
   } catch (err) {
     $("model").textContent = "model information unavailable (is the server up?)";
   }
