@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -61,19 +61,21 @@ class SynthesizedPair:
         """How many candidate fakes were rejected (empty mask, no blend) before this one."""
         return int(self.info.get("redraws", 0))
 
-    def to_arrays(self) -> dict[str, np.ndarray]:
+    def to_arrays(self, to_input: Callable[[np.ndarray], np.ndarray] = to_network_input) -> dict[str, np.ndarray]:
         """Network-ready arrays, real first then fake (``default_collate`` turns them into tensors).
 
+        ``to_input``: H×W×3 uint8 → 3×H×W float32, the model's normalisation (default LAA-Net's [-1, 1]).
+
         Returns:
-            ``image`` 2×3×H×W float32 in [-1, 1]; ``heatmap`` and ``consistency`` 2×1×S×S float32;
-            ``label`` (2,) float32 = [0, 1]; ``redraws`` () int64.
+            ``image`` 2×3×H×W float32; ``heatmap`` and ``consistency`` 2×1×S×S float32; ``label`` (2,) float32 =
+            [0, 1]; ``redraws`` (2,) int64: rejected fake candidates per image (0 for the real).
         """
         return {
-            "image": np.stack([to_network_input(self.real), to_network_input(self.fake)]),
+            "image": np.stack([to_input(self.real), to_input(self.fake)]),
             "heatmap": np.stack([self.real_targets.heatmap, self.fake_targets.heatmap]),
             "consistency": np.stack([self.real_targets.consistency, self.fake_targets.consistency]),
             "label": np.array([self.real_targets.label, self.fake_targets.label], dtype=np.float32),
-            "redraws": np.array(self.redraws, dtype=np.int64),
+            "redraws": np.array([0, self.redraws], dtype=np.int64),
         }
 
     def real_half(self) -> "SynthesizedImage":
@@ -119,17 +121,17 @@ class SynthesizedImage:
     def redraws(self) -> int:
         return int(self.info.get("redraws", 0))
 
-    def to_arrays(self) -> dict[str, np.ndarray]:
+    def to_arrays(self, to_input: Callable[[np.ndarray], np.ndarray] = to_network_input) -> dict[str, np.ndarray]:
         """Network-ready arrays with a leading axis of 1 (as :meth:`SynthesizedPair.to_arrays` has 2).
 
         Returns:
-            ``image`` 1×3×H×W float32 in [-1, 1]; ``heatmap`` and ``consistency`` 1×1×S×S float32; ``label`` (1,)
-            float32; ``redraws`` () int64.
+            ``image`` 1×3×H×W float32 (``to_input``, default [-1, 1]); ``heatmap`` and ``consistency`` 1×1×S×S
+            float32; ``label`` (1,) float32; ``redraws`` (1,) int64.
         """
         return {
-            "image": to_network_input(self.image)[None],
+            "image": to_input(self.image)[None],
             "heatmap": self.targets.heatmap[None],
             "consistency": self.targets.consistency[None],
             "label": np.array([self.targets.label], dtype=np.float32),
-            "redraws": np.array(self.redraws, dtype=np.int64),
+            "redraws": np.array([self.redraws], dtype=np.int64),
         }

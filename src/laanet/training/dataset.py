@@ -35,6 +35,7 @@ axis of 1 and ``train.batch_size`` counts images, so a batch is not exactly half
 """
 from __future__ import annotations
 
+import functools
 import logging
 import random
 from collections import OrderedDict
@@ -48,7 +49,7 @@ from torch.utils.data import Dataset
 from laanet.config import RunConfig
 from laanet.data.index import IndexRecord, group_by_video, read_index
 from laanet.synthesis.landmarks import SynthesisInputError
-from laanet.synthesis.sample import SynthesisError
+from laanet.synthesis.sample import SynthesisError, to_network_input
 
 __all__ = ["PairDataset", "build_datasets", "collate_pairs", "split_videos"]
 
@@ -162,9 +163,9 @@ class PairDataset(Dataset):
             m: _build_synthesizer(m, cfg, train=train, prep_dir=self.prep_dir, donors=donors, heatmap_size=heatmap_size)
             for m in self.methods
         }
-        # None: LAA-Net's (x/255 − 0.5)/0.5 of SynthesizedPair.to_arrays (bit-identical to earlier runs)
+        # LAA-Net's (x/255 − 0.5)/0.5 (to_network_input, bit-identical to earlier runs) or the model's mean/std
         laanet_norm = preprocess is None or (tuple(preprocess.mean) == (0.5,) * 3 and tuple(preprocess.std) == (0.5,) * 3)
-        self.preprocess = None if laanet_norm else preprocess
+        self._to_input = to_network_input if laanet_norm else functools.partial(normalise, preprocess=preprocess)
         self.epoch = -1  # seeds the synthesis/augmentation of every item
         self.frames_epoch = -1  # the epoch whose frame draw ``items`` holds
         self.items: list[IndexRecord] = []
@@ -211,27 +212,15 @@ class PairDataset(Dataset):
             # No silent fallback to another sample (the official ``__getitem__`` swallows every error and
             # retries a random index): name the face and stop.
             raise type(err)(f"{record.path} (video {record.video_id}): {err}") from err
-        arrays = sample.to_arrays()
-        if self.single_images:
-            if self.preprocess is not None:
-                arrays["image"] = normalise(sample.image, self.preprocess)[None]
-            return {
-                "image": torch.from_numpy(arrays["image"]),  # 1, 3, S, S normalised
-                "heatmap": torch.from_numpy(arrays["heatmap"]),  # 1, 1, G, G
-                "consistency": torch.from_numpy(arrays["consistency"]),  # 1, 1, G, G
-                "label": torch.from_numpy(arrays["label"]),  # 1: 0 real, 1 fake
-                "index": torch.tensor([index]),
-                "redraws": torch.tensor([sample.redraws]),
-            }
-        if self.preprocess is not None:  # the model's normalisation (ImageNet for FakeFormer)
-            arrays["image"] = np.stack([normalise(sample.real, self.preprocess), normalise(sample.fake, self.preprocess)])
+        arrays = sample.to_arrays(self._to_input)
+        n = len(arrays["label"])  # 2 (real then fake), or 1 with data.bi_single_images
         return {
-            "image": torch.from_numpy(arrays["image"]),  # 2, 3, S, S normalised; real then fake
-            "heatmap": torch.from_numpy(arrays["heatmap"]),  # 2, 1, G, G
-            "consistency": torch.from_numpy(arrays["consistency"]),  # 2, 1, G, G
-            "label": torch.tensor([0.0, 1.0]),
-            "index": torch.tensor([2 * index, 2 * index + 1]),
-            "redraws": torch.tensor([0, sample.redraws]),  # re-drawn fake candidates (logged per epoch)
+            "image": torch.from_numpy(arrays["image"]),  # n, 3, S, S normalised
+            "heatmap": torch.from_numpy(arrays["heatmap"]),  # n, 1, G, G
+            "consistency": torch.from_numpy(arrays["consistency"]),  # n, 1, G, G
+            "label": torch.from_numpy(arrays["label"]),  # n: 0 real, 1 fake
+            "index": torch.arange(n * index, n * index + n),  # a unique id per image
+            "redraws": torch.from_numpy(arrays["redraws"]),  # re-drawn fake candidates (logged per epoch)
         }
 
 
