@@ -108,7 +108,7 @@ def main() -> None:
         size = args.input_size or (224 if fakeformer else 384)
         pool = PartnerIndex([PoolFace(img, lm, ident) for img, lm, ident in faces])
         if fakeformer:
-            config = FakeFormerBIConfig(bi=BIConfig(input_size=size, partner_choices=21), heatmap_size=14)
+            config = FakeFormerBIConfig(bi=BIConfig(input_size=size), heatmap_size=14)
             synth = FakeFormerBISynthesizer(pool, config)
         else:
             synth = BISynthesizer(pool, BIConfig(input_size=size))

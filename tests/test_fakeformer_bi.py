@@ -33,7 +33,7 @@ def big_pool(faces) -> PartnerIndex:
 
 
 def _synth(pool: PartnerIndex, **bi) -> FakeFormerBISynthesizer:
-    return FakeFormerBISynthesizer(pool, FakeFormerBIConfig(bi=BIConfig(input_size=224, partner_choices=21, **bi)))
+    return FakeFormerBISynthesizer(pool, FakeFormerBIConfig(bi=BIConfig(input_size=224, **bi)))  # 21 of 30: its default
 
 
 def test_partner_is_drawn_among_the_21_nearest_of_30(faces, big_pool) -> None:

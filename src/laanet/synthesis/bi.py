@@ -328,7 +328,7 @@ class BISynthesizer:
         first ``partner_choices`` of them."""
         cfg = self.config
         nearest = self.index.neighbours(landmarks, identity=identity, k=cfg.k)
-        return nearest if cfg.partner_choices is None else nearest[: max(1, cfg.partner_choices)]
+        return nearest if cfg.partner_choices is None else nearest[: cfg.partner_choices]
 
     def blend(
         self, background: np.ndarray, landmarks: np.ndarray, partners: np.ndarray, rng: np.random.Generator

@@ -11,8 +11,8 @@ random blend resolution and down-sampling); what differs from LAA-Net's BI loade
    down-sampling (64-317 px) are the official pixel sizes. (The official code assumes 317-px faces but is fed
    256-px crops, so its hull is drawn with landmarks scaled by s/317 for an image scaled by s/256; laanet scales
    the landmarks with the image.)
-2. the foreground is drawn among the **21** nearest of the 30 best partner faces (``partner_choices``; the
-   official ``randint(0, len − 10)`` over its 30 best matches);
+2. the foreground is drawn among the **21** nearest of the 30 best partner faces
+   (``FakeFormerBIConfig.partner_choices``; the official ``randint(0, len − 10)`` over its 30 best matches);
 3. the 257×257 box is cut at a **random offset**: rows and columns ``[30 + s, 287 + s)`` with
    ``s ∈ {−30, …, 29}`` (LAA-Net's BI: fixed rows 60:317, columns 30:287). One ``s`` moves the box along the
    diagonal: the spec of the official code gives one offset for rows and columns, which is what is done here;
@@ -29,7 +29,7 @@ geometry; the box offset is drawn either way.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -47,8 +47,9 @@ class FakeFormerBIConfig:
     """FakeFormer BI images. ``bi`` holds the blend options (LAA-Net BI's official values, at 317-px scale here);
     ``heatmap_size`` is the model's token grid (``model.heatmap_size``)."""
 
-    bi: BIConfig = field(default_factory=lambda: BIConfig(input_size=224, partner_choices=21))
+    bi: BIConfig = field(default_factory=lambda: BIConfig(input_size=224))
     heatmap_size: int = 14
+    partner_choices: int = 21  # official: the first 21 of the 30 best matches (replaces ``bi.partner_choices``)
     target_overlap: bool = True  # official TARGET_OVERLAP (swin_bi_small, vit_bi_small)
     reference_size: int = 317  # the official loader's face size: the crop is resized to it before blending
     box_size: int = 257  # side of the box cut from the reference-size face
@@ -70,7 +71,7 @@ class FakeFormerBISynthesizer(BISynthesizer):
 
     def __init__(self, index: PartnerIndex, config: FakeFormerBIConfig | None = None) -> None:
         self.fakeformer = config or FakeFormerBIConfig()
-        super().__init__(index, self.fakeformer.bi)
+        super().__init__(index, replace(self.fakeformer.bi, partner_choices=self.fakeformer.partner_choices))
         self._geometry = build_fakeformer_geometry(self.config.geometry) if self.config.train else None
 
     def prepare(

@@ -180,7 +180,7 @@ def make_preview(
         if family == "fakeformer":
             from laanet.synthesis.fakeformer_bi import FakeFormerBIConfig, FakeFormerBISynthesizer
 
-            bi_config = BIConfig(input_size=input_size, partner_choices=21)
+            bi_config = BIConfig(input_size=input_size)
             bi = FakeFormerBISynthesizer(pool, FakeFormerBIConfig(bi=bi_config, heatmap_size=heatmap_size))
         else:
             bi = BISynthesizer(pool, BIConfig(input_size=input_size))

@@ -306,7 +306,6 @@ def _build_fakeformer_synthesizer(
         bi = BIConfig(
             input_size=cfg.model.input_size,
             train=train,
-            partner_choices=21,  # official: the first 21 of the 30 best matches
             quantize=cfg.data.quantize,
             pixel_aligned_framing=cfg.data.pixel_aligned_framing,
             geometry=geometry,  # FakeFormer's order, no erasing
