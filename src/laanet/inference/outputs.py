@@ -156,12 +156,13 @@ def write_csv(path: str | os.PathLike, results: Iterable[dict[str, Any]]) -> Pat
                 for frame in r["frames"]:
                     for k, face in enumerate(frame["faces"]):
                         x1, y1, x2, y2 = face["box"]
+                        face_calibration = face.get("calibration") or {}
                         writer.writerow({**base, "frame_index": frame["index"], "time_s": frame["time_s"],
                                          "frame_score": frame["score"], "face_index": k, "x1": x1, "y1": y1, "x2": x2,
                                          "y2": y2, "face_score": face["score"], "heatmap": face.get("heatmap"),
                                          "person": face.get("person"),
-                                         "face_probability": (face.get("calibration") or {}).get("probability"),
-                                         "face_band": (face.get("calibration") or {}).get("band")})
+                                         "face_probability": face_calibration.get("probability"),
+                                         "face_band": face_calibration.get("band")})
                         rows += 1
                 if not rows:
                     writer.writerow(base)
