@@ -198,9 +198,7 @@ async def submit_job(
 @router.get("/v1/jobs/{job_id}", responses=JOB_GET_RESPONSES)
 async def get_job(job_id: str, jobs: JobRunner = Depends(get_jobs)) -> JSONResponse:
     """The job's status and progress; once ``done``, its ``result`` (the same as ``POST /v1/detect`` answers)."""
-    job = jobs.get(job_id) if valid_job_id(job_id) else None
-    if job is None:
-        raise JobNotFound(NO_SUCH_JOB)
+    job = _job_or_404(jobs, job_id)
     body = jobs.describe(job)
     if job.status == "done":
         try:
@@ -215,9 +213,7 @@ async def get_job(job_id: str, jobs: JobRunner = Depends(get_jobs)) -> JSONRespo
 async def job_report(job_id: str, jobs: JobRunner = Depends(get_jobs)) -> HTMLResponse:
     """The finished job's report, as ``laanet report`` writes it: verdict, band, flags, people, timeline, the most
     suspicious frames, provenance and the model card, in one HTML file to save, print or attach (409 until done)."""
-    job = jobs.get(job_id) if valid_job_id(job_id) else None
-    if job is None:
-        raise JobNotFound(NO_SUCH_JOB)
+    job = _job_or_404(jobs, job_id)
     if job.status != "done":
         raise JobNotDone(f"the job is {job.status}: a report needs its result"
                          + (" (retry when it is done)" if not job.finished else ""))
@@ -232,6 +228,14 @@ async def job_report(job_id: str, jobs: JobRunner = Depends(get_jobs)) -> HTMLRe
                                        "Cache-Control": "no-store"})
 
 
+def _job_or_404(jobs: JobRunner, job_id: str):
+    """The job ``job_id``; 404 for an unknown, deleted, purged or malformed id (one answer for all)."""
+    job = jobs.get(job_id) if valid_job_id(job_id) else None
+    if job is None:
+        raise JobNotFound(NO_SUCH_JOB)
+    return job
+
+
 def _render_report(result_file: Path, filename: str) -> str:
     from laanet.report import load_results, render_report
 
@@ -242,11 +246,7 @@ def _render_report(result_file: Path, filename: str) -> str:
 async def delete_job(job_id: str, jobs: JobRunner = Depends(get_jobs)) -> JSONResponse:
     """Cancel a queued job (200, ``cancelled``); stop a running one at its next frame (202, still ``running``
     with ``cancel_requested``, then ``cancelled``); delete a finished one and its result (200, ``deleted``)."""
-    if not valid_job_id(job_id):
-        raise JobNotFound(NO_SUCH_JOB)
-    before = jobs.get(job_id)
-    if before is None:
-        raise JobNotFound(NO_SUCH_JOB)
+    before = _job_or_404(jobs, job_id)
     job, running = jobs.cancel(job_id)
     if job is None:  # it was finished: now deleted
         return JSONResponse({"id": job_id, "status": before.status, "deleted": True})
